@@ -1,0 +1,29 @@
+# Compiler flags for the project's own targets. Third-party code is never built with -Werror.
+add_library(daemoneye_warnings INTERFACE)
+add_library(daemoneye::warnings ALIAS daemoneye_warnings)
+target_compile_options(daemoneye_warnings INTERFACE
+  -Wall -Wextra -Wpedantic -Werror
+  -Wno-missing-field-initializers
+  $<$<COMPILE_LANGUAGE:CXX>:-Wnon-virtual-dtor>)
+
+if(DAEMONEYE_SANITIZE)
+  string(REPLACE ";" "," _de_san "${DAEMONEYE_SANITIZE}")
+  add_compile_options(-fsanitize=${_de_san} -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  add_link_options(-fsanitize=${_de_san})
+endif()
+
+find_program(CCACHE_PROGRAM ccache)
+if(CCACHE_PROGRAM)
+  set(CMAKE_C_COMPILER_LAUNCHER ${CCACHE_PROGRAM})
+  set(CMAKE_CXX_COMPILER_LAUNCHER ${CCACHE_PROGRAM})
+endif()
+
+# daemoneye_add_test(name SOURCES ... LIBS ...): one GoogleTest binary, registered with ctest.
+function(daemoneye_add_test name)
+  cmake_parse_arguments(T "" "TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
+  add_executable(${name} ${T_SOURCES})
+  target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main GTest::gmock daemoneye::warnings)
+  set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60
+    PROPERTIES TIMEOUT ${T_TIMEOUT}$<$<NOT:$<BOOL:${T_TIMEOUT}>>:120> LABELS "${T_LABELS}")
+endfunction()
