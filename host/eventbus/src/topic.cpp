@@ -167,6 +167,7 @@ bool pattern_covers(std::string_view covering, std::string_view covered) {
     assert(validate_pattern(covered).ok());
     LevelReader a{covering};
     LevelReader b{covered};
+    bool first = true;
     for (;;) {
         const std::string_view al = a.next();
         if (al == "#") return true;
@@ -174,7 +175,13 @@ bool pattern_covers(std::string_view covering, std::string_view covered) {
         // non-`#` level) does not match.
         if (b.done) return false;
         const std::string_view bl = b.next();
-        if (bl == "#") return false;  // `covered` also matches the parent and any depth
+        if (bl == "#") {
+            // `covered` also matches the parent and any depth below. Only `#` covers that, except
+            // at the root: a topic has at least one level, so `#` alone equals `+.#`.
+            if (!first || al != "+" || a.done) return false;
+            return a.next() == "#";
+        }
+        first = false;
         if (al == "+") {
             // any single level is fine, `+` included
         } else if (bl == "+" || al != bl) {

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <string>
+#include <vector>
 
 namespace daemoneye::eventbus {
 namespace {
@@ -112,6 +114,46 @@ TEST(TopicCovers, Basics) {
     EXPECT_FALSE(pattern_covers("events.+", "events"));
     EXPECT_TRUE(pattern_covers("#", "#"));
     EXPECT_FALSE(pattern_covers("+", "#"));
+}
+
+// pattern_covers against its definition: `a` covers `b` iff every topic `b` matches, `a` matches.
+// Patterns over the words {a, b} up to 3 levels; topics over {a, b, z} (z is a word neither pattern
+// names) up to 4 levels are enough to find a witness whenever coverage fails.
+TEST(TopicCovers, AgreesWithDefinitionExhaustively) {
+    std::vector<std::string> patterns;
+    std::vector<std::string> topics;
+    const std::vector<std::string> pattern_levels{"a", "b", "+", "#"};
+    const std::vector<std::string> topic_levels{"a", "b", "z"};
+    std::function<void(std::string, int)> grow_pattern = [&](std::string prefix, int depth) {
+        for (const auto& l : pattern_levels) {
+            std::string p = prefix.empty() ? l : prefix + "." + l;
+            patterns.push_back(p);
+            if (l != "#" && depth < 3) grow_pattern(p, depth + 1);
+        }
+    };
+    std::function<void(std::string, int)> grow_topic = [&](std::string prefix, int depth) {
+        for (const auto& l : topic_levels) {
+            std::string t = prefix.empty() ? l : prefix + "." + l;
+            topics.push_back(t);
+            if (depth < 4) grow_topic(t, depth + 1);
+        }
+    };
+    grow_pattern("", 1);
+    grow_topic("", 1);
+    ASSERT_EQ(patterns.size(), 52u);  // 4 + 3*4 + 9*4
+    for (const auto& a : patterns) {
+        ASSERT_TRUE(validate_pattern(a).ok()) << a;
+        for (const auto& b : patterns) {
+            bool by_definition = true;
+            for (const auto& t : topics) {
+                if (pattern_matches(b, t) && !pattern_matches(a, t)) {
+                    by_definition = false;
+                    break;
+                }
+            }
+            ASSERT_EQ(pattern_covers(a, b), by_definition) << a << " covers " << b;
+        }
+    }
 }
 
 TEST(TopicLevels, SplitAndRoot) {
