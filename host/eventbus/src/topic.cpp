@@ -153,13 +153,39 @@ bool pattern_matches(std::string_view pattern, std::string_view topic) {
 }
 
 Result<bool, TopicError> topic_match(std::string_view pattern, std::string_view topic) {
-    if (auto r = validate_pattern(pattern); !r) {
-        return unexpected(TopicError{r.error().level, "pattern: " + r.error().message});
-    }
-    if (auto r = validate_topic(topic); !r) {
-        return unexpected(TopicError{r.error().level, "topic: " + r.error().message});
-    }
+    // A level error gets the side as a prefix; a whole-input error already starts with it.
+    auto side = [](const char* name, TopicError e) {
+        if (e.level != 0) e.message = std::string(name) + ": " + e.message;
+        return unexpected(std::move(e));
+    };
+    if (auto r = validate_pattern(pattern); !r) return side("pattern", std::move(r.error()));
+    if (auto r = validate_topic(topic); !r) return side("topic", std::move(r.error()));
     return pattern_matches(pattern, topic);
+}
+
+std::string mismatch_reason(std::string_view pattern, std::string_view topic) {
+    assert(validate_pattern(pattern).ok());
+    assert(validate_topic(topic).ok());
+    LevelReader p{pattern};
+    LevelReader t{topic};
+    for (std::size_t n = 1;; ++n) {
+        const std::string_view pl = p.next();
+        if (pl == "#") return {};
+        if (t.done) {
+            return "the topic has " + std::to_string(n - 1) + " level" + (n == 2 ? "" : "s") +
+                   "; the pattern wants a level " + std::to_string(n) + " (" + quoted(pl) + ")";
+        }
+        const std::string_view tl = t.next();
+        if (pl != "+" && pl != tl) {
+            return "level " + std::to_string(n) + ": the pattern wants " + quoted(pl) +
+                   ", the topic has " + quoted(tl);
+        }
+        if (p.done) {
+            if (t.done) return {};
+            return "the topic has more than " + std::to_string(n) + " level" + (n == 1 ? "" : "s") +
+                   "; the pattern ends at level " + std::to_string(n) + " without '#'";
+        }
+    }
 }
 
 bool pattern_covers(std::string_view covering, std::string_view covered) {

@@ -91,6 +91,19 @@ TEST(TopicMatch, Basics) {
     EXPECT_FALSE(pattern_matches("a.+.#", "a"));
 }
 
+TEST(TopicMatch, MismatchReason) {
+    EXPECT_EQ(mismatch_reason("events.process.+", "events.network.flow"),
+              "level 2: the pattern wants 'process', the topic has 'network'");
+    EXPECT_EQ(mismatch_reason("events.+", "events"),
+              "the topic has 1 level; the pattern wants a level 2 ('+')");
+    EXPECT_EQ(mismatch_reason("a.b.c", "a.b"),
+              "the topic has 2 levels; the pattern wants a level 3 ('c')");
+    EXPECT_EQ(mismatch_reason("events", "events.process"),
+              "the topic has more than 1 level; the pattern ends at level 1 without '#'");
+    EXPECT_EQ(mismatch_reason("events.#", "events"), "");
+    EXPECT_EQ(mismatch_reason("+.x", "y.x"), "");
+}
+
 TEST(TopicMatch, UntrustedInputNamesTheSide) {
     auto r = topic_match("events.pro+", "events.process");
     ASSERT_FALSE(r.ok());
@@ -99,6 +112,12 @@ TEST(TopicMatch, UntrustedInputNamesTheSide) {
     ASSERT_FALSE(t.ok());
     EXPECT_EQ(t.error().level, 2u);
     EXPECT_EQ(t.error().message.rfind("topic: level 2", 0), 0u);
+    auto empty = topic_match("", "events");
+    ASSERT_FALSE(empty.ok());
+    EXPECT_EQ(empty.error().message, "pattern is empty");
+    auto deep = topic_match("a", "a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a");
+    ASSERT_FALSE(deep.ok());
+    EXPECT_EQ(deep.error().message, "topic has 17 levels, over the 16-level limit");
     auto ok = topic_match("events.#", "events");
     ASSERT_TRUE(ok.ok());
     EXPECT_TRUE(*ok);

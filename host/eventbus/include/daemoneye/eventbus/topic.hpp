@@ -34,9 +34,13 @@ Result<void, TopicError> validate_pattern(std::string_view pattern);
 // use topic_match() for untrusted input. Allocates nothing.
 bool pattern_matches(std::string_view pattern, std::string_view topic);
 
-// Validates both, then matches: the offline `daemoneye-cli topics match` path. The error says
-// which side ("pattern: level 2 ..." / "topic: level 2 ...").
+// Validates both, then matches: the offline `daemoneye-cli topics match` path. The error message
+// starts with the side at fault: "pattern: level 2 ...", "topic: level 3 ...", "pattern is empty".
 Result<bool, TopicError> topic_match(std::string_view pattern, std::string_view topic);
+
+// Why a valid `pattern` does not match a valid `topic`, for people, e.g. "level 2: the pattern
+// wants 'process', the topic has 'network'". Empty when it matches.
+std::string mismatch_reason(std::string_view pattern, std::string_view topic);
 
 // True when every topic `covered` matches is also matched by `covering` (e.g. a publish grant
 // `events.process.#` covers a requested `events.process.+`). Both must be valid patterns
