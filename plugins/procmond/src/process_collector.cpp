@@ -279,25 +279,24 @@ bool ProcessCollector::emit(const char* topic, const char* type_name,
         ++errors_;
         return false;
     }
-    for (int attempt = 0; attempt < 3; ++attempt) {
-        switch (sink_.emit(topic, type_name, bytes)) {
-            case EventSink::Status::kOk:
-                ++emitted_;
-                return true;
-            case EventSink::Status::kBackpressure:
-                std::this_thread::sleep_for(std::chrono::milliseconds(5 << attempt));
-                continue;
-            case EventSink::Status::kClosed:
-                closed_ = true;
-                ++dropped_;
-                return false;
-            case EventSink::Status::kRejected:
-                ++errors_;
-                ++dropped_;
-                return false;
-        }
+    // No retry: a full host buffer means the bus is behind; waiting here would only delay the
+    // next scan. The loss is counted (and the host counts it too).
+    switch (sink_.emit(topic, type_name, bytes)) {
+        case EventSink::Status::kOk:
+            ++emitted_;
+            return true;
+        case EventSink::Status::kBackpressure:
+            ++dropped_;
+            return false;
+        case EventSink::Status::kClosed:
+            closed_ = true;
+            ++dropped_;
+            return false;
+        case EventSink::Status::kRejected:
+            ++errors_;
+            ++dropped_;
+            return false;
     }
-    ++dropped_;
     return false;
 }
 
@@ -398,20 +397,25 @@ CollectorHealth ProcessCollector::health() const {
         h.state = CollectorHealth::State::kUnhealthy;
     }
     const auto hs = hasher_.stats();
-    h.detail = "mode=" + mode_ + "\nmode_reason=" + mode_reason_ +
-               "\nview=" + (last_denied_ > 0 ? "partial" : "full") +
-               "\nprocesses=" + std::to_string(c.processes) + "\nscans=" + std::to_string(c.scans) +
-               "\nlast_scan_cpu_us=" + std::to_string(c.last_scan_cpu_us) +
-               "\nevents_emitted=" + std::to_string(c.events_emitted) +
-               "\nevents_dropped=" + std::to_string(c.events_dropped) +
-               "\nerrors=" + std::to_string(c.errors) +
-               "\nskipped_vanished=" + std::to_string(c.skipped_vanished) +
-               "\nunreadable_denied=" + std::to_string(c.skipped_denied) +
-               "\nhash_errors=" + std::to_string(c.hash_errors) +
-               "\nhashes_computed=" + std::to_string(hs.computed) +
-               "\nhash_cache_hits=" + std::to_string(hs.cache_hits) +
-               "\nnetlink_events=" + std::to_string(c.netlink_events);
-    if (!last_error_.empty()) h.detail += "\nlast_error=" + last_error_.substr(0, 200);
+    auto add = [&](const char* key, std::string value) {
+        h.detail.emplace_back(key, std::move(value));
+    };
+    add("mode", mode_);
+    add("mode_reason", mode_reason_);
+    add("view", last_denied_ > 0 ? "partial" : "full");
+    add("processes", std::to_string(c.processes));
+    add("scans", std::to_string(c.scans));
+    add("last_scan_cpu_us", std::to_string(c.last_scan_cpu_us));
+    add("events_emitted", std::to_string(c.events_emitted));
+    add("events_dropped", std::to_string(c.events_dropped));
+    add("errors", std::to_string(c.errors));
+    add("skipped_vanished", std::to_string(c.skipped_vanished));
+    add("unreadable_denied", std::to_string(c.skipped_denied));
+    add("hash_errors", std::to_string(c.hash_errors));
+    add("hashes_computed", std::to_string(hs.computed));
+    add("hash_cache_hits", std::to_string(hs.cache_hits));
+    add("netlink_events", std::to_string(c.netlink_events));
+    if (!last_error_.empty()) add("last_error", last_error_.substr(0, 200));
     return h;
 }
 

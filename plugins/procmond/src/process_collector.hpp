@@ -12,6 +12,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "config.hpp"
@@ -48,7 +49,7 @@ struct CollectorHealth {
     enum class State { kHealthy, kDegraded, kUnhealthy };
     State state = State::kHealthy;
     std::uint64_t errors = 0;
-    std::string detail;  // "key=value" lines: mode=, view=, counters
+    std::vector<std::pair<std::string, std::string>> detail;  // mode, view, counters, ...
 };
 
 class ProcessCollector {
