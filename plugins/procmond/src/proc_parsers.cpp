@@ -69,8 +69,9 @@ Result<StatFields> parse_stat(std::string_view text) {
     }
     f.comm = std::string(text.substr(open + 1, close - open - 1));
 
-    // Fields 3.. (state onwards). We need up to field 24 (rss): 22 fields after comm.
-    constexpr std::size_t kNeed = 22;
+    // Fields 3.. (state onwards). We use up to field 24 (rss) and require field 25 to exist, so a
+    // read cut inside the rss number is detected instead of yielding a wrong value.
+    constexpr std::size_t kNeed = 23;
     std::string_view fields[kNeed];
     const std::size_t n = split_spaces(text.substr(close + 1), fields, kNeed);
     if (n < kNeed) {
