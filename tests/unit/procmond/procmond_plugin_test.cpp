@@ -300,7 +300,9 @@ TEST_F(ProcmondPluginTest, HealthSaysModeAndView) {
     EXPECT_TRUE(h.details.count("events_dropped"));
     // Even root may be refused some entries (a sandboxed or namespaced pid 1); whatever the
     // view, it must agree with the count of unreadable entries.
-    if (h.details["view"] == "partial") EXPECT_NE(h.details["unreadable_denied"], "0") << h.detail;
+    if (h.details["view"] == "partial") {
+        EXPECT_NE(h.details["unreadable_denied"], "0") << h.detail;
+    }
 }
 
 TEST_F(ProcmondPluginTest, ConfigUpdateValidates) {
