@@ -65,20 +65,20 @@ TEST(ProcNetParser, ParsesCapturedTcp6AndUdp) {
 }
 
 TEST(ProcNetParser, SkipsMalformedLinesAndKeepsTheRest) {
-    const std::
-        string text = std::string(kTcp4) +
-                      "   3: 0100007G:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000 "
-                      "0 0 1\n"  // bad hex
-                      "   4: 0100007F:0016 00000000000000000000000000000000:0000 0A 0:0 0:0 0 0 0 "
-                      "2\n"                                                     // families differ
-                      "   5: 0100007F:0016 00000000:0000 FF 0:0 0:0 0 0 0 3\n"  // bad state
-                      "   6: 0100007F:0016 00000000:0000 0A 0:0 0:0 0 99999999999 0 4\n"  // uid too
-                                                                                          // big
-                      "   7: 0100007F:0016 00000000:0000 0A 0:0 0:0 0 0 0 -5\n"  // bad inode
-                      "   x 0100007F:0016 00000000:0000 0A 0:0 0:0 0 0 0 6\n"    // bad slot
-                      "   8: 0100007F:10016 00000000:0000 0A 0:0 0:0 0 0 0 7\n"  // port too wide
-                      "\n"
-                      "   9: 0100007F:0016 00000000:0000 0A 0:0 0:0 0 0 0 8\n";
+    const std::string text =
+        std::string(kTcp4) +
+        "   3: 0100007G:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000 "
+        "0 0 1\n"  // bad hex
+        "   4: 0100007F:0016 00000000000000000000000000000000:0000 0A 0:0 0:0 0 0 0 "
+        "2\n"                                                               // families differ
+        "   5: 0100007F:0016 00000000:0000 FF 0:0 0:0 0 0 0 3\n"            // bad state
+        "   6: 0100007F:0016 00000000:0000 0A 0:0 0:0 0 99999999999 0 4\n"  // uid too
+                                                                            // big
+        "   7: 0100007F:0016 00000000:0000 0A 0:0 0:0 0 0 0 -5\n"           // bad inode
+        "   x 0100007F:0016 00000000:0000 0A 0:0 0:0 0 0 0 6\n"             // bad slot
+        "   8: 0100007F:10016 00000000:0000 0A 0:0 0:0 0 0 0 7\n"           // port too wide
+        "\n"
+        "   9: 0100007F:0016 00000000:0000 0A 0:0 0:0 0 0 0 8\n";
     const auto t = parse_proc_net(text, Transport::Tcp);
     EXPECT_EQ(t.sockets.size(), 4u);
     EXPECT_EQ(t.malformed_lines, 7u);
