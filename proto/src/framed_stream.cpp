@@ -20,7 +20,7 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 // Each read asks for at least this much free space so one recv() picks up many small frames.
-constexpr std::size_t kReadChunk = 64 * 1024;
+constexpr std::size_t kReadChunk = std::size_t{64} * 1024;
 
 bool is_peer_gone(const boost::system::error_code& ec) {
     return ec == asio::error::eof || ec == asio::error::connection_reset ||

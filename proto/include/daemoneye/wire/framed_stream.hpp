@@ -33,7 +33,7 @@
 namespace daemoneye::wire {
 
 struct StreamOptions {
-    std::size_t max_frame_bytes = 1024 * 1024;
+    std::size_t max_frame_bytes = std::size_t{1024} * 1024;
     std::chrono::milliseconds read_timeout{30000};   // whole frame; 0 = none
     std::chrono::milliseconds write_timeout{10000};  // whole write; 0 = none
     std::chrono::milliseconds idle_timeout{0};       // wait for a frame's first byte; 0 = none
