@@ -51,11 +51,14 @@
  *
  * PERMISSIONS (descriptor.permissions): what the sandbox must allow. Names known to ABI 1.0:
  *   "proc.read"          read /proc of every process (capabilities to read other users' entries)
+ *   "proc.events"        process lifecycle notifications (netlink proc connector; needs
+ *                        CAP_NET_ADMIN and a netlink socket)
  *   "net.read"           read socket tables (/proc/net, sock_diag netlink); keeps the host's
  *                        network namespace view
  *   "fs.read:<path>"     read-only access below <path>
- *   "fs.watch:<path>"    read and inotify/fanotify-watch below <path>; "fs.watch" alone means the
- *                        paths named by the instance's config
+ *   "fs.watch:<path>"    read and inotify-watch below <path>
+ *   "fs.read", "fs.watch" without a path: the paths come from the operator (the agent grants
+ *                        them per instance as "fs.watch:<path>", e.g. from the collector config)
  * Anything not granted fails with EPERM inside the plugin and is reported to the agent.
  */
 #ifndef DAEMONEYE_PLUGIN_API_H
