@@ -57,13 +57,14 @@ class Recorder {
     std::vector<events::v1::FileEvent> events_;
 };
 
-size_t count(const std::vector<events::v1::FileEvent>& evs, Kind kind, const std::string& path) {
+[[maybe_unused]] size_t count(const std::vector<events::v1::FileEvent>& evs, Kind kind,
+                              const std::string& path) {
     size_t n = 0;
     for (const auto& e : evs) n += e.kind() == kind && e.file().path() == path;
     return n;
 }
 
-std::string sha256_hex(const std::string& data) {
+[[maybe_unused]] std::string sha256_hex(const std::string& data) {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
     EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
@@ -172,8 +173,24 @@ TEST(FsmondOverflow, OverflowIsReportedAndTheRescanFindsEveryFile) {
             return true;
         },
         180s))
-        << "some created files were never reported";  // rescans of thousands of files on a busy
-                                                      // machine
+        << "some created files were never reported: " <<
+        [&] {
+            std::set<std::string> seen;
+            const auto evs = rec.snapshot();
+            for (const auto& ev : evs)
+                if (ev.kind() == events::v1::FILE_EVENT_KIND_CREATED) seen.insert(ev.file().path());
+            std::string missing = std::to_string(evs.size()) + " events; missing: ";
+            for (const auto& m : made) {
+                if (seen.contains(m)) continue;
+                missing += m + " ";
+                for (const auto& ev : evs)
+                    if (ev.file().path() == m)
+                        missing += "[kind " + std::to_string(ev.kind()) + " " + ev.detail() + "] ";
+                if (missing.size() > 800) break;
+            }
+            return missing;
+        }();
+    // machine
     const auto h = c.health();
     EXPECT_EQ(h.detail.find("overflows=0"), std::string::npos) << h.detail;
     EXPECT_EQ(h.detail.find("rescans=0"), std::string::npos) << h.detail;
