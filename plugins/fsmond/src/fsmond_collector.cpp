@@ -258,10 +258,14 @@ void FsmondCollector::publish(ReadyChange& rc) {
             k.gid = f.gid;
         }
     }
-    emit(topic_for(c.kind), ev.SerializeAsString());
-    std::lock_guard lock(ring_mutex_);
-    ring_.push_back(std::move(ev));
-    while (ring_.size() > config_.recent_capacity) ring_.pop_front();
+    const std::string bytes = ev.SerializeAsString();
+    {
+        // Into the ring before the bus: whoever saw the event can find it in recent_changes.
+        std::lock_guard lock(ring_mutex_);
+        ring_.push_back(std::move(ev));
+        while (ring_.size() > config_.recent_capacity) ring_.pop_front();
+    }
+    emit(topic_for(c.kind), bytes);
 }
 
 void FsmondCollector::run() {
