@@ -149,7 +149,7 @@ bool SubscriptionTrie::erase(std::string_view pattern, SubscriberRef ref) {
             node = node->children.find(level, detail::level_hash(level));
         }
     }
-    if (node != loc->node) return false;
+    if (!node || node != loc->node) return false;
     remove_at(loc->node, loc->pos);
     return true;
 }
