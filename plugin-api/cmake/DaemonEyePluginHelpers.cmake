@@ -5,7 +5,8 @@
 #   DAEMONEYE_PLUGIN_OUTPUT_DIR   where plugins go (default: ${CMAKE_BINARY_DIR}/plugins)
 #   DAEMONEYE_EVENTS_PROTO        path of events.proto (set by the package config / the source tree)
 include_guard(GLOBAL)
-set(_DAEMONEYE_PLUGIN_HELPERS_DIR "${CMAKE_CURRENT_LIST_DIR}")
+# Cached so daemoneye_add_plugin() works when called from any directory, not only this one.
+set(_DAEMONEYE_PLUGIN_HELPERS_DIR "${CMAKE_CURRENT_LIST_DIR}" CACHE INTERNAL "")
 
 # daemoneye_protobuf_cpp(<target> IMPORT_DIR <root> PROTOS <file.proto>... [SCOPE PRIVATE|PUBLIC])
 #   Runs protoc --cpp_out for each proto (paths below <root>, which is also the import root) and
