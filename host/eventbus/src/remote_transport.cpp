@@ -67,7 +67,8 @@ asio::awaitable<Result<bus::v1::Welcome, BusError>> RemoteTransport::connect(
         socket.emplace(std::move(s));
     }
     auto stream = std::make_shared<wire::FramedStream>(std::move(*socket), so);
-    auto welcome = co_await handshake(stream, hello);
+    auto op = handshake(stream, hello);
+    auto welcome = co_await std::move(op);
     if (!welcome) {
         stream->close();
         co_return welcome;
@@ -174,7 +175,9 @@ asio::awaitable<void> RemoteTransport::run() {
             if (closed_) break;
             auto core = core_.lock();
             if (!core) co_return;
-            auto welcome = co_await connect(core->make_hello(), std::nullopt);
+            const auto hello = core->make_hello();
+            auto op = connect(hello, std::nullopt);
+            auto welcome = co_await std::move(op);
             if (welcome) {
                 core->on_connected(*welcome, true);
                 back = true;
