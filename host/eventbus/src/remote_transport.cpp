@@ -89,11 +89,15 @@ asio::awaitable<Result<bus::v1::Welcome, BusError>> RemoteTransport::handshake(
     });
     bus::v1::Batch batch;
     *batch.add_items()->mutable_hello() = hello;
-    if (auto w = co_await stream->write_message(batch); !w) {
-        co_return unexpected(BusError{BusError::Code::Io, "sending Hello: " + w.error().message()});
-    }
+    // A refusing broker writes its Error and closes, maybe before our Hello is out: read anyway.
+    auto sent = co_await stream->write_message(batch);
     bus::v1::Batch reply;
     auto r = co_await stream->read_message(reply);
+    if (!r && !sent) {
+        deadline.cancel();
+        co_return unexpected(
+            BusError{BusError::Code::Io, "sending Hello: " + sent.error().message()});
+    }
     deadline.cancel();
     if (*timed_out) {
         co_return unexpected(BusError{BusError::Code::Timeout,

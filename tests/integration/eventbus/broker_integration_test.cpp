@@ -272,7 +272,7 @@ TEST_F(BrokerIntegration, EveryBadInputGetsAnErrorAndOthersCarryOn) {
         std::vector<std::string> expect;  // substrings of some line
     };
     const std::vector<Case> cases{
-        {"crc", {"crc mismatch", "CLOSED"}},
+        {"crc", {"CRC32 mismatch", "CLOSED"}},
         {"oversized", {"too large", "CLOSED"}},
         {"zero-length", {"ERROR", "CLOSED"}},
         {"not-a-batch", {"ERROR", "CLOSED"}},
