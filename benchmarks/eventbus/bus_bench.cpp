@@ -22,13 +22,13 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/post.hpp>
-#include <future>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <future>
 
 #include "../../tests/integration/eventbus/child_process.hpp"
 #include "daemoneye/eventbus/broker.hpp"
@@ -329,7 +329,8 @@ double dfield(const std::string& line, const std::string& key) {
 int throughput(const std::string& self, const std::map<std::string, std::string>& a) {
     const auto pubs = num(a, "--pubs", 1), subs = num(a, "--subs", 1);
     const auto rate = num(a, "--rate", 0);
-    const auto count = num(a, "--count", rate ? rate * 3 / std::max<std::uint64_t>(pubs, 1) : 500000);
+    const auto count =
+        num(a, "--count", rate ? rate * 3 / std::max<std::uint64_t>(pubs, 1) : 500000);
     const auto size = num(a, "--size", 256);
     BrokerThread b(num(a, "--buffer", 200000));
     std::vector<std::unique_ptr<ChildProcess>> sp, pp;
@@ -388,7 +389,8 @@ int rpc(const std::string& self, const std::map<std::string, std::string>& a) {
             eb::ClientOptions o;
             o.client_name = "agent";
             b.local.push_back(eb::BusClient::connect_local(*b.broker, o).value());
-            eb::RpcHandler h = [](eb::rpcv1::RpcRequest) -> asio::awaitable<eb::rpcv1::RpcResponse> {
+            eb::RpcHandler h =
+                [](eb::rpcv1::RpcRequest) -> asio::awaitable<eb::rpcv1::RpcResponse> {
                 co_return eb::rpc_ok();
             };
             auto op = b.local.back()->serve("control.bench.local", std::move(h));
@@ -401,7 +403,8 @@ int rpc(const std::string& self, const std::map<std::string, std::string>& a) {
     if (!server.wait_for("READY", 30s)) return 1;
     for (const std::string target : {"control.bench.local", "control.bench.remote"}) {
         ChildProcess client({self, "--role", "rpc-client", "--socket", b.path, "--target", target,
-                             "--count", std::to_string(count), "--window", str(a, "--window").empty() ? "32" : str(a, "--window")});
+                             "--count", std::to_string(count), "--window",
+                             str(a, "--window").empty() ? "32" : str(a, "--window")});
         auto r = client.wait_for("RESULT", 600s);
         if (!r) return 1;
         std::cout << (target == "control.bench.local" ? "rpc, server in broker process: "

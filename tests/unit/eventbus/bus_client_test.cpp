@@ -3,12 +3,12 @@
 
 #include <sys/socket.h>
 
+#include <gtest/gtest.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <gtest/gtest.h>
 
 #include "daemoneye/eventbus/broker.hpp"
 #include "daemoneye/eventbus/protocol.hpp"
@@ -20,7 +20,7 @@ namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
 class LocalBus : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         BrokerOptions o;
         o.max_subscribers = 8;
@@ -139,9 +139,12 @@ TEST_F(LocalBus, RpcRoundTripNotFoundOverloadedDuplicate) {
     ASSERT_EQ(results.size(), 4u);
     int overloaded = 0, duplicate = 0, ok = 0;
     for (const auto& r : results) {
-        if (r) ++ok;
-        else if (r.error().code == rpcv1::ERROR_CODE_OVERLOADED) ++overloaded;
-        else if (r.error().message.find("duplicate") != std::string::npos) ++duplicate;
+        if (r)
+            ++ok;
+        else if (r.error().code == rpcv1::ERROR_CODE_OVERLOADED)
+            ++overloaded;
+        else if (r.error().message.find("duplicate") != std::string::npos)
+            ++duplicate;
     }
     EXPECT_EQ(ok, 2);
     EXPECT_EQ(overloaded, 1);
@@ -166,7 +169,8 @@ TEST_F(LocalBus, AdoptedCollectorGetsItsGrantsAndConfigAndMustMatch) {
     auto& agent = client("agent");
     int sv[2];
     ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-    PresetIdentity id{"procmond-1", "procmond", {"events.process.#"}, {{"scan_interval_ms", "500"}}};
+    PresetIdentity id{
+        "procmond-1", "procmond", {"events.process.#"}, {{"scan_interval_ms", "500"}}};
     ASSERT_TRUE(broker_->adopt(sv[0], id));
     int received = 0;
     ASSERT_TRUE(run(agent.subscribe("events.#", [&](const MessageView&) { ++received; })));

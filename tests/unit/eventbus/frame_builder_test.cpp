@@ -124,7 +124,7 @@ TEST(GapTracker, CountsMissingNumbersPerSourceAndTopic) {
     g.observe(1, "t.a", 1);
     g.observe(1, "t.a", 2);
     g.observe(1, "t.b", 1);
-    g.observe(1, "t.a", 5);  // 3 and 4 lost
+    g.observe(1, "t.a", 5);   // 3 and 4 lost
     g.observe(2, "t.a", 10);  // joined mid-stream: not a loss
     g.observe(2, "t.a", 12);  // 11 lost
     EXPECT_EQ(g.received(), 6u);
