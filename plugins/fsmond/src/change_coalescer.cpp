@@ -52,6 +52,7 @@ void ChangeCoalescer::add(Change c, Clock::time_point now, std::vector<ReadyChan
         p.change = std::move(c);
         p.first = now;
         p.order = next_order_++;
+        deadlines_.emplace(now + window_, it->first);
     } else {
         p.change.kind = merge(p.change.kind, c.kind);
         p.change.is_dir = p.change.is_dir || c.is_dir;
@@ -63,23 +64,34 @@ void ChangeCoalescer::add(Change c, Clock::time_point now, std::vector<ReadyChan
 
 void ChangeCoalescer::flush_due(Clock::time_point now, std::vector<ReadyChange>& ready) {
     std::vector<std::pair<uint64_t, std::string>> due_paths;
-    for (const auto& [path, p] : pending_)
-        if (due(p) <= now) due_paths.emplace_back(p.order, path);
+    while (!deadlines_.empty() && deadlines_.top().first <= now) {
+        auto [when, path] = deadlines_.top();
+        deadlines_.pop();
+        const auto it = pending_.find(path);
+        if (it == pending_.end()) continue;  // flushed early by a delete/move/overflow
+        const auto real = due(it->second);
+        if (real <= now)
+            due_paths.emplace_back(it->second.order, std::move(path));
+        else
+            deadlines_.emplace(real, std::move(path));
+    }
     std::sort(due_paths.begin(), due_paths.end());  // first seen, first reported
     for (const auto& [order, path] : due_paths) flush_path(path, ready);
 }
 
 void ChangeCoalescer::flush_all(std::vector<ReadyChange>& ready) {
-    flush_due(Clock::time_point::max(), ready);
+    std::vector<std::pair<uint64_t, std::string>> all;
+    for (const auto& [path, p] : pending_) all.emplace_back(p.order, path);
+    std::sort(all.begin(), all.end());
+    for (const auto& [order, path] : all) flush_path(path, ready);
+    deadlines_ = {};
 }
 
 std::optional<Clock::time_point> ChangeCoalescer::next_deadline() const {
-    std::optional<Clock::time_point> next;
-    for (const auto& [path, p] : pending_) {
-        const auto d = due(p);
-        if (!next || d < *next) next = d;
-    }
-    return next;
+    // May be earlier than the real next deadline (a stale entry): the caller then wakes up, and
+    // flush_due re-queues it. Never later.
+    if (deadlines_.empty()) return std::nullopt;
+    return deadlines_.top().first;
 }
 
 }  // namespace daemoneye::fsmond

@@ -6,6 +6,8 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <cerrno>
+#include <climits>
 #include <cstring>
 
 namespace daemoneye::netmond {
@@ -57,7 +59,8 @@ DiagDecodeResult decode_inet_diag(std::span<const uint8_t> datagram, Transport t
         if (h.nlmsg_type == NLMSG_ERROR) {
             nlmsgerr e{};
             if (payload_len >= sizeof e.error) std::memcpy(&e.error, payload, sizeof e.error);
-            r.error = e.error < 0 ? -e.error : (e.error == 0 ? 0 : e.error);
+            // A forged INT_MIN cannot be negated (found by the fuzzer): call it EIO.
+            r.error = e.error == INT_MIN ? EIO : (e.error < 0 ? -e.error : e.error);
             if (r.error == 0) continue;  // an ACK
             r.done = true;
             return r;

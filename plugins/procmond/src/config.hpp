@@ -18,7 +18,7 @@ struct Config {
     bool anomaly_rules = true;
     bool netlink = true;             // try the process connector; scanning stays as fallback
     std::uint32_t batch_size = 256;  // processes per ProcessBatch
-    std::uint32_t refresh_every_scans = 10;  // full re-read of slow-changing fields, see scanner
+    std::uint32_t refresh_every_scans = 30;  // full re-read of slow-changing fields, see scanner
 };
 
 using KeyValues = std::vector<std::pair<std::string, std::string>>;

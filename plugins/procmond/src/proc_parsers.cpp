@@ -72,8 +72,9 @@ Result<StatFields> parse_stat(std::string_view text) {
     // Fields 3.. (state onwards). We use up to field 24 (rss) and require field 25 to exist, so a
     // read cut inside the rss number is detected instead of yielding a wrong value.
     constexpr std::size_t kNeed = 23;
-    std::string_view fields[kNeed];
-    const std::size_t n = split_spaces(text.substr(close + 1), fields, kNeed);
+    constexpr std::size_t kMax = 48;  // through field 50 (env_start)
+    std::string_view fields[kMax];
+    const std::size_t n = split_spaces(text.substr(close + 1), fields, kMax);
     if (n < kNeed) {
         return failure("stat: truncated after comm: " + std::to_string(n) + " of " +
                        std::to_string(kNeed) + " fields");
@@ -104,6 +105,18 @@ Result<StatFields> parse_stat(std::string_view text) {
     }
     if (!parse_int(fields[24 - 3], f.rss_pages)) {
         return failure("stat: bad rss (field 24) " + quote(fields[24 - 3]));
+    }
+    if (n >= 50 - 2) {
+        std::uint64_t h = 0xcbf29ce484222325ULL;
+        bool any = false;
+        for (std::size_t field : {26, 27, 28, 48, 49, 50}) {
+            std::uint64_t v = 0;
+            if (!parse_int(fields[field - 3], v)) return f;  // unusual content: no fingerprint
+            any |= v != 0;
+            h = (h ^ v) * 0x100000001b3ULL;
+            h ^= h >> 29;
+        }
+        if (any) f.image_fingerprint = h == 0 ? 1 : h;
     }
     return f;
 }

@@ -26,6 +26,11 @@ struct StatFields {
     std::uint64_t starttime_ticks = 0;  // since boot
     std::uint64_t vsize_bytes = 0;
     std::int64_t rss_pages = 0;
+    // Where the kernel mapped the running image: fields 26-28 (startcode, endcode, startstack)
+    // and 48-50 (arg_start, arg_end, env_start). They change on every exec (ASLR, a new text
+    // size, a new argv), so a scan can tell "no exec since last time" without touching the exe
+    // link. 0 when absent (old kernels) or hidden (no ptrace access to the process).
+    std::uint64_t image_fingerprint = 0;
 };
 Result<StatFields> parse_stat(std::string_view text);
 

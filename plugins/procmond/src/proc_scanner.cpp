@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <charconv>
@@ -49,7 +50,7 @@ Result<std::unique_ptr<ProcScanner>> ProcScanner::open(ExeHasher& hasher, UserCa
     if (const int err = s->read_file(fd, "stat", 1 << 20); err != 0) {
         return failure("cannot read " + proc_root + "/stat: " + std::strerror(err));
     }
-    auto btime = parse_boot_time(s->buf_);
+    auto btime = parse_boot_time(s->text());
     if (!btime) return failure(btime.reason());
     s->boot_time_s_ = *btime;
     std::string link;
@@ -69,31 +70,34 @@ ProcScanner::ProcScanner(ExeHasher& hasher, UserCache& users, int proc_fd,
       page_size_(::sysconf(_SC_PAGESIZE)) {
     if (clk_tck_ <= 0) clk_tck_ = 100;
     if (page_size_ <= 0) page_size_ = 4096;
-    buf_.reserve(kCmdlineCap);
+    buf_.resize(kCmdlineCap);
 }
 
 ProcScanner::~ProcScanner() {
     if (proc_fd_ >= 0) ::close(proc_fd_);
 }
 
-int ProcScanner::read_file(int dirfd, const char* name, std::size_t cap) {
+int ProcScanner::read_file(int dirfd, const char* name, std::size_t cap, struct ::stat* owner) {
+    len_ = 0;
     const int fd = ::openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) return errno;
     Fd closer(fd);
-    buf_.resize(cap);
-    std::size_t used = 0;
-    while (used < cap) {
-        const ssize_t n = ::read(fd, buf_.data() + used, cap - used);
+    if (owner != nullptr && ::fstat(fd, owner) != 0) return errno;
+    cap = std::min(cap, buf_.size());
+    while (len_ < cap) {
+        const ssize_t n = ::read(fd, buf_.data() + len_, cap - len_);
         if (n < 0) {
             if (errno == EINTR) continue;
             const int err = errno;
-            buf_.clear();
+            len_ = 0;
             return err;
         }
         if (n == 0) break;
-        used += static_cast<std::size_t>(n);
+        len_ += static_cast<std::size_t>(n);
+        // stat, status and cgroup are produced whole by one read and end in '\n'; skip the
+        // extra read() that would only return 0. cmdline has no trailing newline: read to EOF.
+        if (len_ < cap && buf_[len_ - 1] == '\n') break;
     }
-    buf_.resize(used);
     return 0;
 }
 
@@ -166,33 +170,31 @@ ProcScanner::ReadOutcome ProcScanner::read_into(std::int32_t pid, const ScanOpti
                                                 ScanStats& stats) {
     char name[16];
     std::snprintf(name, sizeof name, "%d", pid);
-    const int dirfd = ::openat(proc_fd_, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dirfd < 0) {
-        if (is_gone(errno)) {
-            ++stats.vanished;
-            return ReadOutcome::kVanished;
-        }
-        stats.last_error = "open /proc/" + std::string(name) + ": " + std::strerror(errno);
-        ++stats.denied;
-        return ReadOutcome::kError;
-    }
-    Fd dir(dirfd);
     const std::string where = "/proc/" + std::string(name) + "/";
-
-    if (const int err = read_file(dirfd, "stat", kSmallFileCap); err != 0) {
+    auto gone_or_denied = [&](int err, const char* what) {
         if (is_gone(err)) {
             ++stats.vanished;
             return ReadOutcome::kVanished;
         }
-        stats.last_error = where + "stat: " + std::strerror(err);
+        stats.last_error = where + what + ": " + std::strerror(err);
         ++stats.denied;
         return ReadOutcome::kError;
+    };
+
+    // The owner of /proc/<pid>/* follows the process's effective credentials (and dumpability).
+    struct stat owner {};
+    char rel[48];
+    std::snprintf(rel, sizeof rel, "%d/stat", pid);
+    if (const int err = read_file(proc_fd_, rel, kSmallFileCap, &owner); err != 0) {
+        return gone_or_denied(err, "stat");
     }
-    if (buf_.empty()) {  // the process was reaped between open and read
+    p.proc_owner_uid = owner.st_uid;
+    p.proc_owner_gid = owner.st_gid;
+    if (len_ == 0) {  // the process was reaped between open and read
         ++stats.vanished;
         return ReadOutcome::kVanished;
     }
-    auto st = parse_stat(buf_);
+    auto st = parse_stat(text());
     if (!st) {
         ++stats.parse_errors;
         stats.last_error = where + st.reason();
@@ -214,40 +216,47 @@ ProcScanner::ReadOutcome ProcScanner::read_into(std::int32_t pid, const ScanOpti
                               st->starttime_ticks * (1000000000ULL / tck) +
                               (st->starttime_ticks % tck) * (1000000000ULL % tck) / tck;
     p.kernel_thread = (st->flags & kPfKthread) != 0;
+    p.image_fingerprint = st->image_fingerprint;
 
     if (previous && !same_process(*previous, p)) previous = nullptr;  // pid reused
 
-    if (const int err = read_file(dirfd, "status", kSmallFileCap); err != 0) {
-        if (is_gone(err)) {
-            ++stats.vanished;
-            return ReadOutcome::kVanished;
+    const bool refresh_turn =
+        options.refresh_every > 0 &&
+        (static_cast<std::uint64_t>(pid) + scan_no_) % options.refresh_every == 0;
+    if (previous && !full && !refresh_turn && previous->proc_owner_uid == p.proc_owner_uid &&
+        previous->proc_owner_gid == p.proc_owner_gid) {
+        p.uid = previous->uid;
+        p.euid = previous->euid;
+        p.gid = previous->gid;
+        p.user = previous->user;
+    } else {
+        std::snprintf(rel, sizeof rel, "%d/status", pid);
+        if (const int err = read_file(proc_fd_, rel, kSmallFileCap); err != 0) {
+            return gone_or_denied(err, "status");
         }
-        stats.last_error = where + "status: " + std::strerror(err);
-        ++stats.denied;
-        return ReadOutcome::kError;
+        auto status = parse_status(text());
+        if (!status) {
+            ++stats.parse_errors;
+            stats.last_error = where + status.reason();
+            return ReadOutcome::kError;
+        }
+        p.uid = status->uid;
+        p.euid = status->euid;
+        p.gid = status->gid;
+        p.user = users_.name_of(p.euid);  // like ps's USER: the effective user
     }
-    auto status = parse_status(buf_);
-    if (!status) {
-        ++stats.parse_errors;
-        stats.last_error = where + status.reason();
-        return ReadOutcome::kError;
-    }
-    p.uid = status->uid;
-    p.euid = status->euid;
-    p.gid = status->gid;
-    p.user = users_.name_of(p.euid);  // like ps's USER: the effective user
 
     if (p.kernel_thread) {
         ++stats.kernel_threads;
         return ReadOutcome::kOk;
     }
-    if (p.state == 'Z' && previous) {
-        // A zombie's exe, cwd and cmdline are gone; keep what we knew while it ran.
+    auto carry_over = [&] {
         p.argv = previous->argv;
         p.exe = previous->exe;
         p.exe_identity = previous->exe_identity;
         p.exe_readable = previous->exe_readable;
         p.exe_sha256 = previous->exe_sha256;
+        p.hash_error = previous->hash_error;
         p.exe_deleted = previous->exe_deleted;
         p.exe_replaced = previous->exe_replaced;
         p.exe_setuid_root = previous->exe_setuid_root;
@@ -255,8 +264,34 @@ ProcScanner::ReadOutcome ProcScanner::read_into(std::int32_t pid, const ScanOpti
         p.container_id = previous->container_id;
         p.namespaces = previous->namespaces;
         p.cwd = previous->cwd;
+    };
+    if (p.state == 'Z' && previous) {
+        // A zombie's exe, cwd and cmdline are gone; keep what we knew while it ran.
+        carry_over();
         return ReadOutcome::kOk;
     }
+    // The fast path: same image (fingerprint), same name, and the file at the exe path is still
+    // the one running. Nothing else to read.
+    if (previous && !full && !refresh_turn && p.image_fingerprint != 0 &&
+        p.image_fingerprint == previous->image_fingerprint && p.name == previous->name &&
+        previous->exe_readable && !previous->exe.empty() &&
+        (!options.hash_executables || !previous->exe_sha256.empty() ||
+         !previous->hash_error.empty()) &&
+        in_own_mount_ns(*previous)) {
+        bool unchanged = previous->exe_deleted;  // already reported; nothing more can change
+        if (!unchanged) {
+            const PathState on_disk = path_state(previous->exe);
+            unchanged = on_disk.exists && on_disk.id == previous->exe_identity;
+        }
+        if (unchanged) {
+            carry_over();
+            return ReadOutcome::kOk;
+        }
+    }
+
+    const int dirfd = ::openat(proc_fd_, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd < 0) return gone_or_denied(errno, "open");
+    Fd dir(dirfd);
 
     bool denied = false;
     struct stat exe_st {};
@@ -270,20 +305,17 @@ ProcScanner::ReadOutcome ProcScanner::read_into(std::int32_t pid, const ScanOpti
         denied = true;
     }
     const bool exec_changed = !previous || previous->exe_identity != p.exe_identity ||
-                              previous->exe_readable != p.exe_readable;
-    if (!full) {
-        full = exec_changed || previous->name != p.name ||
-               (options.refresh_every > 0 &&
-                (static_cast<std::uint64_t>(pid) + scan_no_) % options.refresh_every == 0);
-    }
+                              previous->exe_readable != p.exe_readable ||
+                              previous->image_fingerprint != p.image_fingerprint;
+    if (!full) full = exec_changed || previous->name != p.name || refresh_turn;
 
     if (full) {
-        if (read_file(dirfd, "cmdline", kCmdlineCap) == 0) p.argv = parse_cmdline(buf_);
+        if (read_file(dirfd, "cmdline", kCmdlineCap) == 0) p.argv = parse_cmdline(text());
         if (const int err = read_file(dirfd, "cgroup", kSmallFileCap); err == 0) {
-            if (auto cg = parse_cgroup(buf_)) {
+            if (auto cg = parse_cgroup(text())) {
                 p.cgroup = std::move(cg->path);
                 p.container_id = std::move(cg->container_id);
-            } else if (!buf_.empty()) {
+            } else if (len_ != 0) {
                 ++stats.parse_errors;
                 stats.last_error = where + cg.reason();
             }
@@ -348,25 +380,31 @@ ProcScanner::ReadOutcome ProcScanner::read_into(std::int32_t pid, const ScanOpti
     return ReadOutcome::kOk;
 }
 
+bool ProcScanner::in_own_mount_ns(const Process& p) const {
+    auto mnt = p.namespaces.find("mnt");
+    return own_mnt_ns_ == 0 || mnt == p.namespaces.end() || mnt->second == own_mnt_ns_;
+}
+
+ProcScanner::PathState ProcScanner::path_state(const std::string& path) {
+    auto it = path_cache_.find(path);
+    if (it != path_cache_.end()) return it->second;
+    PathState state;
+    struct stat st {};
+    // lstat: the path itself, never what a planted symlink points to (O_NOFOLLOW's rule).
+    if (::lstat(path.c_str(), &st) == 0) {
+        state.exists = true;
+        state.id = identity_of(st);
+    }
+    path_cache_.emplace(path, state);
+    return state;
+}
+
 void ProcScanner::check_replaced(int dirfd, Process& p) {
     p.exe_replaced = false;
     if (p.exe.empty()) return;
     PathState state;
-    auto mnt = p.namespaces.find("mnt");
-    const bool own_ns = own_mnt_ns_ == 0 || mnt == p.namespaces.end() || mnt->second == own_mnt_ns_;
-    if (own_ns) {
-        auto it = path_cache_.find(p.exe);
-        if (it != path_cache_.end()) {
-            state = it->second;
-        } else {
-            struct stat st {};
-            // lstat: the path itself, never what a planted symlink points to (O_NOFOLLOW's rule).
-            if (::lstat(p.exe.c_str(), &st) == 0) {
-                state.exists = true;
-                state.id = identity_of(st);
-            }
-            path_cache_.emplace(p.exe, state);
-        }
+    if (in_own_mount_ns(p)) {
+        state = path_state(p.exe);
     } else {
         // Another mount namespace (a container): resolve the path inside the process's root.
         // readlink of exe gives a canonical path, so no intermediate symlink can lead outside.

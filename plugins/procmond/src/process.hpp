@@ -56,7 +56,10 @@ struct Process {
     bool exe_deleted = false;
     bool exe_replaced = false;  // the exe path now names another file than the running one
     bool exe_setuid_root = false;
-    FileIdentity exe_identity;  // of the running image (stat through /proc/<pid>/exe)
+    FileIdentity exe_identity;            // of the running image (stat through /proc/<pid>/exe)
+    std::uint64_t image_fingerprint = 0;  // see StatFields::image_fingerprint
+    std::uint32_t proc_owner_uid = 0;     // owner of /proc/<pid>: changes with credentials
+    std::uint32_t proc_owner_gid = 0;
     bool kernel_thread = false;
     bool exe_readable = false;  // false: exe link unreadable (EACCES when unprivileged)
 };

@@ -310,14 +310,18 @@ TEST(FsmondOverflow, OverflowIsReportedAndTheRescanFindsEveryFile) {
         return false;
     })) << "the queue of 16 never overflowed";
     // Never silently lost: every file is reported as created, by the queue or by the rescan.
-    ASSERT_TRUE(rec.wait([&](const auto& e) {
-        std::set<std::string> seen;
-        for (const auto& ev : e)
-            if (ev.kind() == events::v1::FILE_EVENT_KIND_CREATED) seen.insert(ev.file().path());
-        for (const auto& m : made)
-            if (!seen.contains(m)) return false;
-        return true;
-    })) << "some created files were never reported";
+    ASSERT_TRUE(rec.wait(
+        [&](const auto& e) {
+            std::set<std::string> seen;
+            for (const auto& ev : e)
+                if (ev.kind() == events::v1::FILE_EVENT_KIND_CREATED) seen.insert(ev.file().path());
+            for (const auto& m : made)
+                if (!seen.contains(m)) return false;
+            return true;
+        },
+        180s))
+        << "some created files were never reported";  // rescans of thousands of files on a busy
+                                                      // machine
     const auto h = c.health();
     EXPECT_EQ(h.detail.find("overflows=0"), std::string::npos) << h.detail;
     EXPECT_EQ(h.detail.find("rescans=0"), std::string::npos) << h.detail;

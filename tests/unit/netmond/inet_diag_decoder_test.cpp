@@ -7,6 +7,7 @@
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
 
+#include <climits>
 #include <cstring>
 
 namespace daemoneye::netmond {
@@ -93,6 +94,15 @@ TEST(InetDiagDecoder, ReportsKernelError) {
     const auto r = decode_inet_diag(buf, Transport::Udp, 3, out);
     EXPECT_TRUE(r.done);
     EXPECT_EQ(r.error, ENOENT);
+}
+
+TEST(InetDiagDecoder, ForgedIntMinErrorDoesNotOverflow) {  // found by the fuzzer
+    std::vector<uint8_t> buf;
+    nlmsgerr e{};
+    e.error = INT_MIN;
+    append_msg(buf, NLMSG_ERROR, 3, &e, sizeof e);
+    std::vector<SocketEntry> out;
+    EXPECT_EQ(decode_inet_diag(buf, Transport::Udp, 3, out).error, EIO);
 }
 
 TEST(InetDiagDecoder, ShortPayloadAndBadFamilyAreSkipped) {

@@ -32,6 +32,11 @@ TEST(NetmondPlugin, ListenerSeenThroughTheTestHostWithTasksAndHealth) {
     TestHost host(daemoneye_plugin_entry());
     ASSERT_TRUE(host.create({{"scan_interval_ms", "100"}}).ok());
     ASSERT_TRUE(host.start().ok());
+    // A socket opened before the first scan is part of its snapshot, not a LISTEN_STARTED event.
+    const auto primed_by = std::chrono::steady_clock::now() + 60s;
+    while (host.health().details["scans"] == "0" && std::chrono::steady_clock::now() < primed_by)
+        std::this_thread::sleep_for(20ms);
+    ASSERT_NE(host.health().details["scans"], "0");
 
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in a{};

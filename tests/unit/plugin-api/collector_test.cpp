@@ -317,6 +317,13 @@ TEST(Collector, TrampolinesRejectNullArguments) {
     EXPECT_EQ(T::create(nullptr, nullptr, &out, &err), DE_ERR_INVALID_ARGUMENT);
     EXPECT_EQ(out, nullptr);
     EXPECT_STREQ(err.message, "create: the host_api table is NULL, too small or incomplete");
+    // A host with an older minor (or another major) is refused before anything is read.
+    TestHost host(descriptor_of<Minimal>());
+    de_host_api old_host = *host.host_api();
+    old_host.abi_major = DE_PLUGIN_ABI_MAJOR + 1;
+    EXPECT_EQ(T::create(&old_host, nullptr, &out, &err), DE_ERR_UNSUPPORTED);
+    EXPECT_NE(std::string(err.message).find("host ABI " + std::to_string(DE_PLUGIN_ABI_MAJOR + 1)),
+              std::string::npos);
     EXPECT_EQ(T::start(nullptr, &err), DE_ERR_INVALID_ARGUMENT);
     EXPECT_EQ(T::stop(nullptr, nullptr), DE_ERR_INVALID_ARGUMENT);
     T::destroy(nullptr);

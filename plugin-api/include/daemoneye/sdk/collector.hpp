@@ -33,6 +33,7 @@
 
 #include <concepts>
 #include <cstddef>
+#include <cstdio>
 #include <memory>
 #include <string_view>
 #include <type_traits>
@@ -178,6 +179,17 @@ struct Trampolines {
             api->log == nullptr || api->now_unix_nanos == nullptr || api->config_get == nullptr) {
             write_error(err, {"create: the host_api table is NULL, too small or incomplete"});
             return DE_ERR_INVALID_ARGUMENT;
+        }
+        if (api->abi_major != DE_PLUGIN_ABI_MAJOR || api->abi_minor < DE_PLUGIN_ABI_MINOR) {
+            // The host should have refused us already; never read fields it does not have.
+            char text[160];
+            std::snprintf(text, sizeof text,
+                          "create: host ABI %u.%u cannot run a plugin built for ABI %u.%u "
+                          "(majors must be equal and the host minor >= the plugin minor)",
+                          unsigned{api->abi_major}, unsigned{api->abi_minor},
+                          unsigned{DE_PLUGIN_ABI_MAJOR}, unsigned{DE_PLUGIN_ABI_MINOR});
+            write_error(err, {text});
+            return DE_ERR_UNSUPPORTED;
         }
         return guarded(err, "create", [&] {
             auto instance = std::make_unique<Instance<C>>(api);

@@ -517,14 +517,16 @@ class TestHost {
     std::deque<std::string> kept_values_;
 };
 
-// A plugin library loaded with dlopen(RTLD_NOW | RTLD_LOCAL), for integration tests. Keeps the
-// library loaded for its own lifetime: destroy every TestHost using its descriptor first.
+// A plugin library loaded with dlopen(RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE), for integration
+// tests. Destroy every TestHost using its descriptor before the PluginLibrary. The code is never
+// unmapped (RTLD_NODELETE): a plugin's generated protobuf code registers its descriptors in
+// libprotobuf's process-wide pool, which would keep dangling pointers into an unloaded library.
 class PluginLibrary {
   public:
     // Loads `path` and reads its descriptor. On failure, error() says why and descriptor() is
     // NULL.
     explicit PluginLibrary(const std::string& path) {
-        handle_ = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+        handle_ = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
         if (handle_ == nullptr) {
             const char* why = ::dlerror();
             error_ = "dlopen " + path + ": " + (why != nullptr ? why : "unknown error");
