@@ -1,5 +1,6 @@
 #include "daemoneye/launcher/loader.hpp"
 
+#include <dlfcn.h>
 #include <elf.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -97,8 +98,12 @@ Result<PluginLibrary, Failure> PluginLibrary::open(const std::string& path) {
 
     PluginLibrary out;
     try {
-        out.library_ = std::make_shared<boost::dll::shared_library>(
-            path, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
+        // RTLD_NODELETE: even after the last reference goes, the code stays mapped. A plugin's
+        // generated protobuf descriptors live in libprotobuf's global pool, which keeps pointers
+        // into the plugin until process exit; unmapping it first crashes the shutdown.
+        const auto mode = boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local |
+                          static_cast<boost::dll::load_mode::type>(RTLD_NODELETE);
+        out.library_ = std::make_shared<boost::dll::shared_library>(path, mode);
     } catch (const std::exception& e) {
         return load_failure(path, std::string("dynamic loader refused it: ") + e.what());
     }

@@ -34,10 +34,12 @@ inline de_plugin_descriptor fake_descriptor() {
     d.capabilities = kCaps;
     d.permissions = kPerms;
     d.publishes = kPubs;
-    d.create = [](const de_host_api* host, const de_config* config, de_error* err) -> de_plugin* {
+    d.create = [](const de_host_api* host, const de_config* config, de_plugin** out,
+                  de_error* err) -> de_status {
+        *out = nullptr;
         if (g_fake.fail_create) {
             std::snprintf(err->message, sizeof err->message, "%s", "bad config key 'x'");
-            return nullptr;
+            return DE_ERR_INVALID_ARGUMENT;
         }
         ++g_fake.created;
         g_fake.host = host;
@@ -45,7 +47,8 @@ inline de_plugin_descriptor fake_descriptor() {
             if (std::strcmp(config->items[i].key, "value") == 0)
                 g_fake.last_config_value = config->items[i].value;
         }
-        return reinterpret_cast<de_plugin*>(&g_fake);
+        *out = reinterpret_cast<de_plugin*>(&g_fake);
+        return DE_OK;
     };
     d.start = [](de_plugin*, de_error*) -> de_status {
         if (g_fake.throw_start) throw std::runtime_error("boom in start");

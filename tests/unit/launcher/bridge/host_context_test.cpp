@@ -52,7 +52,7 @@ TEST(HostContext, ConfigGetSeesTheCurrentConfig) {
     EXPECT_STREQ(a, "1");
     f.host.set_config(
         std::make_shared<ConfigStore>(std::map<std::string, std::string>{{"a", "2"}}));
-    EXPECT_STREQ(a, "1");  // still valid: the previous config lives until the next update
+    EXPECT_STREQ(a, "1");  // still valid: superseded configs live until destroy()
     EXPECT_STREQ(f.api->config_get(f.api->host_ctx, "a"), "2");
     EXPECT_EQ(f.api->config_get(f.api->host_ctx, nullptr), nullptr);
 }
