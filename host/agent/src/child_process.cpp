@@ -2,8 +2,8 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/pidfd.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,6 +15,16 @@
 namespace daemoneye::agent {
 
 namespace asio = boost::asio;
+
+namespace {
+// Via syscall(): glibc 2.36's <sys/pidfd.h> lacks C linkage in C++ on Debian 12.
+int pidfd_open(pid_t pid, unsigned flags) {
+    return static_cast<int>(::syscall(SYS_pidfd_open, pid, flags));
+}
+int pidfd_send_signal(int pidfd, int sig, siginfo_t* info, unsigned flags) {
+    return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, sig, info, flags));
+}
+}  // namespace
 
 std::string ExitStatus::to_string() const {
     if (exited) return "exited with code " + std::to_string(code);
@@ -68,12 +78,12 @@ asio::awaitable<ExitStatus> Child::wait() {
 void Child::signal_group(int sig) {
     if (status_) return;
     // The group id equals the pid (setpgid(0,0) in the child); fall back to the pid alone.
-    if (::kill(-pid_, sig) != 0) ::pidfd_send_signal(pidfd_.native_handle(), sig, nullptr, 0);
+    if (::kill(-pid_, sig) != 0) pidfd_send_signal(pidfd_.native_handle(), sig, nullptr, 0);
 }
 
 void Child::signal(int sig) {
     if (status_) return;
-    ::pidfd_send_signal(pidfd_.native_handle(), sig, nullptr, 0);
+    pidfd_send_signal(pidfd_.native_handle(), sig, nullptr, 0);
 }
 
 Result<std::unique_ptr<Child>> spawn_child(asio::io_context& io, const SpawnOptions& options) {
@@ -105,6 +115,7 @@ Result<std::unique_ptr<Child>> spawn_child(asio::io_context& io, const SpawnOpti
         sigemptyset(&none);
         ::sigprocmask(SIG_SETMASK, &none, nullptr);
         if (options.stdout_fd >= 0) ::dup2(options.stdout_fd, STDOUT_FILENO);
+        if (options.stderr_fd >= 0) ::dup2(options.stderr_fd, STDERR_FILENO);
         if (options.pass_fd >= 0) {
             if (options.pass_fd == options.pass_fd_as) {
                 int flags = ::fcntl(options.pass_fd, F_GETFD);
@@ -127,7 +138,7 @@ Result<std::unique_ptr<Child>> spawn_child(asio::io_context& io, const SpawnOpti
         n = ::read(errpipe[0], &child_errno, sizeof child_errno);
     } while (n < 0 && errno == EINTR);
     ::close(errpipe[0]);
-    int pidfd = ::pidfd_open(pid, 0);
+    int pidfd = pidfd_open(pid, 0);
     if (n == static_cast<ssize_t>(sizeof child_errno)) {
         int status = 0;
         ::waitpid(pid, &status, 0);

@@ -28,6 +28,7 @@ struct SpawnOptions {
     int pass_fd = -1;               // parent fd to hand over ...
     int pass_fd_as = 3;             // ... as this fd number in the child
     int stdout_fd = -1;             // becomes the child's stdout when >= 0
+    int stderr_fd = -1;             // becomes the child's stderr when >= 0
     bool new_process_group = true;
 };
 

@@ -2,6 +2,7 @@
 // (IPC, registry, process manager) runs and says exactly what is missing.
 #include <chrono>
 
+#include "agent.hpp"
 #include "bus_port.hpp"
 
 namespace daemoneye::agent {
@@ -47,6 +48,14 @@ class NoBus final : public BusPort {
 std::unique_ptr<BusPort> make_no_bus(std::string reason) {
     return std::make_unique<NoBus>(std::move(reason));
 }
+
+#ifndef DAEMONEYE_AGENT_HAS_BROKER
+std::unique_ptr<BusPort> make_agent_bus(boost::asio::io_context&, const Config&) {
+    return make_no_bus(
+        "the EventBus broker is not built into this agent yet (branch `broker`): no collector "
+        "sessions, RPC, events or topics");
+}
+#endif
 
 Status publish_payload(BusPort& bus, const std::string& topic,
                        const google::protobuf::Message& payload) {

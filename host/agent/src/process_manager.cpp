@@ -17,6 +17,7 @@
 
 #include "child_process.hpp"
 #include "logging.hpp"
+#include "notifier.hpp"
 
 namespace daemoneye::agent {
 
@@ -48,25 +49,6 @@ const char* to_string(CollectorState s) {
 }
 
 namespace {
-
-// Wakes every coroutine waiting on it (each waits on its own timer, so deadlines differ).
-class Signal {
-  public:
-    void notify() {
-        for (auto* t : waiters_) t->cancel();
-    }
-    // Returns when notified or at `deadline`; the caller re-checks its condition.
-    asio::awaitable<void> wait_until(Clock::time_point deadline) {
-        asio::steady_timer timer(co_await asio::this_coro::executor);
-        timer.expires_at(deadline);
-        auto it = waiters_.insert(waiters_.end(), &timer);
-        co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-        waiters_.erase(it);
-    }
-
-  private:
-    std::list<asio::steady_timer*> waiters_;
-};
 
 std::uint64_t now_ms_since(Clock::time_point t) {
     if (t == Clock::time_point{}) return 0;
@@ -102,7 +84,7 @@ struct Instance {
     daemoneye::bus::v1::CollectorHeartbeat heartbeat;
     std::map<std::string, std::string> health_details;
     asio::steady_timer restart_timer;
-    Signal changed;  // state changes, exits and Hellos
+    Notifier changed;  // state changes, exits and Hellos
 };
 
 struct ProcessManager::Impl : std::enable_shared_from_this<ProcessManager::Impl> {
@@ -700,7 +682,7 @@ asio::awaitable<void> ProcessManager::shutdown() {
     for (auto& [_, v] : impl->instances)
         for (auto& i : v) all.push_back(i);
     std::size_t remaining = all.size();
-    auto done = std::make_shared<Signal>();
+    auto done = std::make_shared<Notifier>();
     for (auto& inst : all) {
         asio::co_spawn(impl->io, impl->stop_instance(inst, false),
                        [&remaining, done](std::exception_ptr, Status) {
