@@ -1,0 +1,130 @@
+// The broker's routing state and protocol handling, all on one executor (no locks): sessions,
+// the two subscription tries (publishes, RPC serving), pending RPCs, counters.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "daemoneye/bus/v1/bus.pb.h"
+#include "daemoneye/eventbus/broker.hpp"
+#include "daemoneye/eventbus/broker_metrics.hpp"
+#include "daemoneye/eventbus/broker_options.hpp"
+#include "daemoneye/eventbus/bus_error.hpp"
+#include "daemoneye/eventbus/subscription_trie.hpp"
+#include "daemoneye/result.hpp"
+#include "message_buffer.hpp"
+#include "session.hpp"
+
+namespace daemoneye::common::v1 {
+class CorrelationMetadata;
+}
+
+namespace daemoneye::eventbus {
+
+class RemoteSession;
+class LocalSession;
+class BrokerListener;
+
+struct BrokerCore {
+    using Executor = boost::asio::any_io_executor;
+    using Socket = boost::asio::local::stream_protocol::socket;
+    using Clock = std::chrono::steady_clock;
+
+    BrokerCore(Executor executor, BrokerOptions options);
+    ~BrokerCore();
+
+    Executor executor;
+    BrokerOptions options;
+    std::shared_ptr<BufferPool> pool;
+
+    // --- sessions ---------------------------------------------------------------------------
+    std::shared_ptr<RemoteSession> add_remote(Socket socket, Session::Transport transport,
+                                              std::optional<PresetIdentity> preset,
+                                              PeerCredentials peer);
+    std::shared_ptr<LocalSession> add_local();
+    // Called once by a session when it ends (reason says why).
+    void session_closed(Session& session, const std::string& reason);
+    Session* find_session(std::uint64_t id);
+    void stop();
+
+    // --- inbound ----------------------------------------------------------------------------
+    // A whole Batch frame from a socket session.
+    void on_frame(Session& session, std::span<const std::uint8_t> payload);
+    void on_envelope(Session& session, const bus::v1::Envelope& envelope);
+    void on_publish_bytes(Session& session, std::span<const std::uint8_t> message);
+    Result<void, BusError> publish_local(Session& session, std::string_view topic,
+                                         std::string_view payload_type,
+                                         std::span<const std::uint8_t> payload,
+                                         const common::v1::CorrelationMetadata* correlation);
+    // Admits a Hello: the Welcome, or the Error to send before closing.
+    Result<bus::v1::Welcome, bus::v1::Error> admit(Session& session, const bus::v1::Hello& hello);
+
+    // --- accounting -------------------------------------------------------------------------
+    void protocol_error(Session& session, bus::v1::ErrorCode code, std::string message,
+                        std::uint64_t ref = 0, bool disconnect = false);
+    BrokerMetrics metrics() const;
+    std::vector<SessionStats> session_stats() const;
+
+    std::function<void(const SessionEvent&)> on_open;
+    std::function<void(const SessionEvent&)> on_closed;
+    std::unique_ptr<BrokerListener> listener;
+    std::size_t socket_sessions = 0;
+    bool stopped = false;
+    BrokerMetrics counters;  // counters only; gauges are computed in metrics()
+
+  private:
+    void handle_hello(Session& s, const bus::v1::Hello& hello);
+    void handle_subscribe(Session& s, const bus::v1::Subscribe& sub);
+    void handle_unsubscribe(Session& s, const bus::v1::Unsubscribe& unsub);
+    void handle_rpc_request(Session& s, const rpc::v1::RpcRequest& request);
+    void handle_rpc_response(Session& s, const rpc::v1::RpcResponse& response);
+    void answer_rpc(Session& requester, const rpc::v1::RpcRequest& request, rpc::v1::ErrorCode code,
+                    std::string message);
+    void fail_inflight_for(std::uint64_t session_id);
+    void arm_rpc_sweep();
+
+    void route(RouteCache& cache, const MessageRef& message);
+    void resolve(RouteCache& cache);
+    TopicRootMetrics* root_metrics(std::string_view topic);
+    void note_drop(Session& target);
+    void emit_drop_warning(std::uint64_t session_id);
+    void publish_internal(std::string_view topic, const google::protobuf::MessageLite& payload);
+    SessionEvent event_for(const Session& s, std::string reason) const;
+
+    SubscriptionTrie pub_trie_;
+    SubscriptionTrie rpc_trie_;
+    std::uint64_t generation_ = 1;  // bumped on every (un)subscribe / session end
+    std::size_t subscriptions_ = 0;
+    std::unordered_map<std::uint64_t, std::shared_ptr<Session>> sessions_;
+    std::uint64_t next_session_id_ = 1;
+    std::map<std::string, TopicRootMetrics, std::less<>> roots_;
+    TopicSequencer own_sequencer_;
+    RouteCache own_route_;
+    std::vector<SubscriberRef> match_scratch_;
+
+    struct InFlight {
+        std::uint64_t requester = 0;
+        std::uint64_t server = 0;
+        Clock::time_point expires;
+        std::string target;
+    };
+    std::unordered_map<std::string, InFlight> inflight_;
+    boost::asio::steady_timer rpc_sweep_;
+    bool sweep_armed_ = false;
+    bus::v1::Envelope scratch_envelope_;
+};
+
+}  // namespace daemoneye::eventbus

@@ -1,0 +1,414 @@
+#include "client_core.hpp"
+
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+
+#include "await_callback.hpp"
+#include "daemoneye/eventbus/protocol.hpp"
+#include "daemoneye/eventbus/topic.hpp"
+#include "message_encoder.hpp"
+
+namespace daemoneye::eventbus {
+
+namespace asio = boost::asio;
+
+namespace {
+
+BusError from_broker_error(const bus::v1::Error& e) {
+    BusError::Code code = BusError::Code::Protocol;
+    switch (e.code()) {
+        case bus::v1::ERROR_CODE_INVALID_TOPIC:
+        case bus::v1::ERROR_CODE_INVALID_PATTERN:
+            code = BusError::Code::InvalidTopic;
+            break;
+        case bus::v1::ERROR_CODE_DENIED:
+        case bus::v1::ERROR_CODE_PEER_CREDENTIALS:
+            code = BusError::Code::Denied;
+            break;
+        case bus::v1::ERROR_CODE_LIMIT:
+            code = BusError::Code::Limit;
+            break;
+        case bus::v1::ERROR_CODE_DUPLICATE:
+            code = BusError::Code::Duplicate;
+            break;
+        case bus::v1::ERROR_CODE_NOT_FOUND:
+            code = BusError::Code::NotFound;
+            break;
+        case bus::v1::ERROR_CODE_BACKPRESSURE:
+            code = BusError::Code::Backpressure;
+            break;
+        default:
+            break;
+    }
+    return BusError{code, e.message()};
+}
+
+}  // namespace
+
+BusClient::Impl::Impl(Executor ex, ClientOptions opts)
+    : executor(std::move(ex)), options(std::move(opts)) {
+    call_nonce_ = static_cast<std::uint64_t>(::getpid()) << 32 ^ unix_now_ns();
+}
+
+BusClient::Impl::~Impl() = default;
+
+bus::v1::Hello BusClient::Impl::make_hello() const {
+    bus::v1::Hello h;
+    h.set_protocol_version(kProtocolVersion);
+    h.set_role(options.role);
+    h.set_instance_id(options.instance_id);
+    h.set_client_name(options.client_name);
+    if (options.manifest) *h.mutable_manifest() = *options.manifest;
+    for (const auto& layer : options.sandbox) *h.add_sandbox() = layer;
+    h.set_pid(::getpid());
+    return h;
+}
+
+void BusClient::Impl::set_state(ConnectionState s) {
+    if (state == s) return;
+    state = s;
+    if (state_callback) state_callback(s);
+}
+
+void BusClient::Impl::on_connected(const bus::v1::Welcome& w, bool reconnected) {
+    welcome = w;
+    if (reconnected) {
+        ++counters.reconnects;
+        // Same ids as before: handlers and gap trackers carry on (sources restart numbering
+        // under new session ids, so no false gaps).
+        for (const auto& [id, sub] : subs_) send_subscribe(sub);
+    }
+    set_state(ConnectionState::Connected);
+}
+
+void BusClient::Impl::on_disconnected(const std::string& reason, bool reconnecting) {
+    spdlog::info("eventbus client '{}': disconnected: {}{}", options.client_name, reason,
+                 reconnecting ? " (reconnecting)" : "");
+    // Nothing pending can complete on this connection any more.
+    std::vector<std::uint64_t> ack_ids;
+    for (const auto& [id, a] : acks_) ack_ids.push_back(id);
+    for (auto id : ack_ids) {
+        complete_ack(id, unexpected(BusError{BusError::Code::NotConnected,
+                                             "connection to the broker lost: " + reason}));
+    }
+    std::vector<std::string> call_ids;
+    for (const auto& [id, c] : calls_) call_ids.push_back(id);
+    for (const auto& id : call_ids) {
+        complete_call(id, unexpected(RpcError{rpcv1::ERROR_CODE_COMMUNICATION_ERROR,
+                                              "connection to the broker lost: " + reason,
+                                              {}}));
+    }
+    set_state(reconnecting ? ConnectionState::Reconnecting : ConnectionState::Closed);
+}
+
+void BusClient::Impl::on_deliver(MessageView& m, std::span<const std::uint64_t> ids) {
+    ++counters.received;
+    for (auto id : ids) {
+        auto it = subs_.find(id);
+        if (it == subs_.end() || it->second.rpc) continue;  // unsubscribed meanwhile
+        auto& sub = it->second;
+        const auto before = sub.gaps.gaps();
+        sub.gaps.observe(m.source_session(), m.topic(), m.sequence_number());
+        counters.gaps += sub.gaps.gaps() - before;
+        m.set_subscription_id(id);
+        if (sub.handler) {
+            MessageHandler& h = sub.handler;
+            h(m);
+        }
+    }
+}
+
+void BusClient::Impl::on_envelope(const bus::v1::Envelope& env) {
+    using E = bus::v1::Envelope;
+    switch (env.body_case()) {
+        case E::kAck:
+            complete_ack(env.ack().ref(), {});
+            break;
+        case E::kError: {
+            ++counters.errors_from_broker;
+            const auto& e = env.error();
+            if (e.ref() != 0 && acks_.contains(e.ref())) {
+                complete_ack(e.ref(), unexpected(from_broker_error(e)));
+                break;
+            }
+            spdlog::warn("eventbus client '{}': broker error: {}", options.client_name,
+                         e.message());
+            if (error_callback) error_callback(e);
+            break;
+        }
+        case E::kRpcResponse: {
+            const auto& r = env.rpc_response();
+            if (!calls_.contains(r.correlation_id())) {
+                ++counters.rpc_late_replies;
+                spdlog::info("eventbus client '{}': late reply for '{}' dropped",
+                             options.client_name, r.correlation_id());
+                break;
+            }
+            if (r.status() == rpcv1::STATUS_ERROR) {
+                complete_call(r.correlation_id(),
+                              unexpected(RpcError{r.error().code(), r.error().message(), r}));
+            } else {
+                complete_call(r.correlation_id(), r);
+            }
+            break;
+        }
+        case E::kRpcRequest:
+            serve_request(env.rpc_request());
+            break;
+        case E::kHeartbeat:
+            break;
+        case E::kGoodbye:
+            spdlog::info("eventbus client '{}': broker says goodbye: {}", options.client_name,
+                         env.goodbye().reason());
+            break;
+        case E::kWelcome:
+            welcome = env.welcome();
+            break;
+        default:
+            spdlog::warn("eventbus client '{}': unexpected message from the broker (field {})",
+                         options.client_name, static_cast<int>(env.body_case()));
+    }
+}
+
+// --- subscriptions --------------------------------------------------------------------------
+
+void BusClient::Impl::send_subscribe(const Subscription& sub) {
+    bus::v1::Envelope env;
+    auto* s = env.mutable_subscribe();
+    s->set_subscription_id(sub.id);
+    s->set_pattern(sub.pattern);
+    s->set_rpc_server(sub.rpc);
+    if (transport) (void)transport->send(env);
+}
+
+void BusClient::Impl::expect_ack(std::uint64_t id,
+                                 std::function<void(Result<void, BusError>)> done) {
+    auto timer = std::make_unique<asio::steady_timer>(executor, options.ack_timeout);
+    timer->async_wait([weak = weak_from_this(), id](const boost::system::error_code& ec) {
+        if (ec) return;
+        if (auto self = weak.lock()) {
+            self->complete_ack(
+                id, unexpected(BusError{BusError::Code::Timeout,
+                                        "no acknowledgement from the broker within " +
+                                            std::to_string(self->options.ack_timeout.count()) +
+                                            " ms"}));
+        }
+    });
+    acks_[id] = PendingAck{std::move(done), std::move(timer)};
+}
+
+void BusClient::Impl::complete_ack(std::uint64_t id, Result<void, BusError> result) {
+    auto it = acks_.find(id);
+    if (it == acks_.end()) return;
+    auto done = std::move(it->second.done);
+    acks_.erase(it);
+    if (done) done(std::move(result));
+}
+
+asio::awaitable<Result<std::uint64_t, BusError>> BusClient::Impl::add_subscription(
+    std::string pattern, MessageHandler handler, RpcHandler rpc) {
+    if (auto v = validate_pattern(pattern); !v) {
+        co_return unexpected(BusError{BusError::Code::InvalidTopic,
+                                      "invalid pattern '" + pattern + "': " + v.error().message});
+    }
+    if (!transport || !transport->connected()) {
+        co_return unexpected(BusError{BusError::Code::NotConnected, "not connected to the broker"});
+    }
+    const std::uint64_t id = next_sub_id_++;
+    Subscription sub;
+    sub.id = id;
+    sub.pattern = pattern;
+    sub.rpc = static_cast<bool>(rpc);
+    sub.exact = pattern.find_first_of("+#") == std::string::npos;
+    sub.handler = std::move(handler);
+    sub.rpc_handler = std::move(rpc);
+    subs_.emplace(id, std::move(sub));
+    auto self = shared_from_this();
+    auto result = co_await await_callback<Result<void, BusError>>(
+        executor, [self, id](std::function<void(Result<void, BusError>)> done) {
+            self->expect_ack(id, std::move(done));
+            self->send_subscribe(self->subs_.at(id));
+        });
+    if (!result) {
+        subs_.erase(id);
+        co_return unexpected(result.error());
+    }
+    co_return id;
+}
+
+asio::awaitable<Result<void, BusError>> BusClient::Impl::remove_subscription(std::uint64_t id) {
+    auto it = subs_.find(id);
+    if (it == subs_.end()) {
+        co_return unexpected(
+            BusError{BusError::Code::NotFound, "no subscription " + std::to_string(id)});
+    }
+    subs_.erase(it);
+    if (!transport || !transport->connected()) co_return Result<void, BusError>{};
+    auto self = shared_from_this();
+    co_return co_await await_callback<Result<void, BusError>>(
+        executor, [self, id](std::function<void(Result<void, BusError>)> done) {
+            self->expect_ack(id, std::move(done));
+            bus::v1::Envelope env;
+            env.mutable_unsubscribe()->set_subscription_id(id);
+            if (auto sent = self->transport->send(env); !sent) self->complete_ack(id, sent);
+        });
+}
+
+std::vector<ClientSubscriptionStats> BusClient::Impl::subscription_stats() const {
+    std::vector<ClientSubscriptionStats> out;
+    for (const auto& [id, sub] : subs_) {
+        ClientSubscriptionStats s;
+        s.subscription_id = id;
+        s.pattern = sub.pattern;
+        s.received = sub.gaps.received();
+        s.gaps = sub.gaps.gaps();
+        for (const auto& [src, per] : sub.gaps.by_source()) {
+            s.by_source.push_back({src, per.received, per.gaps});
+        }
+        out.push_back(std::move(s));
+    }
+    std::sort(out.begin(), out.end(),
+              [](const auto& a, const auto& b) { return a.subscription_id < b.subscription_id; });
+    return out;
+}
+
+// --- RPC ------------------------------------------------------------------------------------
+
+std::string BusClient::Impl::next_correlation_id() {
+    return options.client_name + "-" + std::to_string(welcome.session_id()) + "-" +
+           std::to_string(call_nonce_ & 0xFFFFFF) + "-" + std::to_string(next_call_++);
+}
+
+void BusClient::Impl::complete_call(const std::string& id,
+                                    Result<rpcv1::RpcResponse, RpcError> result) {
+    auto it = calls_.find(id);
+    if (it == calls_.end()) return;
+    auto done = std::move(it->second.done);
+    calls_.erase(it);
+    if (done) done(std::move(result));
+}
+
+void BusClient::Impl::async_call(RpcRequest request, std::chrono::milliseconds timeout,
+                                 std::function<void(Result<rpcv1::RpcResponse, RpcError>)> done) {
+    auto fail_now = [&](rpcv1::ErrorCode code, std::string message) {
+        asio::post(executor, [done = std::move(done), e = RpcError{code, std::move(message), {}}] {
+            done(unexpected(e));
+        });
+    };
+    auto& req = request.proto();
+    if (!transport || !transport->connected()) {
+        fail_now(rpcv1::ERROR_CODE_COMMUNICATION_ERROR, "not connected to the broker");
+        return;
+    }
+    if (auto v = validate_topic(req.target()); !v) {
+        fail_now(rpcv1::ERROR_CODE_INVALID_OPERATION,
+                 "invalid RPC target '" + req.target() + "': " + v.error().message);
+        return;
+    }
+    if (calls_.size() >= options.max_pending_requests) {
+        fail_now(rpcv1::ERROR_CODE_OVERLOADED,
+                 std::to_string(calls_.size()) +
+                     " requests already pending (rpc.max_pending_requests " +
+                     std::to_string(options.max_pending_requests) + ")");
+        return;
+    }
+    if (req.correlation_id().empty()) {
+        req.set_correlation_id(next_correlation_id());
+    } else if (calls_.contains(req.correlation_id())) {
+        fail_now(rpcv1::ERROR_CODE_INVALID_OPERATION,
+                 "duplicate correlation id '" + req.correlation_id() +
+                     "': a call with this id is still pending");
+        return;
+    }
+    if (timeout.count() <= 0) timeout = std::chrono::milliseconds(30000);
+    req.set_reply_to(welcome.reply_topic());
+    if (!req.has_timestamp()) req.mutable_timestamp()->set_unix_nanos(unix_now_ns());
+    req.set_timeout_ms(static_cast<std::uint64_t>(timeout.count()));
+    if (req.client_id().empty()) req.set_client_id(options.client_name);
+    auto* corr = req.mutable_correlation();
+    if (corr->correlation_id().empty()) corr->set_correlation_id(req.correlation_id());
+    if (corr->root_correlation_id().empty()) corr->set_root_correlation_id(corr->correlation_id());
+
+    const std::string id = req.correlation_id();
+    auto timer = std::make_unique<asio::steady_timer>(executor, timeout);
+    timer->async_wait([weak = weak_from_this(), id, timeout](const boost::system::error_code& ec) {
+        if (ec) return;
+        auto self = weak.lock();
+        if (!self) return;
+        ++self->counters.rpc_timeouts;
+        self->complete_call(id, unexpected(RpcError{rpcv1::ERROR_CODE_TIMEOUT,
+                                                    "no reply to '" + id + "' within " +
+                                                        std::to_string(timeout.count()) + " ms",
+                                                    {}}));
+    });
+    calls_.emplace(id, PendingCall{std::move(done), std::move(timer)});
+    ++counters.rpc_calls;
+    bus::v1::Envelope env;
+    *env.mutable_rpc_request() = std::move(req);
+    if (auto sent = transport->send(env); !sent) {
+        complete_call(id, unexpected(RpcError{
+                              rpcv1::ERROR_CODE_COMMUNICATION_ERROR, sent.error().message, {}}));
+    }
+}
+
+void BusClient::Impl::serve_request(const rpcv1::RpcRequest& request) {
+    const Subscription* best = nullptr;
+    for (const auto& [id, sub] : subs_) {
+        if (!sub.rpc || !pattern_matches(sub.pattern, request.target())) continue;
+        if (!best || (sub.exact && !best->exact) || (sub.exact == best->exact && id < best->id)) {
+            best = &sub;
+        }
+    }
+    auto respond = [self = shared_from_this()](rpcv1::RpcResponse rsp) {
+        bus::v1::Envelope env;
+        *env.mutable_rpc_response() = std::move(rsp);
+        if (self->transport) (void)self->transport->send(env);
+    };
+    if (!best) {
+        auto rsp = rpc_failure(
+            rpcv1::ERROR_CODE_NOT_FOUND,
+            "'" + options.client_name + "' no longer serves '" + request.target() + "'");
+        rsp.set_correlation_id(request.correlation_id());
+        *rsp.mutable_correlation() = request.correlation();
+        respond(std::move(rsp));
+        return;
+    }
+    ++counters.rpc_served;
+    asio::co_spawn(
+        executor,
+        [handler = best->rpc_handler, request, respond,
+         name = options.client_name]() mutable -> asio::awaitable<void> {
+            const auto start = std::chrono::steady_clock::now();
+            rpcv1::RpcResponse rsp;
+            try {
+                rsp = co_await handler(request);
+            } catch (const std::exception& e) {
+                rsp = rpc_failure(rpcv1::ERROR_CODE_EXECUTION_ERROR,
+                                  std::string("handler threw: ") + e.what());
+            } catch (...) {
+                rsp = rpc_failure(rpcv1::ERROR_CODE_EXECUTION_ERROR, "handler threw");
+            }
+            const auto took = std::chrono::steady_clock::now() - start;
+            rsp.set_correlation_id(request.correlation_id());
+            *rsp.mutable_correlation() = request.correlation();
+            if (rsp.status() == rpcv1::STATUS_UNSPECIFIED) rsp.set_status(rpcv1::STATUS_OK);
+            if (rsp.responder().empty()) rsp.set_responder(name);
+            rsp.set_execution_time_us(static_cast<std::uint64_t>(
+                std::chrono::duration_cast<std::chrono::microseconds>(took).count()));
+            respond(std::move(rsp));
+        },
+        asio::detached);
+}
+
+void BusClient::Impl::close(const std::string& reason) {
+    if (closed) return;
+    closed = true;
+    if (transport) transport->close(reason);
+    on_disconnected(reason, false);
+}
+
+}  // namespace daemoneye::eventbus

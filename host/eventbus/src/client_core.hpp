@@ -1,0 +1,90 @@
+// BusClient's state, shared by both transports: subscriptions and their handlers, RPC servers,
+// pending calls and acknowledgements, gap accounting, counters.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include <boost/asio/steady_timer.hpp>
+
+#include "client_transport.hpp"
+#include "daemoneye/eventbus/bus_client.hpp"
+#include "gap_tracker.hpp"
+
+namespace daemoneye::eventbus {
+
+class BusClient::Impl : public std::enable_shared_from_this<BusClient::Impl> {
+  public:
+    Impl(Executor executor, ClientOptions options);
+    ~Impl();
+
+    Executor executor;
+    ClientOptions options;
+    std::shared_ptr<ClientTransport> transport;
+    bus::v1::Welcome welcome;
+    ConnectionState state = ConnectionState::Closed;
+    ClientStats counters;
+    bool closed = false;
+
+    bus::v1::Hello make_hello() const;
+
+    // From the transport.
+    void on_deliver(MessageView& message, std::span<const std::uint64_t> ids);
+    void on_envelope(const bus::v1::Envelope& envelope);
+    void on_connected(const bus::v1::Welcome& welcome, bool reconnected);
+    void on_disconnected(const std::string& reason, bool reconnecting);
+    void set_state(ConnectionState s);
+
+    // API.
+    boost::asio::awaitable<Result<std::uint64_t, BusError>> add_subscription(std::string pattern,
+                                                                             MessageHandler handler,
+                                                                             RpcHandler rpc);
+    boost::asio::awaitable<Result<void, BusError>> remove_subscription(std::uint64_t id);
+    void async_call(RpcRequest request, std::chrono::milliseconds timeout,
+                    std::function<void(Result<rpcv1::RpcResponse, RpcError>)> done);
+    void close(const std::string& reason);
+    std::vector<ClientSubscriptionStats> subscription_stats() const;
+    std::size_t pending_calls() const { return calls_.size(); }
+
+    std::function<void(ConnectionState)> state_callback;
+    std::function<void(const bus::v1::Error&)> error_callback;
+
+  private:
+    struct Subscription {
+        std::uint64_t id = 0;
+        std::string pattern;
+        bool rpc = false;
+        bool exact = false;
+        MessageHandler handler;
+        RpcHandler rpc_handler;
+        GapTracker gaps;
+    };
+    struct PendingAck {
+        std::function<void(Result<void, BusError>)> done;
+        std::unique_ptr<boost::asio::steady_timer> timer;
+    };
+    struct PendingCall {
+        std::function<void(Result<rpcv1::RpcResponse, RpcError>)> done;
+        std::unique_ptr<boost::asio::steady_timer> timer;
+    };
+
+    void send_subscribe(const Subscription& sub);
+    void expect_ack(std::uint64_t id, std::function<void(Result<void, BusError>)> done);
+    void complete_ack(std::uint64_t id, Result<void, BusError> result);
+    void complete_call(const std::string& id, Result<rpcv1::RpcResponse, RpcError> result);
+    void serve_request(const rpcv1::RpcRequest& request);
+    std::string next_correlation_id();
+
+    std::unordered_map<std::uint64_t, Subscription> subs_;
+    std::uint64_t next_sub_id_ = 1;
+    std::unordered_map<std::uint64_t, PendingAck> acks_;
+    std::unordered_map<std::string, PendingCall> calls_;
+    std::uint64_t next_call_ = 1;
+    std::uint64_t call_nonce_ = 0;
+};
+
+}  // namespace daemoneye::eventbus

@@ -1,0 +1,414 @@
+#include "remote_transport.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "client_core.hpp"
+#include "daemoneye/eventbus/topic.hpp"
+#include "message_encoder.hpp"
+#include "wire_format.hpp"
+
+namespace daemoneye::eventbus {
+
+namespace asio = boost::asio;
+using namespace wirefmt;
+
+namespace {
+
+BusError not_connected() {
+    return BusError{BusError::Code::NotConnected, "not connected to the broker"};
+}
+
+}  // namespace
+
+RemoteTransport::RemoteTransport(asio::any_io_executor executor, const ClientOptions& options,
+                                 std::weak_ptr<BusClient::Impl> core)
+    : executor_(std::move(executor)),
+      options_(options),
+      core_(std::move(core)),
+      wake_(executor_, asio::steady_timer::time_point::max()),
+      progress_(executor_, asio::steady_timer::time_point::max()),
+      rng_(static_cast<std::uint64_t>(::getpid()) ^ unix_now_ns()) {
+    out_.reserve(64 * 1024);
+    writing_.reserve(64 * 1024);
+}
+
+RemoteTransport::~RemoteTransport() {
+    if (stream_) stream_->close();
+}
+
+asio::awaitable<Result<bus::v1::Welcome, BusError>> RemoteTransport::connect(
+    const bus::v1::Hello& hello, std::optional<Socket> socket) {
+    wire::StreamOptions so;
+    so.max_frame_bytes = options_.max_frame_bytes;
+    so.crc32_variant = options_.crc32_variant;
+    so.write_timeout = options_.write_timeout;
+    so.read_timeout = std::chrono::milliseconds(30000);
+    if (!socket) {
+        can_redial_ = options_.reconnect.enabled && !options_.socket_path.empty();
+        Socket s(executor_);
+        boost::system::error_code ec;
+        co_await s.async_connect(asio::local::stream_protocol::endpoint(options_.socket_path),
+                                 asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) {
+            co_return unexpected(BusError{
+                BusError::Code::Io,
+                "cannot connect to broker at " + options_.socket_path + ": " + ec.message()});
+        }
+        socket.emplace(std::move(s));
+    }
+    auto stream = std::make_shared<wire::FramedStream>(std::move(*socket), so);
+    auto welcome = co_await handshake(stream, hello);
+    if (!welcome) {
+        stream->close();
+        co_return welcome;
+    }
+    stream_ = stream;
+    connected_ = true;
+    co_return welcome;
+}
+
+asio::awaitable<Result<bus::v1::Welcome, BusError>> RemoteTransport::handshake(
+    std::shared_ptr<wire::FramedStream> stream, const bus::v1::Hello& hello) {
+    auto timed_out = std::make_shared<bool>(false);
+    asio::steady_timer deadline(executor_, options_.handshake_timeout);
+    deadline.async_wait([stream, timed_out](const boost::system::error_code& ec) {
+        if (ec) return;
+        *timed_out = true;
+        stream->close();
+    });
+    bus::v1::Batch batch;
+    *batch.add_items()->mutable_hello() = hello;
+    if (auto w = co_await stream->write_message(batch); !w) {
+        co_return unexpected(BusError{BusError::Code::Io, "sending Hello: " + w.error().message()});
+    }
+    bus::v1::Batch reply;
+    auto r = co_await stream->read_message(reply);
+    deadline.cancel();
+    if (*timed_out) {
+        co_return unexpected(BusError{BusError::Code::Timeout,
+                                      "no Welcome from the broker within " +
+                                          std::to_string(options_.handshake_timeout.count()) +
+                                          " ms"});
+    }
+    if (!r) {
+        co_return unexpected(
+            BusError{BusError::Code::Io, "waiting for Welcome: " + r.error().message()});
+    }
+    for (const auto& item : reply.items()) {
+        if (item.has_welcome()) co_return item.welcome();
+        if (item.has_error()) {
+            const auto code = item.error().code();
+            BusError::Code c = BusError::Code::Protocol;
+            if (code == bus::v1::ERROR_CODE_DENIED ||
+                code == bus::v1::ERROR_CODE_PEER_CREDENTIALS) {
+                c = BusError::Code::Denied;
+            } else if (code == bus::v1::ERROR_CODE_LIMIT) {
+                c = BusError::Code::Limit;
+            }
+            co_return unexpected(
+                BusError{c, "broker refused the session: " + item.error().message()});
+        }
+    }
+    co_return unexpected(
+        BusError{BusError::Code::Protocol, "broker answered Hello without Welcome"});
+}
+
+void RemoteTransport::start() {
+    auto self = shared_from_this();
+    asio::co_spawn(
+        executor_, [self] { return self->run(); }, asio::detached);
+}
+
+asio::awaitable<void> RemoteTransport::run() {
+    auto self = shared_from_this();
+    for (;;) {
+        const auto gen = ++generation_;
+        auto stream = stream_;
+        asio::co_spawn(executor_, writer(stream, gen), asio::detached);
+        asio::co_spawn(executor_, heartbeats(gen), asio::detached);
+        std::string reason;
+        for (;;) {
+            auto frame = co_await stream->read_frame();
+            if (!frame) {
+                reason = frame.error().message();
+                break;
+            }
+            if (!dispatch(*frame)) {
+                reason = "undecodable frame from the broker";
+                break;
+            }
+        }
+        connected_ = false;
+        ++generation_;
+        stream->close();
+        bytes_done_ = bytes_queued_;  // what was not written is gone with the connection
+        out_.clear();
+        frame_start_ = SIZE_MAX;
+        wake_writer();
+        progress_.cancel();
+        const bool redial = can_redial_ && !closed_;
+        if (auto core = core_.lock()) core->on_disconnected(closed_ ? "closed" : reason, redial);
+        if (!redial) co_return;
+
+        // Re-dial with exponential backoff and jitter until it works (or attempts run out).
+        auto delay = options_.reconnect.initial;
+        std::size_t attempt = 0;
+        bool back = false;
+        while (!closed_) {
+            ++attempt;
+            std::uniform_real_distribution<double> jitter(1.0 - options_.reconnect.jitter,
+                                                          1.0 + options_.reconnect.jitter);
+            asio::steady_timer t(executor_, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                delay * jitter(rng_)));
+            co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+            if (closed_) break;
+            auto core = core_.lock();
+            if (!core) co_return;
+            auto welcome = co_await connect(core->make_hello(), std::nullopt);
+            if (welcome) {
+                core->on_connected(*welcome, true);
+                back = true;
+                break;
+            }
+            spdlog::info("eventbus client '{}': reconnect attempt {} failed: {}",
+                         options_.client_name, attempt, welcome.error().message);
+            if (options_.reconnect.max_attempts && attempt >= options_.reconnect.max_attempts)
+                break;
+            delay = std::min(options_.reconnect.max,
+                             std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 delay * options_.reconnect.multiplier));
+        }
+        if (!back) {
+            if (auto core = core_.lock()) core->on_disconnected("gave up reconnecting", false);
+            co_return;
+        }
+    }
+}
+
+bool RemoteTransport::dispatch(std::span<const std::uint8_t> frame) {
+    auto core = core_.lock();
+    if (!core) return false;
+    Reader batch(frame);
+    while (!batch.done()) {
+        std::uint32_t f = 0;
+        WireType wt{};
+        std::span<const std::uint8_t> item;
+        if (!batch.key(f, wt) || f != field::kBatchItems || wt != kLen || !batch.bytes(item)) {
+            return false;
+        }
+        Reader env(item);
+        std::uint32_t body = 0;
+        WireType bwt{};
+        std::span<const std::uint8_t> bytes;
+        if (!env.key(body, bwt)) continue;
+        if (body == field::kEnvDeliver && bwt == kLen && env.bytes(bytes)) {
+            Reader d(bytes);
+            std::span<const std::uint8_t> msg;
+            ids_.clear();
+            while (!d.done()) {
+                std::uint32_t df = 0;
+                WireType dwt{};
+                if (!d.key(df, dwt)) break;
+                if (df == field::kDeliverMessage && dwt == kLen) {
+                    d.bytes(msg);
+                } else if (df == field::kDeliverSubscriptionIds && dwt == kLen) {
+                    std::span<const std::uint8_t> packed;
+                    if (!d.bytes(packed)) break;
+                    Reader p(packed);
+                    std::uint64_t v = 0;
+                    while (!p.done() && p.varint(v)) ids_.push_back(v);
+                } else if (df == field::kDeliverSubscriptionIds && dwt == kVarint) {
+                    std::uint64_t v = 0;
+                    if (d.varint(v)) ids_.push_back(v);
+                } else if (!d.skip(dwt)) {
+                    break;
+                }
+            }
+            if (!d.ok()) return false;
+            auto view = MessageView::parse(msg);
+            if (!view) {
+                spdlog::warn("eventbus client '{}': {}", options_.client_name,
+                             view.error().message);
+                continue;
+            }
+            core->on_deliver(*view, ids_);
+            continue;
+        }
+        if (!envelope_.ParseFromArray(item.data(), static_cast<int>(item.size()))) return false;
+        core->on_envelope(envelope_);
+        if (!connected_ && closed_) break;
+    }
+    return true;
+}
+
+// --- outbound -------------------------------------------------------------------------------
+
+std::uint8_t* RemoteTransport::reserve_item(std::size_t item_size) {
+    const std::size_t max = options_.max_frame_bytes;
+    if (frame_start_ != SIZE_MAX &&
+        out_.size() - frame_start_ - wire::kFrameHeaderSize + item_size > max) {
+        finish_frame();
+    }
+    if (frame_start_ == SIZE_MAX) {
+        frame_start_ = out_.size();
+        out_.resize(out_.size() + wire::kFrameHeaderSize);
+    }
+    const std::size_t at = out_.size();
+    out_.resize(at + item_size);
+    bytes_queued_ += item_size;
+    return out_.data() + at;
+}
+
+void RemoteTransport::finish_frame() {
+    if (frame_start_ == SIZE_MAX) return;
+    std::uint8_t* base = out_.data() + frame_start_;
+    const std::size_t len = out_.size() - frame_start_ - wire::kFrameHeaderSize;
+    const auto crc = wire::crc32(options_.crc32_variant, base + wire::kFrameHeaderSize, len);
+    wire::write_header(base, {static_cast<std::uint32_t>(len), crc});
+    frame_start_ = SIZE_MAX;
+}
+
+void RemoteTransport::wake_writer() {
+    if (writer_waiting_) {
+        writer_waiting_ = false;
+        wake_.cancel();
+    }
+}
+
+Result<void, BusError> RemoteTransport::publish(std::string_view topic,
+                                                std::string_view payload_type,
+                                                std::span<const std::uint8_t> payload,
+                                                const common::v1::CorrelationMetadata* corr) {
+    if (!connected_) return unexpected(not_connected());
+    if (out_.size() >= options_.outbound_buffer_bytes) {
+        return unexpected(BusError{BusError::Code::Backpressure,
+                                   "outbound buffer full (" + std::to_string(out_.size()) +
+                                       " bytes queued for the broker)"});
+    }
+    MessageEncoder enc(topic, payload_type, payload, unix_now_ns(), corr);
+    const std::size_t msg = enc.size();
+    const std::size_t pub = len_field_size(msg);
+    const std::size_t env = len_field_size(pub);
+    const std::size_t item = len_field_size(env);
+    if (item + 4096 > options_.max_frame_bytes) {
+        return unexpected(
+            BusError{BusError::Code::Limit, "message of " + std::to_string(msg) +
+                                                " bytes does not fit max_frame_bytes " +
+                                                std::to_string(options_.max_frame_bytes)});
+    }
+    const bool was_empty = out_.empty();
+    std::uint8_t* p = reserve_item(item);
+    p = put_len_header(p, field::kBatchItems, env);
+    p = put_len_header(p, field::kEnvPublish, pub);
+    p = put_len_header(p, field::kPublishMessage, msg);
+    enc.write(p);
+    if (was_empty) wake_writer();
+    return {};
+}
+
+Result<void, BusError> RemoteTransport::send(const bus::v1::Envelope& envelope) {
+    if (!connected_) return unexpected(not_connected());
+    const std::size_t body = envelope.ByteSizeLong();
+    const std::size_t item = len_field_size(body);
+    if (item > options_.max_frame_bytes) {
+        return unexpected(BusError{
+            BusError::Code::Limit,
+            "control message of " + std::to_string(body) + " bytes exceeds max_frame_bytes"});
+    }
+    const bool was_empty = out_.empty();
+    std::uint8_t* p = reserve_item(item);
+    p = put_len_header(p, field::kBatchItems, body);
+    envelope.SerializeWithCachedSizesToArray(p);
+    if (was_empty) wake_writer();
+    return {};
+}
+
+asio::awaitable<void> RemoteTransport::writer(std::shared_ptr<wire::FramedStream> stream,
+                                              std::uint64_t gen) {
+    auto self = shared_from_this();
+    while (gen == generation_) {
+        if (out_.empty()) {
+            if (closed_) {
+                stream->close();
+                break;
+            }
+            writer_waiting_ = true;
+            co_await wake_.async_wait(asio::as_tuple(asio::use_awaitable));
+            continue;
+        }
+        finish_frame();
+        std::swap(out_, writing_);
+        out_.clear();
+        progress_.cancel();  // room in out_ again
+        const std::size_t n = writing_.size();
+        auto r = co_await stream->write_raw(writing_);
+        writing_.clear();
+        if (gen != generation_) break;
+        bytes_done_ += n;
+        progress_.cancel();
+        if (!r) {
+            spdlog::warn("eventbus client '{}': write failed: {}", options_.client_name,
+                         r.error().message());
+            stream->close();  // the reader sees it and handles reconnecting
+            break;
+        }
+    }
+}
+
+asio::awaitable<void> RemoteTransport::heartbeats(std::uint64_t gen) {
+    auto self = shared_from_this();
+    std::uint64_t seq = 0;
+    for (;;) {
+        auto core = core_.lock();
+        if (!core) co_return;
+        const auto interval = std::chrono::milliseconds(core->welcome.heartbeat_interval_ms());
+        core.reset();
+        if (interval.count() == 0) co_return;
+        asio::steady_timer t(executor_, interval);
+        co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+        if (gen != generation_ || !connected_ || closed_) co_return;
+        bus::v1::Envelope hb;
+        hb.mutable_heartbeat()->set_sequence(++seq);
+        hb.mutable_heartbeat()->mutable_timestamp()->set_unix_nanos(unix_now_ns());
+        (void)send(hb);
+    }
+}
+
+asio::awaitable<void> RemoteTransport::wait_writable() {
+    auto self = shared_from_this();
+    while (connected_ && out_.size() >= options_.outbound_buffer_bytes) {
+        co_await progress_.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+}
+
+asio::awaitable<void> RemoteTransport::flush() {
+    auto self = shared_from_this();
+    const auto target = bytes_queued_;
+    while (connected_ && bytes_done_ < target) {
+        co_await progress_.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+}
+
+void RemoteTransport::close(const std::string& reason) {
+    if (closed_) return;
+    if (connected_) {
+        bus::v1::Envelope bye;
+        bye.mutable_goodbye()->set_reason(reason);
+        (void)send(bye);
+    }
+    closed_ = true;
+    wake_writer();
+    if (!connected_ && stream_) stream_->close();
+}
+
+}  // namespace daemoneye::eventbus

@@ -1,0 +1,105 @@
+#include "session.hpp"
+
+#include "broker_core.hpp"
+
+namespace daemoneye::eventbus {
+
+Session::Session(std::uint64_t id, Transport transport, BrokerCore* broker, QueueLimits limits)
+    : broker_(broker), queue_(limits), id_(id), transport_(transport) {}
+
+Session::~Session() = default;
+
+const char* Session::transport_name() const {
+    switch (transport_) {
+        case Transport::Socket:
+            return "socket";
+        case Transport::Adopted:
+            return "adopted";
+        case Transport::InProcess:
+            return "in-process";
+    }
+    return "?";
+}
+
+std::string Session::describe() const {
+    std::string d = "session " + std::to_string(id_);
+    if (!name.empty() || !instance_id.empty()) {
+        d += " (" + name;
+        if (!instance_id.empty() && instance_id != name) d += "/" + instance_id;
+        d += ")";
+    }
+    return d;
+}
+
+bool Session::enqueue_delivery(const MessageRef& message, std::span<const std::uint64_t> ids) {
+    const bool was_empty = queue_.empty();
+    if (!queue_.push_delivery(message, ids)) return false;
+    if (was_empty) wake();
+    return true;
+}
+
+bool Session::enqueue_control(const bus::v1::Envelope& envelope) {
+    OutboundItem item;
+    if (in_process()) {
+        item.kind = OutboundItem::Kind::Object;
+        item.object = std::make_shared<const bus::v1::Envelope>(envelope);
+    } else {
+        if (!broker_) return false;
+        const std::size_t size = envelope.ByteSizeLong();
+        item.kind = OutboundItem::Kind::Envelope;
+        item.bytes = broker_->pool->allocate(size);
+        envelope.SerializeWithCachedSizesToArray(item.bytes->data());
+        item.bytes->size = static_cast<std::uint32_t>(size);
+    }
+    const bool was_empty = queue_.empty();
+    if (!queue_.push_control(std::move(item))) return false;
+    if (was_empty) wake();
+    return true;
+}
+
+bool Session::enqueue_error(bus::v1::ErrorCode code, std::string message, std::uint64_t ref) {
+    bus::v1::Envelope env;
+    auto* e = env.mutable_error();
+    e->set_code(code);
+    e->set_message(std::move(message));
+    e->set_ref(ref);
+    return enqueue_control(env);
+}
+
+SessionStats Session::stats() const {
+    SessionStats s;
+    s.session_id = id_;
+    switch (role) {
+        case bus::v1::ROLE_COLLECTOR:
+            s.role = "collector";
+            break;
+        case bus::v1::ROLE_CLIENT:
+            s.role = "client";
+            break;
+        case bus::v1::ROLE_AGENT:
+            s.role = "agent";
+            break;
+        default:
+            s.role = "unspecified";
+    }
+    s.name = name;
+    s.instance_id = instance_id;
+    s.transport = transport_name();
+    s.pid = peer.pid;
+    s.uid = peer.uid;
+    s.publish_grants = acl.grants();
+    s.published = published;
+    s.denied = denied;
+    s.delivered = delivered;
+    s.dropped = dropped;
+    s.queued_messages = queue_.messages();
+    s.queued_bytes = queue_.bytes();
+    for (const auto& [id, sub] : subscriptions) {
+        s.subscriptions.push_back({id, sub.pattern, sub.rpc_server, sub.delivered, sub.dropped});
+    }
+    std::sort(s.subscriptions.begin(), s.subscriptions.end(),
+              [](const auto& a, const auto& b) { return a.subscription_id < b.subscription_id; });
+    return s;
+}
+
+}  // namespace daemoneye::eventbus
