@@ -1,0 +1,50 @@
+// What the bridge needs from the bus, as an interface: the bridge and the plugin side are
+// testable without a broker, and the transport can change without touching them.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <string>
+
+#include "daemoneye/bus/v1/bus.pb.h"
+#include "daemoneye/result.hpp"
+#include "daemoneye/rpc/v1/rpc.pb.h"
+
+namespace daemoneye::launcher {
+
+class EmitBuffer;
+
+struct BusCallbacks {
+    std::function<void(rpc::v1::RpcRequest)> on_rpc;    // from the link's thread
+    std::function<void(std::string reason)> on_closed;  // once, from the link's thread
+};
+
+class BusLink {
+  public:
+    virtual ~BusLink() = default;
+
+    // Sends Hello and waits for Welcome; an Error from the broker or a timeout fails.
+    virtual Result<bus::v1::Welcome> handshake(const bus::v1::Hello& hello,
+                                               std::chrono::milliseconds timeout) = 0;
+
+    // Starts serving: incoming RPCs go to `callbacks`, `events` is drained onto the bus.
+    virtual void start(BusCallbacks callbacks, EmitBuffer& events) = 0;
+
+    // Thread-safe. Control traffic is never dropped and goes out ahead of queued events.
+    virtual void subscribe(const std::string& pattern) = 0;
+    virtual void publish(bus::v1::Message message) = 0;
+    virtual void respond(rpc::v1::RpcResponse response) = 0;
+
+    // Wakes the writer: the emit buffer has events.
+    virtual void events_ready() = 0;
+
+    // Waits until everything queued so far (control and events) is written, or the timeout.
+    virtual bool flush(std::chrono::milliseconds timeout) = 0;
+
+    // Sends Goodbye, flushes within `timeout`, closes. Idempotent.
+    virtual void close(const std::string& reason, std::chrono::milliseconds timeout) = 0;
+
+    virtual std::uint64_t published() const = 0;  // messages written to the bus
+};
+
+}  // namespace daemoneye::launcher

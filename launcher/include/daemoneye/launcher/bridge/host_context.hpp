@@ -1,0 +1,91 @@
+// The host side of the plugin ABI: the de_host_api table a plugin gets in create(), its config,
+// and the counters the heartbeat and health checks report. Every function behind the table is
+// thread-safe and never lets an exception out.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "daemoneye/launcher/bridge/emit_buffer.hpp"
+#include "daemoneye/launcher/topic_filter.hpp"
+#include "daemoneye/plugin_api.h"
+
+namespace daemoneye::launcher {
+
+// A flat config with a stable de_config view over it (the view points into this object).
+class ConfigStore {
+  public:
+    explicit ConfigStore(std::map<std::string, std::string> values);
+    ConfigStore(const ConfigStore&) = delete;
+    ConfigStore& operator=(const ConfigStore&) = delete;
+
+    const de_config* view() const { return &view_; }
+    const std::map<std::string, std::string>& values() const { return values_; }
+    const char* get(const std::string& key) const;
+
+  private:
+    std::map<std::string, std::string> values_;
+    std::vector<de_kv> items_;
+    de_config view_{};
+};
+
+class HostContext {
+  public:
+    HostContext(std::string instance_id, std::string plugin_name, TopicFilter publishes,
+                EmitBuffer& events, std::size_t max_payload_bytes);
+    HostContext(const HostContext&) = delete;
+    HostContext& operator=(const HostContext&) = delete;
+
+    const de_host_api* api() const { return &api_; }
+
+    // Installs `next` as the current config; the previous one stays alive until the one after
+    // (config_get pointers handed out before stay valid as the ABI promises).
+    void set_config(std::shared_ptr<const ConfigStore> next);
+    std::shared_ptr<const ConfigStore> config() const;
+
+    std::uint64_t emitted() const { return events_.accepted(); }
+    std::uint64_t dropped() const { return events_.refused(); }
+    std::uint64_t errors() const { return errors_.load(std::memory_order_relaxed); }
+    void count_error() { errors_.fetch_add(1, std::memory_order_relaxed); }
+    std::uint64_t log_suppressed() const { return log_suppressed_.load(std::memory_order_relaxed); }
+    const std::string& instance_id() const { return instance_id_; }
+    const std::string& plugin_name() const { return plugin_name_; }
+
+    static std::uint64_t unix_nanos();
+
+  private:
+    static de_status emit_fn(void* ctx, const char* topic, const char* type,
+                             const std::uint8_t* data, std::size_t len);
+    static void log_fn(void* ctx, de_log_level level, const char* msg);
+    static std::uint64_t now_fn(void* ctx);
+    static const char* config_get_fn(void* ctx, const char* key);
+
+    de_status emit(const char* topic, const char* type, const std::uint8_t* data, std::size_t len);
+    void log(de_log_level level, const char* msg);
+
+    std::string instance_id_;
+    std::string plugin_name_;
+    TopicFilter publishes_;
+    EmitBuffer& events_;
+    std::size_t max_payload_bytes_;
+    de_host_api api_{};
+
+    mutable std::mutex config_mutex_;
+    std::shared_ptr<const ConfigStore> config_;
+    std::shared_ptr<const ConfigStore> previous_config_;
+
+    std::atomic<std::uint64_t> errors_{0};
+    // Log rate limit: a plugin cannot flood the agent's log.
+    std::mutex log_mutex_;
+    std::chrono::steady_clock::time_point log_window_{};
+    unsigned log_in_window_ = 0;
+    std::atomic<std::uint64_t> log_suppressed_{0};
+};
+
+}  // namespace daemoneye::launcher

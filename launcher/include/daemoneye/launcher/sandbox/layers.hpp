@@ -1,0 +1,60 @@
+// The sandbox layers, one function (and one .cpp) each, in the order sandbox.cpp applies them.
+// Each returns its report, or an error string when it failed in a way that is unsafe to ignore.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "daemoneye/launcher/options.hpp"
+#include "daemoneye/launcher/sandbox/layer.hpp"
+#include "daemoneye/result.hpp"
+
+namespace daemoneye::launcher::sandbox {
+
+// environment.cpp: clears every variable (the plugin gets an empty environment).
+LayerReport scrub_environment();
+
+// fds.cpp: closes every descriptor except 0, 1, 2 and `keep_fd` (-1: none).
+Result<LayerReport> close_inherited_fds(int keep_fd);
+
+// pdeathsig.cpp: SIGKILL when the parent dies; fails when the parent is already gone
+// (getppid() != expected_parent). Re-armed after the user switch, which clears it.
+Result<LayerReport> arm_parent_death_signal(pid_t expected_parent);
+
+// rlimits.cpp: RLIMIT_AS (memory_limit_mb, 0: none), NOFILE, CORE 0, FSIZE, MEMLOCK 0.
+Result<LayerReport> apply_rlimits(std::uint64_t memory_limit_mb);
+
+// namespaces.cpp: new IPC + UTS namespaces, and NET unless `keep_host_network`.
+LayerReport enter_namespaces(bool keep_host_network);
+
+// user.cpp: as root, switch to `user` keeping only `keep_caps` (CAP_* numbers); reports "user"
+// and "caps". Not root: reports the user switch as not applied and drops any capability held
+// beyond `keep_caps`.
+Result<std::vector<LayerReport>> drop_privileges(const std::string& user,
+                                                 const std::vector<int>& keep_caps);
+
+// no_new_privs.cpp
+Result<LayerReport> set_no_new_privs();
+
+// landlock.cpp: read-only `read_paths`, read+execute `exec_paths`, nothing else; writes refused
+// everywhere. Missing paths are skipped and named in the detail.
+struct LandlockPolicy {
+    std::vector<std::string> read_paths;
+    std::vector<std::string> exec_paths;
+};
+Result<LayerReport> apply_landlock(const LandlockPolicy& policy);
+int landlock_abi_version();  // 0 when the kernel has no Landlock (or it is disabled)
+
+// seccomp.cpp: allow-list; everything else trapped (EPERM + counted) or the process killed.
+struct SeccompPolicy {
+    ViolationAction action = ViolationAction::Deny;
+    bool netlink_sock_diag = false;  // net.read
+    bool netlink_connector = false;  // proc.events
+    bool inotify = false;            // fs.watch
+};
+Result<LayerReport> apply_seccomp(const SeccompPolicy& policy);
+
+}  // namespace daemoneye::launcher::sandbox

@@ -1,0 +1,307 @@
+#include "daemoneye/launcher/bridge/bridge.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <variant>
+
+#include "daemoneye/launcher/bridge/emit_buffer.hpp"
+#include "daemoneye/launcher/bridge/host_context.hpp"
+#include "daemoneye/launcher/bridge/plugin_instance.hpp"
+#include "daemoneye/launcher/bridge/rpc_dispatch.hpp"
+#include "daemoneye/launcher/sandbox/violations.hpp"
+
+namespace daemoneye::launcher {
+namespace {
+
+constexpr std::uint32_t kProtocolVersion = 1;
+constexpr const char* kHeartbeatTopic = "control.health.heartbeat";
+constexpr const char* kDiagnosticsTopic = "control.health.diagnostics";
+constexpr std::chrono::milliseconds kDefaultHeartbeat{5000};
+constexpr std::chrono::milliseconds kMonitorTick{200};
+
+struct StopEvent {
+    std::string reason;
+};
+struct BusClosedEvent {
+    std::string reason;
+};
+using ControlEvent = std::variant<rpc::v1::RpcRequest, StopEvent, BusClosedEvent>;
+
+class ControlQueue {
+  public:
+    void push(ControlEvent e) {
+        {
+            std::lock_guard lock(mutex_);
+            queue_.push_back(std::move(e));
+        }
+        cv_.notify_one();
+    }
+    ControlEvent pop() {
+        std::unique_lock lock(mutex_);
+        cv_.wait(lock, [&] { return !queue_.empty(); });
+        ControlEvent e = std::move(queue_.front());
+        queue_.pop_front();
+        return e;
+    }
+
+  private:
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    std::deque<ControlEvent> queue_;
+};
+
+template <class M>
+bus::v1::Message make_message(const std::string& topic, const M& payload) {
+    bus::v1::Message m;
+    m.set_topic(topic);
+    m.set_payload_type(M::descriptor()->full_name());
+    payload.SerializeToString(m.mutable_payload());
+    m.mutable_timestamp()->set_unix_nanos(HostContext::unix_nanos());
+    return m;
+}
+
+class Session {
+  public:
+    Session(BusLink& link, const PluginLibrary& plugin, const SandboxReport& sandbox,
+            const BridgeConfig& config)
+        : link_(link), plugin_(plugin), sandbox_(sandbox), config_(config) {}
+
+    ExitCode run();
+
+  private:
+    void monitor_loop();
+    void report_violations();
+    void publish_heartbeat();
+    void publish_diagnostic(const std::string& severity, const std::string& message,
+                            const std::string& phase);
+    ExitCode fail_init(const std::string& message);
+    ExitCode shutdown(ExitCode code, const std::string& reason);
+
+    const std::string& name() const { return plugin_.manifest().name; }
+
+    BusLink& link_;
+    const PluginLibrary& plugin_;
+    const SandboxReport& sandbox_;
+    const BridgeConfig& config_;
+    ControlQueue queue_;
+    std::unique_ptr<EmitBuffer> events_;
+    std::unique_ptr<HostContext> host_;
+    std::unique_ptr<PluginInstance> instance_;
+    std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+    std::chrono::milliseconds heartbeat_interval_ = kDefaultHeartbeat;
+    std::atomic<const char*> state_{"starting"};
+    std::map<int, std::uint64_t> reported_violations_;  // monitor thread (and shutdown after join)
+    std::mutex monitor_mutex_;
+    std::condition_variable monitor_cv_;
+    bool monitor_stop_ = false;
+    std::thread monitor_;
+};
+
+ExitCode Session::run() {
+    bus::v1::Hello hello;
+    hello.set_protocol_version(kProtocolVersion);
+    hello.set_role(bus::v1::ROLE_COLLECTOR);
+    hello.set_instance_id(config_.instance_id);
+    hello.set_client_name("daemoneye-launcher");
+    *hello.mutable_manifest() = to_proto(plugin_.manifest());
+    for (const auto& l : sandbox_) {
+        auto* layer = hello.add_sandbox();
+        layer->set_name(l.name);
+        layer->set_applied(l.applied);
+        layer->set_detail(l.detail);
+    }
+    hello.set_pid(static_cast<std::int32_t>(getpid()));
+
+    auto welcome = link_.handshake(hello, config_.handshake_timeout);
+    if (!welcome) {
+        spdlog::error("bus handshake failed: {}", welcome.error().message);
+        return ExitCode::BusLost;
+    }
+    if (welcome->heartbeat_interval_ms() > 0) {
+        heartbeat_interval_ = std::chrono::milliseconds(welcome->heartbeat_interval_ms());
+    }
+    std::size_t max_frame =
+        welcome->max_frame_bytes() >= 64 * 1024 ? welcome->max_frame_bytes() : 1024 * 1024;
+    spdlog::info("bus session {} established; reply topic '{}'", welcome->session_id(),
+                 welcome->reply_topic());
+
+    std::map<std::string, std::string> values(welcome->config().begin(), welcome->config().end());
+    for (const auto& [k, v] : config_.config_overrides) values[k] = v;
+    auto config = std::make_shared<const ConfigStore>(std::move(values));
+
+    events_ = std::make_unique<EmitBuffer>(config_.emit_buffer_messages, config_.emit_buffer_bytes);
+    host_ = std::make_unique<HostContext>(config_.instance_id, name(),
+                                          TopicFilter(plugin_.manifest().publishes), *events_,
+                                          max_frame - 8 * 1024);
+    host_->set_config(config);
+
+    link_.start(BusCallbacks{
+                    [this](rpc::v1::RpcRequest req) { queue_.push(std::move(req)); },
+                    [this](std::string reason) { queue_.push(BusClosedEvent{std::move(reason)}); },
+                },
+                *events_);
+    const std::string rpc_topic = "control.collector." + name() + "." + config_.instance_id;
+    link_.subscribe(rpc_topic);
+    monitor_ = std::thread([this] { monitor_loop(); });
+
+    instance_ = std::make_unique<PluginInstance>(plugin_.library(), plugin_.descriptor(), *host_);
+    if (auto st = instance_->create(*config); !st) return fail_init(st.error().message);
+    if (auto st = instance_->start(); !st) return fail_init(st.error().message);
+    state_ = "running";
+    spdlog::info("plugin {} {} running as {}; serving RPCs on {}", name(),
+                 plugin_.manifest().version, config_.instance_id, rpc_topic);
+
+    RpcContext rpc_ctx{
+        *instance_,
+        *host_,
+        plugin_.manifest(),
+        sandbox_,
+        max_frame / 2,
+        [this] {
+            return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                  std::chrono::steady_clock::now() - started_)
+                                                  .count());
+        },
+        [this] { return events_->size(); }};
+    for (;;) {
+        auto event = queue_.pop();
+        if (auto* req = std::get_if<rpc::v1::RpcRequest>(&event)) {
+            auto outcome = handle_rpc(*req, rpc_ctx);
+            link_.respond(std::move(outcome.response));
+            if (outcome.stop_requested) return shutdown(ExitCode::Ok, "stop requested over RPC");
+        } else if (auto* stop = std::get_if<StopEvent>(&event)) {
+            return shutdown(ExitCode::Ok, stop->reason);
+        } else if (auto* closed = std::get_if<BusClosedEvent>(&event)) {
+            spdlog::error("bus lost: {}", closed->reason);
+            return shutdown(ExitCode::BusLost, closed->reason);
+        }
+    }
+}
+
+ExitCode Session::fail_init(const std::string& message) {
+    spdlog::error("plugin {} failed to start: {}", name(), message);
+    state_ = "failed";
+    publish_diagnostic("error", "plugin " + name() + " failed to start: " + message, "init");
+    instance_->destroy();
+    shutdown(ExitCode::PluginInitFailure, "plugin init failure");
+    return ExitCode::PluginInitFailure;
+}
+
+ExitCode Session::shutdown(ExitCode code, const std::string& reason) {
+    spdlog::info("stopping {} ({})", config_.instance_id, reason);
+    state_ = "stopping";
+    ExitCode result = code;
+    if (instance_ && instance_->running()) {
+        if (auto st = instance_->stop(); !st) {
+            spdlog::error("plugin {}: {}", name(), st.error().message);
+            publish_diagnostic("error", "plugin " + name() + ": " + st.error().message, "stop");
+            if (result == ExitCode::Ok) result = ExitCode::PluginStopFailure;
+        }
+    }
+    if (instance_) instance_->destroy();
+    events_->close();
+    {
+        std::lock_guard lock(monitor_mutex_);
+        monitor_stop_ = true;
+    }
+    monitor_cv_.notify_all();
+    if (monitor_.joinable()) monitor_.join();
+    report_violations();
+    state_ = code == ExitCode::Ok ? "stopped" : "failed";
+    if (code != ExitCode::BusLost) {
+        publish_heartbeat();
+        link_.close(reason, config_.shutdown_flush_timeout);
+    } else {
+        link_.close(reason, std::chrono::milliseconds(0));
+    }
+    return result;
+}
+
+void Session::monitor_loop() {
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    auto next_heartbeat = std::chrono::steady_clock::now();
+    for (;;) {
+        {
+            std::lock_guard lock(monitor_mutex_);
+            if (monitor_stop_) return;
+        }
+        timespec tick{0,
+                      std::chrono::duration_cast<std::chrono::nanoseconds>(kMonitorTick).count()};
+        siginfo_t info{};
+        int sig = sigtimedwait(&signals, &info, &tick);
+        if (sig == SIGTERM || sig == SIGINT) {
+            queue_.push(
+                StopEvent{std::string("signal ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT")});
+        }
+        report_violations();
+        if (std::chrono::steady_clock::now() >= next_heartbeat) {
+            publish_heartbeat();
+            next_heartbeat = std::chrono::steady_clock::now() + heartbeat_interval_;
+        }
+    }
+}
+
+void Session::report_violations() {
+    for (const auto& v : sandbox::violation_counts()) {
+        auto& seen = reported_violations_[v.syscall_nr];
+        if (v.count == seen) continue;
+        spdlog::warn("sandbox denied {} for plugin {} ({} time(s) so far)", v.syscall, name(),
+                     v.count);
+        seen = v.count;
+        bus::v1::SandboxViolation violation;
+        violation.set_plugin(name());
+        violation.set_instance_id(config_.instance_id);
+        violation.set_syscall(v.syscall);
+        violation.set_count(v.count);
+        violation.set_action(config_.on_violation == ViolationAction::Kill ? "killed" : "denied");
+        link_.publish(make_message(kDiagnosticsTopic, violation));
+    }
+}
+
+void Session::publish_heartbeat() {
+    bus::v1::CollectorHeartbeat hb;
+    hb.set_instance_id(config_.instance_id);
+    hb.set_plugin(name());
+    hb.set_events_emitted(host_->emitted());
+    hb.set_events_dropped(host_->dropped());
+    hb.set_errors(host_->errors());
+    hb.set_uptime_ms(
+        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       std::chrono::steady_clock::now() - started_)
+                                       .count()));
+    hb.set_state(state_.load());
+    link_.publish(make_message(kHeartbeatTopic, hb));
+}
+
+void Session::publish_diagnostic(const std::string& severity, const std::string& message,
+                                 const std::string& phase) {
+    bus::v1::Diagnostic d;
+    d.set_severity(severity);
+    d.set_source("launcher/" + config_.instance_id);
+    d.set_message(message);
+    (*d.mutable_fields())["plugin"] = name();
+    (*d.mutable_fields())["instance"] = config_.instance_id;
+    (*d.mutable_fields())["phase"] = phase;
+    link_.publish(make_message(kDiagnosticsTopic, d));
+}
+
+}  // namespace
+
+ExitCode run_bridge(BusLink& link, const PluginLibrary& plugin, const SandboxReport& sandbox,
+                    const BridgeConfig& config) {
+    Session session(link, plugin, sandbox, config);
+    return session.run();
+}
+
+}  // namespace daemoneye::launcher

@@ -1,0 +1,160 @@
+#include "daemoneye/launcher/bridge/host_context.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <cstring>
+#include <ctime>
+
+namespace daemoneye::launcher {
+namespace {
+
+constexpr unsigned kLogLinesPerSecond = 50;
+constexpr std::size_t kMaxLogLine = 4096;
+constexpr std::size_t kMaxTypeName = 256;
+
+}  // namespace
+
+ConfigStore::ConfigStore(std::map<std::string, std::string> values) : values_(std::move(values)) {
+    items_.reserve(values_.size());
+    for (const auto& [k, v] : values_) items_.push_back(de_kv{k.c_str(), v.c_str()});
+    view_.struct_size = sizeof(de_config);
+    view_.count = items_.size();
+    view_.items = items_.data();
+}
+
+const char* ConfigStore::get(const std::string& key) const {
+    auto it = values_.find(key);
+    return it == values_.end() ? nullptr : it->second.c_str();
+}
+
+HostContext::HostContext(std::string instance_id, std::string plugin_name, TopicFilter publishes,
+                         EmitBuffer& events, std::size_t max_payload_bytes)
+    : instance_id_(std::move(instance_id)),
+      plugin_name_(std::move(plugin_name)),
+      publishes_(std::move(publishes)),
+      events_(events),
+      max_payload_bytes_(max_payload_bytes),
+      config_(std::make_shared<ConfigStore>(std::map<std::string, std::string>{})) {
+    api_.struct_size = sizeof(de_host_api);
+    api_.abi_major = DE_PLUGIN_ABI_MAJOR;
+    api_.abi_minor = DE_PLUGIN_ABI_MINOR;
+    api_.host_ctx = this;
+    api_.emit = &HostContext::emit_fn;
+    api_.log = &HostContext::log_fn;
+    api_.now_unix_nanos = &HostContext::now_fn;
+    api_.config_get = &HostContext::config_get_fn;
+    api_.instance_id = instance_id_.c_str();
+}
+
+void HostContext::set_config(std::shared_ptr<const ConfigStore> next) {
+    std::lock_guard lock(config_mutex_);
+    previous_config_ = std::move(config_);
+    config_ = std::move(next);
+}
+
+std::shared_ptr<const ConfigStore> HostContext::config() const {
+    std::lock_guard lock(config_mutex_);
+    return config_;
+}
+
+std::uint64_t HostContext::unix_nanos() {
+    timespec ts{};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL +
+           static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+de_status HostContext::emit(const char* topic, const char* type, const std::uint8_t* data,
+                            std::size_t len) {
+    if (topic == nullptr || type == nullptr || (data == nullptr && len != 0)) {
+        count_error();
+        return DE_ERR_INVALID_ARGUMENT;
+    }
+    std::size_t type_len = strnlen(type, kMaxTypeName + 1);
+    if (type_len == 0 || type_len > kMaxTypeName || len > max_payload_bytes_) {
+        count_error();
+        return DE_ERR_INVALID_ARGUMENT;
+    }
+    std::size_t topic_len = strnlen(topic, 256);
+    std::string_view topic_view(topic, topic_len);
+    if (topic_len > 255 || !publishes_.allows(topic_view)) {
+        count_error();
+        return DE_ERR_DENIED;
+    }
+    return events_.push(topic_view, std::string_view(type, type_len), data, len, unix_nanos());
+}
+
+void HostContext::log(de_log_level level, const char* msg) {
+    if (msg == nullptr) return;
+    {
+        std::lock_guard lock(log_mutex_);
+        auto now = std::chrono::steady_clock::now();
+        if (now - log_window_ >= std::chrono::seconds(1)) {
+            if (auto s = log_suppressed_.exchange(0); s != 0) {
+                spdlog::warn("plugin {}: {} log lines suppressed (over {}/s)", plugin_name_, s,
+                             kLogLinesPerSecond);
+            }
+            log_window_ = now;
+            log_in_window_ = 0;
+        }
+        if (++log_in_window_ > kLogLinesPerSecond) {
+            log_suppressed_.fetch_add(1, std::memory_order_relaxed);
+            return;
+        }
+    }
+    std::string_view text(msg, strnlen(msg, kMaxLogLine));
+    auto lvl = spdlog::level::info;
+    switch (level) {
+        case DE_LOG_TRACE:
+            lvl = spdlog::level::trace;
+            break;
+        case DE_LOG_DEBUG:
+            lvl = spdlog::level::debug;
+            break;
+        case DE_LOG_INFO:
+            lvl = spdlog::level::info;
+            break;
+        case DE_LOG_WARN:
+            lvl = spdlog::level::warn;
+            break;
+        case DE_LOG_ERROR:
+            lvl = spdlog::level::err;
+            break;
+    }
+    spdlog::log(lvl, "plugin {}: {}", plugin_name_, text);
+}
+
+de_status HostContext::emit_fn(void* ctx, const char* topic, const char* type,
+                               const std::uint8_t* data, std::size_t len) {
+    if (ctx == nullptr) return DE_ERR_INVALID_ARGUMENT;
+    try {
+        return static_cast<HostContext*>(ctx)->emit(topic, type, data, len);
+    } catch (...) {
+        return DE_ERR_INTERNAL;  // e.g. bad_alloc copying the payload
+    }
+}
+
+void HostContext::log_fn(void* ctx, de_log_level level, const char* msg) {
+    if (ctx == nullptr) return;
+    try {
+        static_cast<HostContext*>(ctx)->log(level, msg);
+    } catch (...) {
+    }
+}
+
+std::uint64_t HostContext::now_fn(void* /*ctx*/) {
+    return unix_nanos();
+}
+
+const char* HostContext::config_get_fn(void* ctx, const char* key) {
+    if (ctx == nullptr || key == nullptr) return nullptr;
+    try {
+        auto* self = static_cast<HostContext*>(ctx);
+        std::lock_guard lock(self->config_mutex_);
+        return self->config_->get(key);
+    } catch (...) {
+        return nullptr;
+    }
+}
+
+}  // namespace daemoneye::launcher

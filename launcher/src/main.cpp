@@ -1,0 +1,175 @@
+// daemoneye-launcher: sandbox first, then load the plugin, then bridge it to the bus.
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+
+#include "daemoneye/launcher/bridge/bridge.hpp"
+#include "daemoneye/launcher/bridge/framed_bus_link.hpp"
+#include "daemoneye/launcher/describe.hpp"
+#include "daemoneye/launcher/exit_code.hpp"
+#include "daemoneye/launcher/loader.hpp"
+#include "daemoneye/launcher/options.hpp"
+#include "daemoneye/launcher/permissions.hpp"
+#include "daemoneye/launcher/sandbox/sandbox.hpp"
+
+namespace dl = daemoneye::launcher;
+
+namespace {
+
+int exit_with(dl::ExitCode code, const std::string& message) {
+    spdlog::error("{} (exit {}: {})", message, static_cast<int>(code), dl::to_string(code));
+    spdlog::default_logger()->flush();
+    return static_cast<int>(code);
+}
+
+void setup_logging(const dl::Options& o) {
+    auto logger = spdlog::stderr_logger_mt("launcher");
+    std::string who = o.instance_id.empty() ? std::string("describe") : o.instance_id;
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %l daemoneye-launcher[%P] " + who + ": %v");
+    logger->flush_on(spdlog::level::info);
+    spdlog::set_default_logger(logger);
+}
+
+// SIGTERM/SIGINT are taken by the bridge's monitor thread with sigtimedwait: block them here,
+// before any thread exists, so every thread (the plugin's included) inherits the mask.
+void prepare_signals() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    std::signal(SIGPIPE, SIG_IGN);
+}
+
+daemoneye::Result<int, dl::Failure> open_bus(const dl::Options& o) {
+    if (o.broker_fd) {
+        struct stat st {};
+        if (fstat(*o.broker_fd, &st) != 0) {
+            return daemoneye::unexpected(dl::Failure{
+                dl::ExitCode::Usage,
+                "--broker-fd " + std::to_string(*o.broker_fd) + ": not an open descriptor"});
+        }
+        if (!S_ISSOCK(st.st_mode)) {
+            return daemoneye::unexpected(
+                dl::Failure{dl::ExitCode::Usage,
+                            "--broker-fd " + std::to_string(*o.broker_fd) + ": not a socket"});
+        }
+        return *o.broker_fd;
+    }
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (o.broker_path.size() >= sizeof(addr.sun_path)) {
+        return daemoneye::unexpected(
+            dl::Failure{dl::ExitCode::Usage, "--broker path longer than " +
+                                                 std::to_string(sizeof(addr.sun_path) - 1) +
+                                                 " bytes: " + o.broker_path});
+    }
+    std::memcpy(addr.sun_path, o.broker_path.c_str(), o.broker_path.size());
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return daemoneye::unexpected(
+            dl::Failure{dl::ExitCode::BusLost, std::string("socket: ") + std::strerror(errno)});
+    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+        int err = errno;
+        close(fd);
+        return daemoneye::unexpected(
+            dl::Failure{dl::ExitCode::BusLost,
+                        "cannot connect to broker " + o.broker_path + ": " + std::strerror(err)});
+    }
+    return fd;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const pid_t parent = getppid();
+    auto parsed = dl::parse_options(argc, argv);
+    if (!parsed) {
+        const auto& e = parsed.error();
+        if (e.code == dl::ExitCode::Ok) {
+            std::cout << e.text;
+            return 0;
+        }
+        std::cerr << "daemoneye-launcher: " << e.text << "\n(see --help; exit 2: usage error)\n";
+        return static_cast<int>(e.code);
+    }
+    const dl::Options& o = *parsed;
+    setup_logging(o);
+    prepare_signals();
+
+    auto granted = dl::PermissionSet::from_grants(o.permissions);
+    if (!granted) return exit_with(dl::ExitCode::Usage, granted.error().message);
+
+    int bus_fd = -1;
+    if (o.mode == dl::Options::Mode::Run) {
+        auto fd = open_bus(o);
+        if (!fd) return exit_with(fd.error().code, fd.error().message);
+        bus_fd = *fd;
+    }
+
+    if (o.no_sandbox) {
+        spdlog::warn(
+            "*** --no-sandbox: the plugin runs UNCONFINED with the launcher's full privileges "
+            "(uid {}). Debugging only; never in production. ***",
+            getuid());
+    }
+    dl::SandboxConfig sandbox;
+    sandbox.enabled = !o.no_sandbox;
+    sandbox.permissions = *granted;
+    sandbox.memory_limit_mb = o.memory_limit_mb;
+    sandbox.user = o.user;
+    sandbox.on_violation = o.on_violation;
+    sandbox.keep_fd = bus_fd;
+    sandbox.plugin_path = o.plugin_path;
+    sandbox.expected_parent = parent;
+    auto report = dl::apply_sandbox(sandbox);
+    if (!report) return exit_with(report.error().code, report.error().message);
+    for (const auto& layer : *report) {
+        if (!layer.applied)
+            spdlog::warn("sandbox layer '{}' NOT applied: {}", layer.name, layer.detail);
+    }
+
+    auto plugin = dl::PluginLibrary::open(o.plugin_path);
+    if (!plugin) return exit_with(plugin.error().code, plugin.error().message);
+
+    if (o.mode == dl::Options::Mode::Describe) {
+        std::cout << dl::describe_json(plugin->manifest(), *report) << std::endl;
+        return 0;
+    }
+
+    auto missing = dl::uncovered(*granted, plugin->manifest().declared_permissions);
+    if (!missing.empty()) {
+        std::string list;
+        for (const auto& m : missing) list += (list.empty() ? "" : ", ") + m;
+        std::string have;
+        for (const auto& g : granted->names()) have += (have.empty() ? "" : ", ") + g;
+        std::string message =
+            "plugin " + plugin->manifest().name + " declares permission(s) " + list +
+            " which were not granted (granted: " + (have.empty() ? "none" : have) + ")";
+        if (!o.no_sandbox) return exit_with(dl::ExitCode::PermissionRefused, message);
+        spdlog::warn("{}; ignored under --no-sandbox", message);
+    }
+
+    dl::FramedBusLink link(bus_fd);
+    dl::BridgeConfig bridge;
+    bridge.instance_id = o.instance_id;
+    bridge.config_overrides = o.config_overrides;
+    bridge.emit_buffer_messages = o.emit_buffer_messages;
+    bridge.emit_buffer_bytes = o.emit_buffer_bytes;
+    bridge.on_violation = o.on_violation;
+    auto code = dl::run_bridge(link, *plugin, *report, bridge);
+    spdlog::info("exiting with {} ({})", static_cast<int>(code), dl::to_string(code));
+    spdlog::default_logger()->flush();
+    return static_cast<int>(code);
+}

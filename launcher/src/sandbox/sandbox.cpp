@@ -1,0 +1,118 @@
+#include "daemoneye/launcher/sandbox/sandbox.hpp"
+
+#include <linux/capability.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "daemoneye/launcher/sandbox/layers.hpp"
+
+namespace daemoneye::launcher {
+namespace {
+
+void add_unique(std::vector<int>& v, int x) {
+    if (std::find(v.begin(), v.end(), x) == v.end()) v.push_back(x);
+}
+
+}  // namespace
+
+std::vector<int> capabilities_for(const PermissionSet& permissions) {
+    std::vector<int> caps;
+    for (const auto& p : permissions.items()) {
+        switch (p.kind) {
+            case Permission::Kind::ProcRead:
+            case Permission::Kind::NetRead:
+                // Other users' /proc/<pid>/{exe,fd,environ}: ptrace_may_access + DAC on fd dirs.
+                add_unique(caps, CAP_SYS_PTRACE);
+                add_unique(caps, CAP_DAC_READ_SEARCH);
+                break;
+            case Permission::Kind::ProcEvents:
+                add_unique(caps, CAP_NET_ADMIN);
+                break;
+            case Permission::Kind::FsWatch:
+            case Permission::Kind::FsRead:
+                add_unique(caps, CAP_DAC_READ_SEARCH);
+                break;
+        }
+    }
+    std::sort(caps.begin(), caps.end());
+    return caps;
+}
+
+std::vector<std::string> library_paths(const std::string& plugin_path) {
+    std::vector<std::string> paths = {"/usr/lib", "/lib", "/lib64", "/usr/lib64", "/usr/local/lib"};
+    std::error_code ec;
+    auto abs = std::filesystem::absolute(plugin_path, ec);
+    if (!ec && abs.has_parent_path()) paths.push_back(abs.parent_path().string());
+    return paths;
+}
+
+Result<SandboxReport, Failure> apply_sandbox(const SandboxConfig& config) {
+    SandboxReport report;
+    auto sandbox_failure = [&](const std::string& layer, const std::string& msg) {
+        return unexpected(
+            Failure{ExitCode::SandboxFailure, "sandbox layer '" + layer + "': " + msg});
+    };
+    if (!config.enabled) {
+        for (const char* name : {"env", "fds", "pdeathsig", "rlimits", "namespaces", "user", "caps",
+                                 "no_new_privs", "landlock", "seccomp"}) {
+            report.push_back(not_applied(name, "--no-sandbox (debugging only)"));
+        }
+        return report;
+    }
+
+    report.push_back(sandbox::scrub_environment());
+
+    auto fds = sandbox::close_inherited_fds(config.keep_fd);
+    if (!fds) return sandbox_failure("fds", fds.error().message);
+    report.push_back(*fds);
+
+    auto pdeath = sandbox::arm_parent_death_signal(config.expected_parent);
+    if (!pdeath) return sandbox_failure("pdeathsig", pdeath.error().message);
+    report.push_back(*pdeath);
+    const std::size_t pdeath_index = report.size() - 1;
+
+    auto limits = sandbox::apply_rlimits(config.memory_limit_mb);
+    if (!limits) return sandbox_failure("rlimits", limits.error().message);
+    report.push_back(*limits);
+
+    report.push_back(sandbox::enter_namespaces(config.permissions.needs_host_network()));
+
+    auto priv = sandbox::drop_privileges(config.user, capabilities_for(config.permissions));
+    if (!priv) return sandbox_failure("user", priv.error().message);
+    // A credential change clears the parent-death signal: arm it again (and re-check the race).
+    auto rearmed = sandbox::arm_parent_death_signal(config.expected_parent);
+    if (!rearmed) return sandbox_failure("pdeathsig", rearmed.error().message);
+    report[pdeath_index].detail += "; re-armed after the user switch (which clears it)";
+    for (auto& r : *priv) report.push_back(std::move(r));
+
+    auto nnp = sandbox::set_no_new_privs();
+    if (!nnp) return sandbox_failure("no_new_privs", nnp.error().message);
+    report.push_back(*nnp);
+
+    sandbox::LandlockPolicy landlock;
+    landlock.read_paths = config.permissions.read_paths();
+    // The launcher's own needs: its /proc entry, the loader cache, time zone, CPU topology.
+    landlock.read_paths.push_back("/proc/" + std::to_string(getpid()));
+    for (const char* p : {"/etc/ld.so.cache", "/etc/localtime", "/usr/share/zoneinfo",
+                          "/sys/devices/system/cpu", "/dev/null", "/dev/urandom"}) {
+        landlock.read_paths.emplace_back(p);
+    }
+    landlock.exec_paths = library_paths(config.plugin_path);
+    auto ll = sandbox::apply_landlock(landlock);
+    if (!ll) return sandbox_failure("landlock", ll.error().message);
+    report.push_back(*ll);
+
+    sandbox::SeccompPolicy seccomp;
+    seccomp.action = config.on_violation;
+    seccomp.netlink_sock_diag = config.permissions.has(Permission::Kind::NetRead);
+    seccomp.netlink_connector = config.permissions.has(Permission::Kind::ProcEvents);
+    seccomp.inotify = config.permissions.has(Permission::Kind::FsWatch);
+    auto sc = sandbox::apply_seccomp(seccomp);
+    if (!sc) return sandbox_failure("seccomp", sc.error().message);
+    report.push_back(*sc);
+    return report;
+}
+
+}  // namespace daemoneye::launcher
