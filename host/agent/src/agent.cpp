@@ -52,7 +52,7 @@ asio::awaitable<Status> Agent::start() {
 
     if (auto s = bus_->start(); !s) co_return fail("broker: " + s.error().message);
     if (bus_->available()) {
-        auto s = bus_->serve(
+        auto s = co_await bus_->serve(
             kAgentRpcTopic, [this](rpcv1::RpcRequest req) -> asio::awaitable<rpcv1::RpcResponse> {
                 rpcv1::RpcResponse resp;
                 resp.set_correlation_id(req.correlation_id());

@@ -57,11 +57,12 @@ class BusPort {
                          CollectorIdentity identity, CollectorSessionEvents events) = 0;
 
     // In-process client (same semantics as a remote client, no serialisation).
-    virtual Result<std::uint64_t> subscribe(const std::string& pattern, MessageHandler handler) = 0;
+    virtual boost::asio::awaitable<Result<std::uint64_t>> subscribe(std::string pattern,
+                                                                    MessageHandler handler) = 0;
     virtual void unsubscribe(std::uint64_t subscription) = 0;
     virtual Status publish(daemoneye::bus::v1::Message message) = 0;
     // Serves RPC requests sent to `topic`.
-    virtual Status serve(const std::string& topic, RpcHandler handler) = 0;
+    virtual boost::asio::awaitable<Status> serve(std::string topic, RpcHandler handler) = 0;
     virtual void unserve(const std::string& topic) = 0;
     // Calls `request.target()`; a transport failure is an RpcResponse with an error too.
     virtual boost::asio::awaitable<daemoneye::rpc::v1::RpcResponse> call(

@@ -20,12 +20,14 @@ class NoBus final : public BusPort {
                  CollectorSessionEvents) override {
         return fail(reason_);
     }
-    Result<std::uint64_t> subscribe(const std::string&, MessageHandler) override {
-        return fail(reason_);
+    boost::asio::awaitable<Result<std::uint64_t>> subscribe(std::string, MessageHandler) override {
+        co_return fail(reason_);
     }
     void unsubscribe(std::uint64_t) override {}
     Status publish(daemoneye::bus::v1::Message) override { return fail(reason_); }
-    Status serve(const std::string&, RpcHandler) override { return fail(reason_); }
+    boost::asio::awaitable<Status> serve(std::string, RpcHandler) override {
+        co_return fail(reason_);
+    }
     void unserve(const std::string&) override {}
     boost::asio::awaitable<daemoneye::rpc::v1::RpcResponse> call(
         daemoneye::rpc::v1::RpcRequest request, std::chrono::milliseconds) override {

@@ -590,14 +590,21 @@ ProcessManager::~ProcessManager() {
 
 void ProcessManager::start() {
     if (impl_->bus.available()) {
-        auto sub = impl_->bus.subscribe(
-            "control.health.heartbeat",
-            [impl = impl_.get()](const daemoneye::bus::v1::Message& m) { impl->on_heartbeat(m); });
-        if (sub)
-            impl_->heartbeat_sub = *sub;
-        else
-            spdlog::warn("process manager: cannot subscribe to heartbeats: {}",
-                         sub.error().message);
+        asio::co_spawn(
+            impl_->io,
+            [impl = impl_]() -> asio::awaitable<void> {
+                auto sub = co_await impl->bus.subscribe(
+                    "control.health.heartbeat",
+                    [raw = impl.get()](const daemoneye::bus::v1::Message& m) {
+                        raw->on_heartbeat(m);
+                    });
+                if (sub)
+                    impl->heartbeat_sub = *sub;
+                else
+                    spdlog::warn("process manager: cannot subscribe to heartbeats: {}",
+                                 sub.error().message);
+            },
+            asio::detached);
     }
     impl_->supervise();
 }
@@ -608,13 +615,17 @@ void ProcessManager::add_plugin(PluginSpec spec) {
     impl_->plugins[name] = std::move(spec);
     impl_->ensure_instances(name);
     if (!replaced && impl_->bus.available()) {
-        auto impl = impl_;
-        auto s = impl_->bus.serve("control.collector." + name, [this](rpcv1::RpcRequest req) {
-            return handle_rpc(std::move(req));
-        });
-        if (!s)
-            spdlog::warn("process manager: cannot serve control.collector.{}: {}", name,
-                         s.error().message);
+        asio::co_spawn(
+            impl_->io,
+            [this, impl = impl_, name]() -> asio::awaitable<void> {
+                auto s = co_await impl->bus.serve(
+                    "control.collector." + name,
+                    [this](rpcv1::RpcRequest req) { return handle_rpc(std::move(req)); });
+                if (!s)
+                    spdlog::warn("process manager: cannot serve control.collector.{}: {}", name,
+                                 s.error().message);
+            },
+            asio::detached);
     }
     if (replaced) {
         bool any_running = false;

@@ -245,7 +245,7 @@ asio::awaitable<void> Agent::handle_events_tail(const ipcv1::EventsTail& t, Resp
     const std::uint64_t limit = t.count();
     std::vector<std::uint64_t> subs;
     for (const auto& p : patterns) {
-        auto sub = bus_->subscribe(
+        auto sub = co_await bus_->subscribe(
             p, [state, responder, limit](const daemoneye::bus::v1::Message& m) mutable {
                 if (limit && state->sent >= limit) return;
                 // Overlapping patterns deliver one message once per subscription: show it once.
