@@ -52,26 +52,29 @@ asio::awaitable<Status> Agent::start() {
 
     if (auto s = bus_->start(); !s) co_return fail("broker: " + s.error().message);
     if (bus_->available()) {
-        auto s = co_await bus_->serve(
-            kAgentRpcTopic, [this](rpcv1::RpcRequest req) -> asio::awaitable<rpcv1::RpcResponse> {
-                rpcv1::RpcResponse resp;
-                resp.set_correlation_id(req.correlation_id());
-                resp.set_responder(config_.agent.id);
-                if (req.operation() == rpcv1::OPERATION_HEALTH_CHECK) {
-                    resp.set_status(rpcv1::STATUS_OK);
-                    auto h = health();
-                    resp.mutable_health()->set_state(
-                        h.overall() == "healthy"    ? rpcv1::HEALTH_STATE_HEALTHY
-                        : h.overall() == "degraded" ? rpcv1::HEALTH_STATE_DEGRADED
-                                                    : rpcv1::HEALTH_STATE_UNHEALTHY);
-                    resp.mutable_health()->set_message(h.overall());
-                } else {
-                    resp.set_status(rpcv1::STATUS_ERROR);
-                    resp.mutable_error()->set_code(rpcv1::ERROR_CODE_INVALID_OPERATION);
-                    resp.mutable_error()->set_message("control.agent serves HealthCheck only");
-                }
-                co_return resp;
-            });
+        // Handlers and awaitables are named before co_await: GCC 12 destroys temporaries of a
+        // co_await full-expression twice (see host/eventbus/src/await_callback.hpp).
+        RpcHandler handler = [this](rpcv1::RpcRequest req) -> asio::awaitable<rpcv1::RpcResponse> {
+            rpcv1::RpcResponse resp;
+            resp.set_correlation_id(req.correlation_id());
+            resp.set_responder(config_.agent.id);
+            if (req.operation() == rpcv1::OPERATION_HEALTH_CHECK) {
+                resp.set_status(rpcv1::STATUS_OK);
+                auto h = health();
+                resp.mutable_health()->set_state(
+                    h.overall() == "healthy"    ? rpcv1::HEALTH_STATE_HEALTHY
+                    : h.overall() == "degraded" ? rpcv1::HEALTH_STATE_DEGRADED
+                                                : rpcv1::HEALTH_STATE_UNHEALTHY);
+                resp.mutable_health()->set_message(h.overall());
+            } else {
+                resp.set_status(rpcv1::STATUS_ERROR);
+                resp.mutable_error()->set_code(rpcv1::ERROR_CODE_INVALID_OPERATION);
+                resp.mutable_error()->set_message("control.agent serves HealthCheck only");
+            }
+            co_return resp;
+        };
+        auto op = bus_->serve(kAgentRpcTopic, std::move(handler));
+        auto s = co_await std::move(op);
         if (!s) spdlog::warn("cannot serve {}: {}", kAgentRpcTopic, s.error().message);
     }
     pm_->start();

@@ -108,9 +108,12 @@ class BrokerBus final : public BusPort {
     asio::awaitable<Result<std::uint64_t>> subscribe(std::string pattern,
                                                      MessageHandler handler) override {
         if (!client_) co_return fail(why_unavailable());
-        auto r = co_await client_->subscribe(
-            std::move(pattern),
-            [h = std::move(handler)](const eb::MessageView& v) { h(v.to_proto()); });
+        // Named before co_await: GCC 12 destroys co_await full-expression temporaries twice.
+        eb::MessageHandler adapter = [h = std::move(handler)](const eb::MessageView& v) {
+            h(v.to_proto());
+        };
+        auto op = client_->subscribe(std::move(pattern), std::move(adapter));
+        auto r = co_await std::move(op);
         if (!r) co_return fail(r.error().message);
         co_return *r;
     }
@@ -120,7 +123,8 @@ class BrokerBus final : public BusPort {
         asio::co_spawn(
             io_,
             [c = client_.get(), id]() -> asio::awaitable<void> {
-                (void)co_await c->unsubscribe(id);
+                auto op = c->unsubscribe(id);
+                (void)co_await std::move(op);
             },
             asio::detached);
     }
@@ -140,7 +144,8 @@ class BrokerBus final : public BusPort {
 
     asio::awaitable<Status> serve(std::string topic, RpcHandler handler) override {
         if (!client_) co_return fail(why_unavailable());
-        auto r = co_await client_->serve(topic, std::move(handler));
+        auto op = client_->serve(topic, std::move(handler));
+        auto r = co_await std::move(op);
         if (!r) co_return fail(r.error().message);
         served_[topic] = *r;
         co_return Status{};
@@ -164,7 +169,9 @@ class BrokerBus final : public BusPort {
         }
         if (request.timeout_ms() == 0)
             request.set_timeout_ms(static_cast<std::uint64_t>(timeout.count()));
-        auto r = co_await client_->call(eb::RpcRequest(std::move(request)), timeout);
+        eb::RpcRequest rq(std::move(request));
+        auto op = client_->call(std::move(rq), timeout);
+        auto r = co_await std::move(op);
         if (r) co_return std::move(*r);
         out = r.error().response;
         out.set_status(rpcv1::STATUS_ERROR);

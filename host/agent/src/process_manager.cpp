@@ -593,11 +593,11 @@ void ProcessManager::start() {
         asio::co_spawn(
             impl_->io,
             [impl = impl_]() -> asio::awaitable<void> {
-                auto sub = co_await impl->bus.subscribe(
-                    "control.health.heartbeat",
-                    [raw = impl.get()](const daemoneye::bus::v1::Message& m) {
-                        raw->on_heartbeat(m);
-                    });
+                MessageHandler handler = [raw = impl.get()](const daemoneye::bus::v1::Message& m) {
+                    raw->on_heartbeat(m);
+                };
+                auto op = impl->bus.subscribe("control.health.heartbeat", std::move(handler));
+                auto sub = co_await std::move(op);
                 if (sub)
                     impl->heartbeat_sub = *sub;
                 else
@@ -618,9 +618,11 @@ void ProcessManager::add_plugin(PluginSpec spec) {
         asio::co_spawn(
             impl_->io,
             [this, impl = impl_, name]() -> asio::awaitable<void> {
-                auto s = co_await impl->bus.serve(
-                    "control.collector." + name,
-                    [this](rpcv1::RpcRequest req) { return handle_rpc(std::move(req)); });
+                RpcHandler handler = [this](rpcv1::RpcRequest req) {
+                    return handle_rpc(std::move(req));
+                };
+                auto op = impl->bus.serve("control.collector." + name, std::move(handler));
+                auto s = co_await std::move(op);
                 if (!s)
                     spdlog::warn("process manager: cannot serve control.collector.{}: {}", name,
                                  s.error().message);

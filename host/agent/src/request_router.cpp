@@ -245,31 +245,34 @@ asio::awaitable<void> Agent::handle_events_tail(const ipcv1::EventsTail& t, Resp
     const std::uint64_t limit = t.count();
     std::vector<std::uint64_t> subs;
     for (const auto& p : patterns) {
-        auto sub = co_await bus_->subscribe(
-            p, [state, responder, limit](const daemoneye::bus::v1::Message& m) mutable {
-                if (limit && state->sent >= limit) return;
-                // Overlapping patterns deliver one message once per subscription: show it once.
-                const std::uint64_t seq = m.correlation().sequence_number();
-                if (state->any && m.source_session() == state->last_session &&
-                    seq == state->last_seq && seq != 0)
-                    return;
-                state->any = true;
-                state->last_session = m.source_session();
-                state->last_seq = seq;
-                ipcv1::Response r;
-                auto* e = r.mutable_event();
-                e->set_topic(m.topic());
-                e->set_payload_type(m.payload_type());
-                e->set_payload(m.payload());
-                *e->mutable_timestamp() = m.timestamp();
-                *e->mutable_correlation() = m.correlation();
-                e->set_source_session(m.source_session());
-                if (responder.send(std::move(r)))
-                    ++state->sent;
-                else
-                    ++state->dropped;
-                state->changed.notify();
-            });
+        // Named before co_await: GCC 12 destroys co_await full-expression temporaries twice.
+        MessageHandler handler = [state, responder,
+                                  limit](const daemoneye::bus::v1::Message& m) mutable {
+            if (limit && state->sent >= limit) return;
+            // Overlapping patterns deliver one message once per subscription: show it once.
+            const std::uint64_t seq = m.correlation().sequence_number();
+            if (state->any && m.source_session() == state->last_session && seq == state->last_seq &&
+                seq != 0)
+                return;
+            state->any = true;
+            state->last_session = m.source_session();
+            state->last_seq = seq;
+            ipcv1::Response r;
+            auto* e = r.mutable_event();
+            e->set_topic(m.topic());
+            e->set_payload_type(m.payload_type());
+            e->set_payload(m.payload());
+            *e->mutable_timestamp() = m.timestamp();
+            *e->mutable_correlation() = m.correlation();
+            e->set_source_session(m.source_session());
+            if (responder.send(std::move(r)))
+                ++state->sent;
+            else
+                ++state->dropped;
+            state->changed.notify();
+        };
+        auto op = bus_->subscribe(p, std::move(handler));
+        auto sub = co_await std::move(op);
         if (!sub) {
             for (auto id : subs) bus_->unsubscribe(id);
             responder.fail(ipcv1::RESULT_CODE_INVALID_REQUEST,
