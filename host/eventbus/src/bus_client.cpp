@@ -21,7 +21,9 @@ asio::awaitable<Result<std::unique_ptr<BusClient>, BusError>> connect_remote(
     std::function<std::unique_ptr<BusClient>(std::shared_ptr<BusClient::Impl>)> make) {
     auto impl = std::make_shared<BusClient::Impl>(ex, options);
     auto transport = std::make_shared<RemoteTransport>(ex, options, impl);
-    auto welcome = co_await transport->connect(impl->make_hello(), std::move(socket));
+    const auto hello = impl->make_hello();
+    auto op = transport->connect(hello, std::move(socket));
+    auto welcome = co_await std::move(op);
     if (!welcome) co_return unexpected(welcome.error());
     impl->transport = transport;
     impl->on_connected(*welcome, false);
@@ -42,9 +44,11 @@ asio::awaitable<Result<std::unique_ptr<BusClient>, BusError>> BusClient::connect
     if (options.socket_path.empty()) {
         co_return unexpected(BusError{BusError::Code::Io, "ClientOptions.socket_path is empty"});
     }
-    co_return co_await connect_remote(
-        executor, std::move(options), std::nullopt,
-        [](std::shared_ptr<Impl> i) { return std::unique_ptr<BusClient>(new BusClient(i)); });
+    // Named first: GCC 12 double-destroys lambdas that share a full-expression with co_await.
+    std::function<std::unique_ptr<BusClient>(std::shared_ptr<Impl>)> make =
+        [](std::shared_ptr<Impl> i) { return std::unique_ptr<BusClient>(new BusClient(i)); };
+    auto op = connect_remote(executor, std::move(options), std::nullopt, std::move(make));
+    co_return co_await std::move(op);
 }
 
 asio::awaitable<Result<std::unique_ptr<BusClient>, BusError>> BusClient::connect_fd(
@@ -57,9 +61,11 @@ asio::awaitable<Result<std::unique_ptr<BusClient>, BusError>> BusClient::connect
                                                               " is not usable: " + ec.message()});
     }
     options.reconnect.enabled = false;  // a socketpair cannot be re-dialled
-    co_return co_await connect_remote(
-        executor, std::move(options), std::move(socket),
-        [](std::shared_ptr<Impl> i) { return std::unique_ptr<BusClient>(new BusClient(i)); });
+    // Named first: GCC 12 double-destroys lambdas that share a full-expression with co_await.
+    std::function<std::unique_ptr<BusClient>(std::shared_ptr<Impl>)> make =
+        [](std::shared_ptr<Impl> i) { return std::unique_ptr<BusClient>(new BusClient(i)); };
+    auto op = connect_remote(executor, std::move(options), std::move(socket), std::move(make));
+    co_return co_await std::move(op);
 }
 
 Result<std::unique_ptr<BusClient>, BusError> BusClient::connect_local(Broker& broker,
@@ -101,11 +107,14 @@ asio::awaitable<Result<std::uint64_t, BusError>> BusClient::subscribe(std::strin
     if (!handler) {
         co_return unexpected(BusError{BusError::Code::Protocol, "subscribe: handler is empty"});
     }
-    co_return co_await impl_->add_subscription(std::move(pattern), std::move(handler), {});
+    RpcHandler none;
+    auto op = impl_->add_subscription(pattern, handler, none);
+    co_return co_await std::move(op);
 }
 
 asio::awaitable<Result<void, BusError>> BusClient::unsubscribe(std::uint64_t id) {
-    co_return co_await impl_->remove_subscription(id);
+    auto op = impl_->remove_subscription(id);
+    co_return co_await std::move(op);
 }
 
 Result<void, BusError> BusClient::publish(std::string_view topic, std::string_view payload_type,
@@ -148,12 +157,14 @@ asio::awaitable<void> BusClient::flush() {
 asio::awaitable<Result<rpcv1::RpcResponse, RpcError>> BusClient::call(
     RpcRequest request, std::chrono::milliseconds timeout) {
     auto impl = impl_;
-    co_return co_await await_callback<Result<rpcv1::RpcResponse, RpcError>>(
-        impl->executor,
-        [impl, request = std::move(request),
-         timeout](std::function<void(Result<rpcv1::RpcResponse, RpcError>)> done) mutable {
-            impl->async_call(std::move(request), timeout, std::move(done));
-        });
+    using R = Result<rpcv1::RpcResponse, RpcError>;
+    auto shared = std::make_shared<RpcRequest>(std::move(request));
+    std::function<void(std::function<void(R)>)> start = [impl, shared,
+                                                          timeout](std::function<void(R)> done) {
+        impl->async_call(std::move(*shared), timeout, std::move(done));
+    };
+    auto op = await_callback<R>(impl->executor, std::move(start));
+    co_return co_await std::move(op);
 }
 
 void BusClient::async_call(RpcRequest request, std::chrono::milliseconds timeout,
@@ -166,7 +177,9 @@ asio::awaitable<Result<std::uint64_t, BusError>> BusClient::serve(std::string pa
     if (!handler) {
         co_return unexpected(BusError{BusError::Code::Protocol, "serve: handler is empty"});
     }
-    co_return co_await impl_->add_subscription(std::move(pattern), {}, std::move(handler));
+    MessageHandler none;
+    auto op = impl_->add_subscription(pattern, none, handler);
+    co_return co_await std::move(op);
 }
 
 ClientStats BusClient::stats() const {

@@ -210,7 +210,7 @@ void BusClient::Impl::complete_ack(std::uint64_t id, Result<void, BusError> resu
 }
 
 asio::awaitable<Result<std::uint64_t, BusError>> BusClient::Impl::add_subscription(
-    std::string pattern, MessageHandler handler, RpcHandler rpc) {
+    const std::string& pattern, MessageHandler& handler, RpcHandler& rpc) {
     if (auto v = validate_pattern(pattern); !v) {
         co_return unexpected(BusError{BusError::Code::InvalidTopic,
                                       "invalid pattern '" + pattern + "': " + v.error().message});
@@ -228,11 +228,13 @@ asio::awaitable<Result<std::uint64_t, BusError>> BusClient::Impl::add_subscripti
     sub.rpc_handler = std::move(rpc);
     subs_.emplace(id, std::move(sub));
     auto self = shared_from_this();
-    auto result = co_await await_callback<Result<void, BusError>>(
-        executor, [self, id](std::function<void(Result<void, BusError>)> done) {
+    std::function<void(std::function<void(Result<void, BusError>)>)> start =
+        [self, id](std::function<void(Result<void, BusError>)> done) {
             self->expect_ack(id, std::move(done));
             self->send_subscribe(self->subs_.at(id));
-        });
+        };
+    auto op = await_callback<Result<void, BusError>>(executor, std::move(start));
+    auto result = co_await std::move(op);
     if (!result) {
         subs_.erase(id);
         co_return unexpected(result.error());
@@ -249,13 +251,15 @@ asio::awaitable<Result<void, BusError>> BusClient::Impl::remove_subscription(std
     subs_.erase(it);
     if (!transport || !transport->connected()) co_return Result<void, BusError>{};
     auto self = shared_from_this();
-    co_return co_await await_callback<Result<void, BusError>>(
-        executor, [self, id](std::function<void(Result<void, BusError>)> done) {
+    std::function<void(std::function<void(Result<void, BusError>)>)> start =
+        [self, id](std::function<void(Result<void, BusError>)> done) {
             self->expect_ack(id, std::move(done));
             bus::v1::Envelope env;
             env.mutable_unsubscribe()->set_subscription_id(id);
             if (auto sent = self->transport->send(env); !sent) self->complete_ack(id, sent);
-        });
+        };
+    auto op = await_callback<Result<void, BusError>>(executor, std::move(start));
+    co_return co_await std::move(op);
 }
 
 std::vector<ClientSubscriptionStats> BusClient::Impl::subscription_stats() const {
@@ -385,7 +389,8 @@ void BusClient::Impl::serve_request(const rpcv1::RpcRequest& request) {
             const auto start = std::chrono::steady_clock::now();
             rpcv1::RpcResponse rsp;
             try {
-                rsp = co_await handler(request);
+                auto op = handler(request);
+                rsp = co_await std::move(op);
             } catch (const std::exception& e) {
                 rsp = rpc_failure(rpcv1::ERROR_CODE_EXECUTION_ERROR,
                                   std::string("handler threw: ") + e.what());

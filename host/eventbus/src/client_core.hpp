@@ -40,9 +40,9 @@ class BusClient::Impl : public std::enable_shared_from_this<BusClient::Impl> {
     void set_state(ConnectionState s);
 
     // API.
-    boost::asio::awaitable<Result<std::uint64_t, BusError>> add_subscription(std::string pattern,
-                                                                             MessageHandler handler,
-                                                                             RpcHandler rpc);
+    // Arguments by reference: they live in the awaiting caller's frame until this completes.
+    boost::asio::awaitable<Result<std::uint64_t, BusError>> add_subscription(
+        const std::string& pattern, MessageHandler& handler, RpcHandler& rpc);
     boost::asio::awaitable<Result<void, BusError>> remove_subscription(std::uint64_t id);
     void async_call(RpcRequest request, std::chrono::milliseconds timeout,
                     std::function<void(Result<rpcv1::RpcResponse, RpcError>)> done);

@@ -67,7 +67,8 @@ asio::awaitable<Result<bus::v1::Welcome, BusError>> RemoteTransport::connect(
         socket.emplace(std::move(s));
     }
     auto stream = std::make_shared<wire::FramedStream>(std::move(*socket), so);
-    auto welcome = co_await handshake(stream, hello);
+    auto op = handshake(stream, hello);
+    auto welcome = co_await std::move(op);
     if (!welcome) {
         stream->close();
         co_return welcome;
@@ -88,11 +89,15 @@ asio::awaitable<Result<bus::v1::Welcome, BusError>> RemoteTransport::handshake(
     });
     bus::v1::Batch batch;
     *batch.add_items()->mutable_hello() = hello;
-    if (auto w = co_await stream->write_message(batch); !w) {
-        co_return unexpected(BusError{BusError::Code::Io, "sending Hello: " + w.error().message()});
-    }
+    // A refusing broker writes its Error and closes, maybe before our Hello is out: read anyway.
+    auto sent = co_await stream->write_message(batch);
     bus::v1::Batch reply;
     auto r = co_await stream->read_message(reply);
+    if (!r && !sent) {
+        deadline.cancel();
+        co_return unexpected(
+            BusError{BusError::Code::Io, "sending Hello: " + sent.error().message()});
+    }
     deadline.cancel();
     if (*timed_out) {
         co_return unexpected(BusError{BusError::Code::Timeout,
@@ -174,7 +179,9 @@ asio::awaitable<void> RemoteTransport::run() {
             if (closed_) break;
             auto core = core_.lock();
             if (!core) co_return;
-            auto welcome = co_await connect(core->make_hello(), std::nullopt);
+            const auto hello = core->make_hello();
+            auto op = connect(hello, std::nullopt);
+            auto welcome = co_await std::move(op);
             if (welcome) {
                 core->on_connected(*welcome, true);
                 back = true;
