@@ -237,6 +237,12 @@ struct PluginRegistry::Impl : std::enable_shared_from_this<PluginRegistry::Impl>
             errtext.pop_back();
         if (auto nl = errtext.rfind('\n'); nl != std::string::npos)
             errtext = errtext.substr(nl + 1);
+        // Drop the launcher's log prefix ("<time> error daemoneye-launcher[pid] describe: ").
+        if (auto tag = errtext.find("daemoneye-launcher["); tag != std::string::npos) {
+            if (auto end = errtext.find("] ", tag); end != std::string::npos)
+                errtext = errtext.substr(end + 2);
+            if (errtext.rfind("describe: ", 0) == 0) errtext = errtext.substr(10);
+        }
         if (timed_out)
             co_return fail("probe timed out after " + std::to_string(kProbeTimeout.count()) + " s");
         if (!st.exited || st.code != 0) {

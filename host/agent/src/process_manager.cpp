@@ -212,6 +212,9 @@ struct ProcessManager::Impl : std::enable_shared_from_this<ProcessManager::Impl>
         identity.instance_id = inst->id;
         identity.plugin_name = spec.name;
         identity.publish_grants = spec.publishes;
+        // The launcher's bridge reports for the plugin: heartbeats and sandbox/diagnostic events.
+        identity.publish_grants.push_back("control.health.heartbeat");
+        identity.publish_grants.push_back("control.health.diagnostics");
         identity.config = cc.config;
         std::weak_ptr<Instance> weak = inst;
         CollectorSessionEvents events;
@@ -221,7 +224,7 @@ struct ProcessManager::Impl : std::enable_shared_from_this<ProcessManager::Impl>
             i->hello = hello;
             i->hello_seen = true;
             i->last_heartbeat = Clock::now();
-            if (i->state == CollectorState::Starting) set_state(*i, CollectorState::Running);
+            // Running only once the plugin has started: the bridge's heartbeat says "running".
             i->changed.notify();
         };
         events.on_closed = [weak, gen](const std::string& reason) {
@@ -282,6 +285,8 @@ struct ProcessManager::Impl : std::enable_shared_from_this<ProcessManager::Impl>
             inst->last_exit = why;
             co_return fail(inst->id + " " + why);
         }
+        if (inst->state == CollectorState::Stopping || inst->state == CollectorState::Stopped)
+            co_return fail(inst->id + " start interrupted by a stop");
         co_return fail(inst->id + " failed to start: " + inst->last_exit);
     }
 
@@ -384,12 +389,12 @@ struct ProcessManager::Impl : std::enable_shared_from_this<ProcessManager::Impl>
             spdlog::info("collector {}: forced stop (SIGKILL)", inst->id);
             inst->child->signal_group(SIGKILL);
         } else {
+            bool rpc_ok = false;
             if (inst->hello_seen && bus.available()) {
                 rpcv1::RpcRequest req;
                 req.set_correlation_id(new_correlation_id());
                 req.set_client_id(config.agent.id);
-                req.set_target("control.collector." + inst->plugin + "." +
-                               inst->id.substr(inst->plugin.size() + 1));
+                req.set_target("control.collector." + inst->plugin + "." + inst->id);
                 req.set_operation(rpcv1::OPERATION_GRACEFUL_SHUTDOWN);
                 req.mutable_lifecycle()->set_collector(inst->plugin);
                 req.mutable_lifecycle()->set_instance(inst->id);
@@ -398,14 +403,20 @@ struct ProcessManager::Impl : std::enable_shared_from_this<ProcessManager::Impl>
                     seconds(std::max<std::uint32_t>(1, pm().graceful_shutdown_timeout_seconds));
                 req.set_timeout_ms(static_cast<std::uint64_t>(milliseconds(timeout).count()));
                 auto resp = co_await bus.call(req, timeout);
-                if (resp.status() != rpcv1::STATUS_OK) {
-                    spdlog::warn("collector {}: graceful stop RPC failed: {}", inst->id,
-                                 resp.error().message());
+                rpc_ok = resp.status() == rpcv1::STATUS_OK;
+                if (!rpc_ok) {
+                    spdlog::warn("collector {}: graceful stop RPC failed: {}; SIGTERM instead",
+                                 inst->id, resp.error().message());
                 }
             }
-            if (!co_await wait_exit(inst, gen, seconds(pm().graceful_shutdown_timeout_seconds))) {
-                spdlog::warn("collector {}: still running after {} s; SIGTERM", inst->id,
-                             pm().graceful_shutdown_timeout_seconds);
+            // Without an RPC channel (no Hello yet, or the call failed) SIGTERM is the graceful
+            // request: the launcher stops the plugin cleanly on it.
+            const auto grace =
+                rpc_ok ? seconds(pm().graceful_shutdown_timeout_seconds) : seconds(0);
+            if (!co_await wait_exit(inst, gen, grace)) {
+                if (rpc_ok)
+                    spdlog::warn("collector {}: still running after {} s; SIGTERM", inst->id,
+                                 pm().graceful_shutdown_timeout_seconds);
                 if (inst->child) inst->child->signal_group(SIGTERM);
                 if (!co_await wait_exit(inst, gen, seconds(pm().force_shutdown_timeout_seconds))) {
                     spdlog::warn("collector {}: still running after SIGTERM + {} s; SIGKILL",
@@ -444,6 +455,11 @@ struct ProcessManager::Impl : std::enable_shared_from_this<ProcessManager::Impl>
         if (!inst) return;
         inst->heartbeat = hb;
         inst->last_heartbeat = Clock::now();
+        if (inst->state == CollectorState::Starting && inst->hello_seen &&
+            hb.state() == "running") {
+            set_state(*inst, CollectorState::Running);
+            return;
+        }
         if (inst->state == CollectorState::Degraded && inst->health_details.count("degraded") == 0)
             set_state(*inst, CollectorState::Running);
     }
@@ -496,8 +512,7 @@ struct ProcessManager::Impl : std::enable_shared_from_this<ProcessManager::Impl>
             rpcv1::RpcRequest req;
             req.set_correlation_id(new_correlation_id());
             req.set_client_id(config.agent.id);
-            req.set_target("control.collector." + inst->plugin + "." +
-                           inst->id.substr(inst->plugin.size() + 1));
+            req.set_target("control.collector." + inst->plugin + "." + inst->id);
             req.set_operation(rpcv1::OPERATION_HEALTH_CHECK);
             req.mutable_health_check();
             auto resp = co_await bus.call(req, seconds(config.rpc.default_timeout_seconds));
@@ -812,8 +827,7 @@ asio::awaitable<rpcv1::RpcResponse> ProcessManager::handle_rpc(rpcv1::RpcRequest
                 for (const auto& ci : status(name)) {
                     if (ci.pid() == 0) continue;
                     rpcv1::RpcRequest fwd = req;
-                    fwd.set_target("control.collector." + name + "." +
-                                   ci.instance().substr(name.size() + 1));
+                    fwd.set_target("control.collector." + name + "." + ci.instance());
                     auto r = co_await impl->bus.call(
                         fwd, seconds(impl->config.rpc.default_timeout_seconds));
                     if (r.status() != rpcv1::STATUS_OK)
