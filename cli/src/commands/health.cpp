@@ -28,7 +28,10 @@ int run_health(bool verbose, const GlobalOptions& options) {
     }
     ipcv1::Request req;
     req.mutable_health_check()->set_verbose(verbose);
-    auto resp = client->call(req, timeout);
+    std::string summary;
+    auto resp = client->call(req, timeout, [&](const ipcv1::Response& r) {
+        if (!r.final() && !r.message().empty()) summary = r.message();
+    });
     if (!resp) {
         if (options.json)
             std::cout << "{\"overall\":\"unreachable\",\"error\":"
@@ -48,7 +51,7 @@ int run_health(bool verbose, const GlobalOptions& options) {
                           c.state().c_str());
             std::cout << line << c.message() << "\n";
         }
-        if (verbose && !resp->message().empty()) std::cout << "\nagent:\n" << resp->message();
+        if (verbose && !summary.empty()) std::cout << "\nagent:\n" << summary;
         if (verbose) std::cout << "endpoint: " << *endpoint << "\n";
     }
     return h.overall() == "healthy" ? 0 : 1;

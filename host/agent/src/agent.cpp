@@ -86,6 +86,9 @@ asio::awaitable<Status> Agent::start() {
         spdlog::error("plugins: drop-in watch not running: {}", registry_watch_error_);
     }
     pm_->start_enabled();
+    // One self-check now, so the first health report already knows whether RPC answers.
+    last_rpc_check_ = Clock::now();
+    co_await rpc_self_check();
     periodic();
     if (std::getenv("NOTIFY_SOCKET")) {
         sd_notify(0, "READY=1\nSTATUS=running");

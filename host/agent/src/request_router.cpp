@@ -35,8 +35,13 @@ asio::awaitable<void> Agent::handle(ipcv1::Request request, Responder responder)
             responder.finish(std::move(resp));
             break;
         case ipcv1::Request::kHealthCheck: {
+            if (request.health_check().verbose()) {
+                // `message` and `health` share a oneof: the summary goes first, on its own.
+                ipcv1::Response text;
+                text.set_message(summary());
+                responder.send(std::move(text));
+            }
             *resp.mutable_health() = health();
-            if (request.health_check().verbose()) resp.set_message(summary());
             responder.finish(std::move(resp));
             break;
         }
