@@ -38,4 +38,14 @@ struct Context {
 // Adds `topics match PATTERN TOPIC` (offline: validates and matches without an agent).
 void register_topics(CLI::App& app, Context& ctx);
 
+// Verbs that talk to a running agent (area: agent), each in src/commands/<verb>.cpp.
+void register_health(CLI::App& app, Context& ctx);      // health-check [--verbose]
+void register_ipc(CLI::App& app, Context& ctx);         // ipc test
+void register_collectors(CLI::App& app, Context& ctx);  // collectors list|status|start|stop|restart
+void register_plugins(CLI::App& app, Context& ctx);     // plugins list|inspect|install|remove
+void register_events(CLI::App& app, Context& ctx);      // events tail
+void register_topics_list(CLI::App& app, Context& ctx);  // topics list (after register_topics)
+void register_metrics(CLI::App& app, Context& ctx);      // metrics [--prometheus]
+void register_config(CLI::App& app, Context& ctx);       // config validate FILE
+
 }  // namespace daemoneye::cli

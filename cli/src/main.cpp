@@ -36,6 +36,14 @@ int main(int argc, char** argv) {
         ->capture_default_str();
 
     register_topics(app, ctx);
+    register_topics_list(app, ctx);
+    register_health(app, ctx);
+    register_ipc(app, ctx);
+    register_collectors(app, ctx);
+    register_plugins(app, ctx);
+    register_events(app, ctx);
+    register_metrics(app, ctx);
+    register_config(app, ctx);
 
     try {
         app.parse(argc, argv);

@@ -1,0 +1,248 @@
+// The real agent, a temporary config, real launchers and test plugins, driven through the real
+// daemoneye-cli. Generous timeouts: these run on 2 busy cores; nothing here asserts speed.
+#include <gtest/gtest.h>
+
+#include "agent_harness.hpp"
+
+using namespace daemoneye::agent::testing;
+
+namespace {
+
+const char* kFastRestarts =
+    "process_manager:\n"
+    "  graceful_shutdown_timeout_seconds: 5\n"
+    "  force_shutdown_timeout_seconds: 5\n"
+    "  restart_backoff_seconds: 1\n"
+    "  max_restart_attempts: 2\n"
+    "  heartbeat_timeout_seconds: 15\n"
+    "broker: {startup_timeout_seconds: 60}\n";
+
+bool contains(const std::string& haystack, const std::string& needle) {
+    return haystack.find(needle) != std::string::npos;
+}
+
+}  // namespace
+
+TEST(AgentIntegration, ConfigErrorsNameFileLineAndKeyAndTheAgentDoesNotStart) {
+    TempAgent a;
+    {
+        std::ofstream out(a.config_path());
+        out << "broker:\n"
+               "  startup_timeout_seconds: 30\n"
+               "  max_subscriber: 5\n"  // line 3: unknown key
+               "ipc:\n"
+               "  max_connections: lots\n";  // line 5: wrong type
+    }
+    a.start();
+    EXPECT_EQ(a.wait_exit(), 1);
+    const std::string log = a.log();
+    const std::string file = a.config_path().string();
+    EXPECT_TRUE(contains(log, file + ":3:3: broker.max_subscriber: unknown key")) << log;
+    EXPECT_TRUE(contains(log, file + ":5:20: ipc.max_connections: expected a non-negative integer"))
+        << log;
+    EXPECT_FALSE(fs::exists(a.socket()));
+
+    // --check-config and `config validate` report the same lines.
+    auto check = run_program({DAEMONEYE_AGENT_PATH, "--check-config", file});
+    EXPECT_EQ(check.exit_code, 1);
+    auto validate = a.cli({"config", "validate", file});
+    EXPECT_EQ(validate.exit_code, 2);
+    EXPECT_EQ(check.err, validate.err);
+    EXPECT_TRUE(contains(validate.err, ":3:3: broker.max_subscriber")) << validate.err;
+
+    auto ok = a.cli({"config", "validate", DAEMONEYE_SOURCE_DIR "/config/daemoneye.yaml"});
+    EXPECT_EQ(ok.exit_code, 0) << ok.err;
+}
+
+TEST(AgentIntegration, HealthCheckExitCodes) {
+    TempAgent a;
+    // Unreachable: 2.
+    auto r = a.cli({"health-check"});
+    EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+    EXPECT_TRUE(contains(r.err, "cannot connect")) << r.err;
+
+    // Healthy: 0 (a plugin registered, nothing asked to run).
+    a.add_plugin("de_test_good.so");
+    a.write_config(std::string(kFastRestarts) + "collectors:\n  good: {enabled: false}\n");
+    a.start();
+    ASSERT_TRUE(a.wait_ready()) << a.log();
+    r = a.cli({"health-check", "--verbose"});
+    EXPECT_EQ(r.exit_code, 0) << r.out << a.log();
+    EXPECT_TRUE(contains(r.out, "overall: healthy")) << r.out;
+    EXPECT_TRUE(contains(r.out, "broker")) << r.out;
+}
+
+TEST(AgentIntegration, HealthCheckDegradedWhenACollectorFails) {
+    TempAgent a;
+    a.add_plugin("de_test_throw_start.so");  // start() throws: the launcher exits, every time
+    a.write_config(std::string(kFastRestarts) + "collectors:\n  throw-start: {enabled: true}\n");
+    a.start();
+    ASSERT_TRUE(a.wait_ready()) << a.log();
+    ASSERT_TRUE(wait_until(
+        [&] {
+            const auto s = a.state_of("throw-start");
+            return s == "Crashed" || s == "Failed";
+        },
+        120s))
+        << a.log();
+    auto r = a.cli({"health-check"});
+    EXPECT_EQ(r.exit_code, 1) << r.out;
+}
+
+TEST(AgentIntegration, StartStopRestartACollector) {
+    TempAgent a;
+    a.add_plugin("de_test_good.so");
+    a.write_config(std::string(kFastRestarts) + "collectors:\n  good: {enabled: false}\n");
+    a.start();
+    ASSERT_TRUE(a.wait_ready()) << a.log();
+    EXPECT_EQ(a.state_of("good"), "Stopped");
+
+    auto r = a.cli({"collectors", "start", "good"});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err << a.log();
+    EXPECT_TRUE(contains(r.out, "Running")) << r.out;
+    const pid_t first = a.pid_of("good");
+    ASSERT_GT(first, 0);
+    EXPECT_TRUE(process_alive(first));
+
+    auto status = a.cli({"collectors", "status", "good"});
+    EXPECT_EQ(status.exit_code, 0);
+    EXPECT_TRUE(contains(status.out, "state:            Running")) << status.out;
+    EXPECT_TRUE(contains(status.out, "events published")) << status.out;
+
+    r = a.cli({"collectors", "restart", "good"});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    const pid_t second = a.pid_of("good");
+    EXPECT_GT(second, 0);
+    EXPECT_NE(first, second);
+    EXPECT_FALSE(process_alive(first));
+
+    r = a.cli({"collectors", "stop", "good"});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_EQ(a.state_of("good"), "Stopped");
+    EXPECT_FALSE(process_alive(second));
+    EXPECT_TRUE(children_of(a.pid()).empty());
+
+    // Unknown collector: a clear error and a failure exit code.
+    r = a.cli({"collectors", "start", "nosuch"});
+    EXPECT_EQ(r.exit_code, 4);
+    EXPECT_TRUE(contains(r.err, "no collector named 'nosuch'")) << r.err;
+}
+
+TEST(AgentIntegration, KilledLauncherIsRestartedWithBackoffThenFailed) {
+    TempAgent a;
+    a.add_plugin("de_test_good.so");
+    a.write_config(std::string(kFastRestarts) + "collectors:\n  good: {enabled: true}\n");
+    a.start();
+    ASSERT_TRUE(a.wait_ready()) << a.log();
+    // max_restart_attempts: 2 -> two restarts, the third crash is final.
+    for (int crash = 1; crash <= 3; ++crash) {
+        ASSERT_TRUE(wait_until([&] { return a.state_of("good") == "Running"; }, 120s))
+            << "crash " << crash << ": " << a.log();
+        const pid_t pid = a.pid_of("good");
+        ASSERT_GT(pid, 0);
+        ASSERT_EQ(::kill(pid, SIGKILL), 0);
+        ASSERT_TRUE(wait_until([&] { return a.pid_of("good") != pid; }, 60s));
+    }
+    ASSERT_TRUE(wait_until([&] { return a.state_of("good") == "Failed"; }, 60s)) << a.log();
+    auto status = a.cli({"collectors", "status", "good"});
+    EXPECT_TRUE(contains(status.out, "restarts:         2")) << status.out;
+    EXPECT_TRUE(contains(status.out, "gave up after 2 restarts")) << status.out;
+    EXPECT_TRUE(contains(status.out, "killed by signal 9")) << status.out;
+    EXPECT_TRUE(contains(a.log(), "restart 1 of 2 in 1 s")) << a.log();
+    EXPECT_TRUE(contains(a.log(), "restart 2 of 2 in 2 s")) << a.log();
+    EXPECT_EQ(a.cli({"health-check"}).exit_code, 1);
+}
+
+TEST(AgentIntegration, DropInPluginIsRegisteredAndStarted) {
+    TempAgent a;
+    a.write_config(kFastRestarts);  // autostart: true (default), nothing in plugins.directories
+    a.start();
+    ASSERT_TRUE(a.wait_ready()) << a.log();
+    auto list = a.cli({"plugins", "list"});
+    EXPECT_TRUE(contains(list.out, "no plugins found")) << list.out;
+
+    const std::string src = std::string(DAEMONEYE_TEST_PLUGIN_DIR) + "/de_test_good.so";
+    auto r = a.cli({"plugins", "install", src, "--drop-in", a.drop_in().string()});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err << a.log();
+    EXPECT_TRUE(contains(r.out, "registered good 1.0.0")) << r.out;
+    struct stat st {};
+    ASSERT_EQ(::stat((a.drop_in() / "de_test_good.so").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0644u);
+
+    ASSERT_TRUE(wait_until([&] { return a.state_of("good") == "Running"; }, 120s)) << a.log();
+
+    // Removing the library stops its collectors.
+    r = a.cli({"plugins", "remove", "good"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_TRUE(wait_until([&] { return children_of(a.pid()).empty(); }, 60s));
+    EXPECT_EQ(a.state_of("good"), "");
+}
+
+TEST(AgentIntegration, WorldWritableAndDuplicatePluginsAreRefusedWithTheirReason) {
+    TempAgent a;
+    a.add_plugin("de_test_good.so");
+    a.write_config(std::string(kFastRestarts) + "collectors:\n  good: {enabled: false}\n");
+    a.start();
+    ASSERT_TRUE(a.wait_ready()) << a.log();
+
+    // World-writable: written as a dot-file (ignored), then renamed into place.
+    const fs::path tmp = a.drop_in() / ".ww.tmp";
+    fs::copy_file(fs::path(DAEMONEYE_TEST_PLUGIN_DIR) / "de_test_probe.so", tmp);
+    ::chmod(tmp.c_str(), 0666);
+    fs::rename(tmp, a.drop_in() / "ww.so");
+    ASSERT_TRUE(wait_until(
+        [&] {
+            return contains(a.cli({"plugins", "list"}).out, "world-writable");
+        },
+        60s))
+        << a.cli({"plugins", "list"}).out;
+    auto list = a.cli({"plugins", "list"});
+    EXPECT_TRUE(contains(list.out, "REFUSED")) << list.out;
+
+    // A second library with an existing name.
+    const std::string dup = (a.root() / "good-copy.so").string();
+    fs::copy_file(fs::path(DAEMONEYE_TEST_PLUGIN_DIR) / "de_test_good.so", dup);
+    auto r = a.cli({"plugins", "install", dup, "--drop-in", a.drop_in().string()});
+    EXPECT_EQ(r.exit_code, 4);
+    EXPECT_TRUE(contains(r.err, "duplicate plugin name 'good'")) << r.err;
+
+    // ABI mismatch is refused with both versions named.
+    r = a.cli({"plugins", "install",
+               std::string(DAEMONEYE_TEST_PLUGIN_DIR) + "/de_test_abi_major.so", "--drop-in",
+               a.drop_in().string()});
+    EXPECT_EQ(r.exit_code, 4);
+    EXPECT_TRUE(contains(r.err, "ABI")) << r.err;
+}
+
+TEST(AgentIntegration, SigtermStopsEveryCollectorAndRemovesSockets) {
+    TempAgent a;
+    a.add_plugin("de_test_good.so");
+    a.write_config(std::string(kFastRestarts) + "collectors:\n  good: {enabled: true}\n");
+    a.start();
+    ASSERT_TRUE(a.wait_ready()) << a.log();
+    ASSERT_TRUE(wait_until([&] { return a.state_of("good") == "Running"; }, 120s)) << a.log();
+    const pid_t launcher = a.pid_of("good");
+    ASSERT_GT(launcher, 0);
+    EXPECT_TRUE(fs::exists(a.socket()));
+    EXPECT_TRUE(fs::exists(a.bus_socket()));
+
+    EXPECT_EQ(a.stop(), 0) << a.log();
+    EXPECT_FALSE(process_alive(launcher));
+    EXPECT_FALSE(fs::exists(a.socket()));
+    EXPECT_FALSE(fs::exists(a.bus_socket()));
+    EXPECT_TRUE(contains(a.log(), "agent stopped")) << a.log();
+}
+
+TEST(AgentIntegration, IpcTestAndMetrics) {
+    TempAgent a;
+    a.write_config(kFastRestarts);
+    a.start();
+    ASSERT_TRUE(a.wait_ready()) << a.log();
+    auto r = a.cli({"ipc", "test", "--count", "8"});
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_TRUE(contains(r.out, "every echo identical")) << r.out;
+    r = a.cli({"metrics", "--prometheus"});
+    EXPECT_EQ(r.exit_code, 0);
+    EXPECT_TRUE(contains(r.out, "# TYPE daemoneye_ipc_requests_total counter")) << r.out;
+    EXPECT_TRUE(contains(r.out, "daemoneye_bus_publishes_total")) << r.out;
+}
