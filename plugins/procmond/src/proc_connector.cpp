@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <string>
 
 namespace procmond {
@@ -32,7 +33,55 @@ bool send_op(int fd, proc_cn_mcast_op op) {
     return ::send(fd, buf, kLen, 0) == static_cast<ssize_t>(kLen);
 }
 
+// The proc_event in one netlink message, copied out. In a datagram the event starts 36 bytes in
+// (nlmsghdr 16 + cn_msg 20), but proc_event holds a __u64 and needs 8-byte alignment: reading it
+// in place is undefined behaviour (UBSan: "misaligned address"), so it is memcpy'd. cn->len is
+// the sender's claim; it must fit inside this netlink message.
+std::optional<proc_event> proc_event_in(const nlmsghdr* nh) {
+    const std::size_t payload = NLMSG_PAYLOAD(nh, 0);
+    if (payload < sizeof(cn_msg)) return std::nullopt;
+    cn_msg cn;
+    std::memcpy(&cn, NLMSG_DATA(nh), sizeof cn);
+    if (cn.id.idx != CN_IDX_PROC || cn.id.val != CN_VAL_PROC) return std::nullopt;
+    if (cn.len < sizeof(proc_event) || cn.len > payload - sizeof(cn_msg)) return std::nullopt;
+    proc_event ev;
+    std::memcpy(&ev, static_cast<const char*>(NLMSG_DATA(nh)) + sizeof(cn_msg), sizeof ev);
+    return ev;
+}
+
 }  // namespace
+
+void decode_connector_datagram(const char* data, std::size_t size,
+                               std::vector<ConnectorEvent>& out) {
+    int len = static_cast<int>(size);
+    for (auto* nh = reinterpret_cast<const nlmsghdr*>(data); NLMSG_OK(nh, len);
+         nh = NLMSG_NEXT(nh, len)) {
+        if (nh->nlmsg_type == NLMSG_ERROR || nh->nlmsg_type == NLMSG_NOOP) continue;
+        const std::optional<proc_event> ev = proc_event_in(nh);
+        if (!ev) continue;
+        switch (ev->what) {
+            case proc_event::PROC_EVENT_FORK: {
+                const auto& f = ev->event_data.fork;
+                if (f.child_pid != f.child_tgid) break;  // a new thread
+                out.push_back({ConnectorEvent::Kind::kFork, f.child_tgid, f.parent_tgid});
+                break;
+            }
+            case proc_event::PROC_EVENT_EXEC: {
+                const auto& e = ev->event_data.exec;
+                out.push_back({ConnectorEvent::Kind::kExec, e.process_tgid, 0});
+                break;
+            }
+            case proc_event::PROC_EVENT_EXIT: {
+                const auto& e = ev->event_data.exit;
+                if (e.process_pid != e.process_tgid) break;  // a thread ended
+                out.push_back({ConnectorEvent::Kind::kExit, e.process_tgid, e.parent_tgid});
+                break;
+            }
+            default:
+                break;
+        }
+    }
+}
 
 Result<std::unique_ptr<ProcConnector>> ProcConnector::open() {
     const int fd =
@@ -63,11 +112,10 @@ Result<std::unique_ptr<ProcConnector>> ProcConnector::open() {
             return failure(std::string("netlink recv: ") + std::strerror(errno));
         }
         int len = static_cast<int>(n);
-        for (auto* nh = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(nh, len);
+        for (auto* nh = reinterpret_cast<const nlmsghdr*>(buf); NLMSG_OK(nh, len);
              nh = NLMSG_NEXT(nh, len)) {
-            auto* cn = static_cast<cn_msg*>(NLMSG_DATA(nh));
-            if (cn->id.idx != CN_IDX_PROC || cn->len < sizeof(proc_event)) continue;
-            auto* ev = reinterpret_cast<proc_event*>(cn->data);
+            const std::optional<proc_event> ev = proc_event_in(nh);
+            if (!ev) continue;
             if (ev->what == proc_event::PROC_EVENT_NONE) {
                 if (ev->event_data.ack.err != 0) {
                     return failure(
@@ -105,35 +153,7 @@ bool ProcConnector::drain(std::vector<ConnectorEvent>& out) {
             break;  // EAGAIN: drained
         }
         if (n == 0) break;
-        int len = static_cast<int>(n);
-        for (auto* nh = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(nh, len);
-             nh = NLMSG_NEXT(nh, len)) {
-            if (nh->nlmsg_type == NLMSG_ERROR || nh->nlmsg_type == NLMSG_NOOP) continue;
-            auto* cn = static_cast<cn_msg*>(NLMSG_DATA(nh));
-            if (cn->id.idx != CN_IDX_PROC || cn->len < sizeof(proc_event)) continue;
-            auto* ev = reinterpret_cast<proc_event*>(cn->data);
-            switch (ev->what) {
-                case proc_event::PROC_EVENT_FORK: {
-                    const auto& f = ev->event_data.fork;
-                    if (f.child_pid != f.child_tgid) break;  // a new thread
-                    out.push_back({ConnectorEvent::Kind::kFork, f.child_tgid, f.parent_tgid});
-                    break;
-                }
-                case proc_event::PROC_EVENT_EXEC: {
-                    const auto& e = ev->event_data.exec;
-                    out.push_back({ConnectorEvent::Kind::kExec, e.process_tgid, 0});
-                    break;
-                }
-                case proc_event::PROC_EVENT_EXIT: {
-                    const auto& e = ev->event_data.exit;
-                    if (e.process_pid != e.process_tgid) break;  // a thread ended
-                    out.push_back({ConnectorEvent::Kind::kExit, e.process_tgid, e.parent_tgid});
-                    break;
-                }
-                default:
-                    break;
-            }
-        }
+        decode_connector_datagram(buf, static_cast<std::size_t>(n), out);
     }
     return complete;
 }

@@ -3,6 +3,7 @@
 // allows; open() says why when it cannot, and procmond then runs on scans alone.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -17,6 +18,11 @@ struct ConnectorEvent {
     std::int32_t pid = 0;   // the process (thread-group leader)
     std::int32_t ppid = 0;  // fork: the parent process
 };
+
+// Appends the fork/exec/exit events of one received netlink datagram (thread events dropped).
+// Messages that are malformed, truncated or not from the process connector are skipped.
+void decode_connector_datagram(const char* data, std::size_t size,
+                               std::vector<ConnectorEvent>& out);
 
 class ProcConnector {
   public:

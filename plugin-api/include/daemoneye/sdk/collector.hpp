@@ -62,12 +62,15 @@ constexpr bool valid_plugin_name(std::string_view name) {
     return true;
 }
 
-// A NULL-terminated list of string literals whose entries all satisfy `valid`.
-template <class Valid>
-constexpr bool valid_list(const char* const* list, Valid valid) {
-    if (list == nullptr) return false;
-    for (; *list != nullptr; ++list) {
-        if (!valid(std::string_view(*list))) return false;
+// A NULL-terminated array of string literals whose entries all satisfy `valid`.
+// Takes the array itself, not a pointer to it: with -fsanitize=null (part of UBSan) GCC no longer
+// folds "address of a static array == nullptr" to false, so a pointer test here made every plugin
+// fail to compile in a UBSan build ("is not a constant expression").
+template <std::size_t N, class Valid>
+constexpr bool valid_list(const char* const (&list)[N], Valid valid) {
+    if (list[N - 1] != nullptr) return false;
+    for (std::size_t i = 0; i + 1 < N; ++i) {
+        if (list[i] == nullptr || !valid(std::string_view(list[i]))) return false;
     }
     return true;
 }
