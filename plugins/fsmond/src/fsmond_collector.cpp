@@ -223,12 +223,23 @@ void FsmondCollector::publish(ReadyChange& rc) {
              it != known_.end() && it->first.compare(0, prefix.size(), prefix) == 0;)
             it = known_.erase(it);
     } else if (c.kind != events::v1::FILE_EVENT_KIND_OVERFLOW) {
-        const bool hash = c.kind == events::v1::FILE_EVENT_KIND_MODIFIED ||
+        // A change to a path we never knew means its creation was lost: the kernel queue was full
+        // when the file was created and had room again for its next event. The rescan after the
+        // overflow would not report it either, because this event already put it in known_.
+        const bool creation_lost = (c.kind == events::v1::FILE_EVENT_KIND_MODIFIED ||
+                                    c.kind == events::v1::FILE_EVENT_KIND_ATTRIB) &&
+                                   !known_.contains(c.path);
+        const bool hash = creation_lost || c.kind == events::v1::FILE_EVENT_KIND_MODIFIED ||
                           c.kind == events::v1::FILE_EVENT_KIND_CREATED ||
                           c.kind == events::v1::FILE_EVENT_KIND_MOVED;
         const FileFacts f = inspect_file(c.path, hash ? config_.hash_max_bytes : 0);
         fill_file_info(c.path, f, *info);
         if (!f.sha256.empty()) ++hashed_;
+        if (creation_lost && f.exists) {
+            ev.set_kind(events::v1::FILE_EVENT_KIND_CREATED);
+            if (ev.detail().empty())
+                ev.set_detail("first seen changed: its creation event was lost");
+        }
         if (!f.exists) {
             // Gone before we looked (a burst that ended in a delete reports that delete next).
             info->set_is_dir(c.is_dir);
@@ -258,6 +269,7 @@ void FsmondCollector::publish(ReadyChange& rc) {
             k.gid = f.gid;
         }
     }
+    const Kind kind = ev.kind();
     const std::string bytes = ev.SerializeAsString();
     {
         // Into the ring before the bus: whoever saw the event can find it in recent_changes.
@@ -265,7 +277,7 @@ void FsmondCollector::publish(ReadyChange& rc) {
         ring_.push_back(std::move(ev));
         while (ring_.size() > config_.recent_capacity) ring_.pop_front();
     }
-    emit(topic_for(c.kind), bytes);
+    emit(topic_for(kind), bytes);
 }
 
 void FsmondCollector::run() {

@@ -174,7 +174,10 @@ class Config {
     // Throws ConfigError naming the first key that is neither one of `known` nor below one of
     // them ("paths" allows "paths.0"). Call it in the constructor so typos fail loudly.
     void reject_unknown(std::initializer_list<std::string_view> known) const {
-        for (const auto& [key, value] : entries_) {
+        for (const auto& entry : entries_) {
+            // Not a structured binding: clang before 16 cannot capture one in a lambda, and this
+            // header is compiled by plugin authors with whatever compiler they have.
+            const std::string& key = entry.first;
             bool ok = std::any_of(known.begin(), known.end(), [&](std::string_view k) {
                 return key == k || (key.size() > k.size() && std::string_view(key).starts_with(k) &&
                                     key[k.size()] == '.');
