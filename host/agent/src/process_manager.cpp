@@ -18,6 +18,7 @@
 #include "child_process.hpp"
 #include "logging.hpp"
 #include "notifier.hpp"
+#include "permission_grant.hpp"
 
 namespace daemoneye::agent {
 
@@ -132,12 +133,12 @@ struct ProcessManager::Impl : std::enable_shared_from_this<ProcessManager::Impl>
         inst.changed.notify();
     }
 
-    std::vector<std::string> launcher_argv(const Instance& inst, const PluginSpec& spec) const {
+    std::vector<std::string> launcher_argv(const Instance& inst, const PluginSpec& spec,
+                                           const Grant& grant) const {
         const CollectorConfig cc = config.collector(spec.name);
         std::vector<std::string> argv = {
             pm().launcher_path, "--plugin", spec.path, "--instance", inst.id, "--broker-fd", "3"};
-        const auto& perms = cc.permissions.empty() ? spec.permissions : cc.permissions;
-        for (const auto& p : perms) {
+        for (const auto& p : grant.permissions) {
             argv.push_back("--permission");
             argv.push_back(p);
         }
@@ -173,15 +174,13 @@ struct ProcessManager::Impl : std::enable_shared_from_this<ProcessManager::Impl>
         const PluginSpec spec = spec_it->second;
         const CollectorConfig cc = config.collector(spec.name);
 
-        // Explicit permissions must be a subset of what the plugin declares.
-        for (const auto& p : cc.permissions) {
-            if (std::find(spec.permissions.begin(), spec.permissions.end(), p) ==
-                spec.permissions.end()) {
-                inst->last_exit = "permission '" + p + "' in collectors." + spec.name +
-                                  ".permissions is not declared by the plugin";
-                set_state(*inst, CollectorState::Failed);
-                co_return fail(inst->last_exit);
-            }
+        // Explicit permissions must be covered by what the plugin declares; path-less fs.watch
+        // becomes one fs.watch:<path> per configured path.
+        auto grant = grant_for(spec.name, spec.permissions, cc);
+        if (!grant) {
+            inst->last_exit = grant.error().message;
+            set_state(*inst, CollectorState::Failed);
+            co_return fail(inst->last_exit);
         }
 
         inst->restart_timer.cancel();
@@ -215,7 +214,7 @@ struct ProcessManager::Impl : std::enable_shared_from_this<ProcessManager::Impl>
         // The launcher's bridge reports for the plugin: heartbeats and sandbox/diagnostic events.
         identity.publish_grants.push_back("control.health.heartbeat");
         identity.publish_grants.push_back("control.health.diagnostics");
-        identity.config = cc.config;
+        identity.config = grant->config;
         std::weak_ptr<Instance> weak = inst;
         CollectorSessionEvents events;
         events.on_hello = [this, self, weak, gen](const daemoneye::bus::v1::Hello& hello) {
@@ -240,7 +239,7 @@ struct ProcessManager::Impl : std::enable_shared_from_this<ProcessManager::Impl>
         }
 
         SpawnOptions opts;
-        opts.argv = launcher_argv(*inst, spec);
+        opts.argv = launcher_argv(*inst, spec, *grant);
         opts.pass_fd = sv[1];
         opts.pass_fd_as = 3;
         auto child = spawn_child(io, opts);
