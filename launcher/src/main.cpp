@@ -15,7 +15,7 @@
 #include <iostream>
 
 #include "daemoneye/launcher/bridge/bridge.hpp"
-#include "daemoneye/launcher/bridge/framed_bus_link.hpp"
+#include "daemoneye/launcher/bridge/bus_client_link.hpp"
 #include "daemoneye/launcher/describe.hpp"
 #include "daemoneye/launcher/exit_code.hpp"
 #include "daemoneye/launcher/loader.hpp"
@@ -161,7 +161,7 @@ int main(int argc, char** argv) {
         spdlog::warn("{}; ignored under --no-sandbox", message);
     }
 
-    dl::FramedBusLink link(bus_fd);
+    dl::BusClientLink link(bus_fd);
     dl::BridgeConfig bridge;
     bridge.instance_id = o.instance_id;
     bridge.config_overrides = o.config_overrides;
