@@ -1,4 +1,5 @@
 // daemoneye-launcher: sandbox first, then load the plugin, then bridge it to the bus.
+#include <execinfo.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -93,6 +94,13 @@ daemoneye::Result<int, dl::Failure> open_bus(const dl::Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // A launcher that dies by std::terminate says where (the agent only sees SIGABRT).
+    std::set_terminate([] {
+        void* frames[64];
+        int n = backtrace(frames, 64);
+        backtrace_symbols_fd(frames, n, 2);
+        std::abort();
+    });
     const pid_t parent = getppid();
     auto parsed = dl::parse_options(argc, argv);
     if (!parsed) {

@@ -152,7 +152,7 @@ struct BusClientLink::Impl {
     }
 };
 
-BusClientLink::BusClientLink(int fd) : impl_(std::make_shared<Impl>(fd)) {}
+BusClientLink::BusClientLink(int fd) : impl_(std::make_unique<Impl>(fd)) {}
 
 BusClientLink::~BusClientLink() {
     close("launcher shutting down", std::chrono::milliseconds(0));
@@ -218,7 +218,7 @@ void BusClientLink::start(BusCallbacks callbacks, EmitBuffer& events) {
 }
 
 void BusClientLink::serve_rpc(const std::string& topic) {
-    auto impl = impl_;
+    Impl* impl = impl_.get();  // outlives every handler: close() joins the loop before it goes
     asio::co_spawn(
         impl->io,
         [impl, topic]() -> awaitable<void> {
@@ -238,7 +238,7 @@ void BusClientLink::publish(bus::v1::Message message) {
 }
 
 void BusClientLink::respond(rpc::v1::RpcResponse response) {
-    auto impl = impl_;
+    Impl* impl = impl_.get();
     asio::post(impl->io, [impl, response = std::move(response)]() mutable {
         auto it = impl->waiting.find(response.correlation_id());
         if (it == impl->waiting.end()) return;  // the call was abandoned
@@ -266,7 +266,7 @@ bool BusClientLink::flush(std::chrono::milliseconds timeout) {
     // Everything is queued in the client; wait until it is on the socket.
     auto done = std::make_shared<std::promise<void>>();
     auto future = done->get_future();
-    auto keep = impl_;
+    Impl* keep = impl_.get();
     asio::co_spawn(
         impl.io,
         [keep, done]() -> awaitable<void> {

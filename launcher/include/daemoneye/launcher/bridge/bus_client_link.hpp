@@ -29,7 +29,7 @@ class BusClientLink final : public BusLink {
 
   private:
     struct Impl;
-    std::shared_ptr<Impl> impl_;
+    std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace daemoneye::launcher
