@@ -1,4 +1,5 @@
 // daemoneye-launcher: sandbox first, then load the plugin, then bridge it to the bus.
+#include <execinfo.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -15,7 +16,7 @@
 #include <iostream>
 
 #include "daemoneye/launcher/bridge/bridge.hpp"
-#include "daemoneye/launcher/bridge/framed_bus_link.hpp"
+#include "daemoneye/launcher/bridge/bus_client_link.hpp"
 #include "daemoneye/launcher/describe.hpp"
 #include "daemoneye/launcher/exit_code.hpp"
 #include "daemoneye/launcher/loader.hpp"
@@ -93,6 +94,13 @@ daemoneye::Result<int, dl::Failure> open_bus(const dl::Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // A launcher that dies by std::terminate says where (the agent only sees SIGABRT).
+    std::set_terminate([] {
+        void* frames[64];
+        int n = backtrace(frames, 64);
+        backtrace_symbols_fd(frames, n, 2);
+        std::abort();
+    });
     const pid_t parent = getppid();
     auto parsed = dl::parse_options(argc, argv);
     if (!parsed) {
@@ -161,7 +169,7 @@ int main(int argc, char** argv) {
         spdlog::warn("{}; ignored under --no-sandbox", message);
     }
 
-    dl::FramedBusLink link(bus_fd);
+    dl::BusClientLink link(bus_fd);
     dl::BridgeConfig bridge;
     bridge.instance_id = o.instance_id;
     bridge.config_overrides = o.config_overrides;

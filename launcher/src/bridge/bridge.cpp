@@ -149,7 +149,7 @@ ExitCode Session::run() {
                 },
                 *events_);
     const std::string rpc_topic = "control.collector." + name() + "." + config_.instance_id;
-    link_.subscribe(rpc_topic);
+    link_.serve_rpc(rpc_topic);
     monitor_ = std::thread([this] { monitor_loop(); });
 
     instance_ = std::make_unique<PluginInstance>(plugin_.library(), plugin_.descriptor(), *host_);

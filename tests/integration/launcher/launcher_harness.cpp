@@ -125,7 +125,15 @@ std::optional<bus::v1::Envelope> Launcher::next(std::chrono::milliseconds timeou
             if (!batch.ParseFromArray((*frame)->data(), static_cast<int>((*frame)->size()))) {
                 throw std::runtime_error("undecodable batch from launcher");
             }
-            for (auto& e : *batch.mutable_items()) inbox_.push_back(std::move(e));
+            for (auto& e : *batch.mutable_items()) {
+                // Acknowledge subscriptions and RPC-server registrations as the broker does.
+                if (e.has_subscribe()) {
+                    bus::v1::Envelope ack;
+                    ack.mutable_ack()->set_ref(e.subscribe().subscription_id());
+                    send(ack);
+                }
+                inbox_.push_back(std::move(e));
+            }
             continue;
         }
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -150,6 +158,8 @@ std::optional<bus::v1::Envelope> Launcher::next(std::chrono::milliseconds timeou
 std::optional<bus::v1::Hello> Launcher::expect_hello(std::chrono::milliseconds timeout) {
     auto e = next(timeout);
     if (!e || !e->has_hello()) return std::nullopt;
+    rpc_target_ =
+        "control.collector." + e->hello().manifest().name() + "." + e->hello().instance_id();
     return e->hello();
 }
 
@@ -164,12 +174,25 @@ void Launcher::welcome(const std::map<std::string, std::string>& config,
     w->set_protocol_version(1);
     for (const auto& [k, v] : config) (*w->mutable_config())[k] = v;
     send(env);
+    // Like the real broker, requests only reach the launcher once it registered as the RPC
+    // server of its topic: wait for that registration (acknowledged in next()).
+    pump_until(
+        [&] {
+            for (const auto& e : seen_) {
+                if (e.has_subscribe() && e.subscribe().rpc_server()) return true;
+            }
+            return false;
+        },
+        20s);
 }
 
 std::optional<rpc::v1::RpcResponse> Launcher::call(rpc::v1::RpcRequest request,
                                                    std::chrono::milliseconds timeout) {
-    if (request.correlation_id().empty())
+    if (request.correlation_id().empty()) {
         request.set_correlation_id("test-" + std::to_string(next_correlation_++));
+    }
+    if (request.target().empty()) request.set_target(rpc_target_);
+    request.set_reply_to("control.rpc.reply.42");
     bus::v1::Envelope env;
     *env.mutable_rpc_request() = request;
     send(env);

@@ -96,6 +96,7 @@ class Launcher {
     std::deque<bus::v1::Envelope> inbox_;
     std::vector<bus::v1::Envelope> seen_;
     std::uint64_t next_correlation_ = 1;
+    std::string rpc_target_;  // control.collector.<name>.<instance>, from the Hello
     bool reaped_ = false;
 };
 

@@ -56,7 +56,7 @@ TEST(Lifecycle, ServesHealthTasksConfigAndStops) {
 
     auto health = l.call(rpc::v1::OPERATION_HEALTH_CHECK);
     ASSERT_TRUE(health.has_value());
-    EXPECT_EQ(health->status(), rpc::v1::STATUS_OK);
+    EXPECT_EQ(health->status(), rpc::v1::STATUS_OK) << health->DebugString();
     EXPECT_EQ(health->responder(), "good-1");
     EXPECT_EQ(health->health().state(), rpc::v1::HEALTH_STATE_HEALTHY);
     EXPECT_EQ(detail(*health, "greeting"), "hello");  // Welcome.config reached the plugin

@@ -31,7 +31,8 @@ class BusLink {
     virtual void start(BusCallbacks callbacks, EmitBuffer& events) = 0;
 
     // Thread-safe. Control traffic is never dropped and goes out ahead of queued events.
-    virtual void subscribe(const std::string& pattern) = 0;
+    // Serves RPC requests addressed to `topic` (they arrive through BusCallbacks::on_rpc).
+    virtual void serve_rpc(const std::string& topic) = 0;
     virtual void publish(bus::v1::Message message) = 0;
     virtual void respond(rpc::v1::RpcResponse response) = 0;
 

@@ -1,39 +1,35 @@
-// BusLink over the framed bus protocol (bus.proto) on an inherited or connected Unix socket:
-// one Asio thread with a reader coroutine and a writer coroutine; the writer coalesces control
-// messages and queued events into one Batch per frame and stamps per-session sequence numbers.
+// BusLink over the broker's own client (daemoneye::eventbus::BusClient::connect_fd on the
+// inherited socketpair end): one Asio thread runs the client; a pump coroutine publishes control
+// messages first, then drains the emit buffer, waiting on the client's backpressure
+// (wait_writable) instead of dropping; RPCs are served with BusClient::serve and answered when
+// the control thread calls respond().
 #pragma once
 
-#include <atomic>
-#include <condition_variable>
-#include <deque>
 #include <memory>
-#include <mutex>
-#include <thread>
 
 #include "daemoneye/launcher/bridge/bus_link.hpp"
 
 namespace daemoneye::launcher {
 
-class FramedBusLink final : public BusLink {
+class BusClientLink final : public BusLink {
   public:
-    explicit FramedBusLink(int fd);
-    ~FramedBusLink() override;
+    explicit BusClientLink(int fd);
+    ~BusClientLink() override;
 
     Result<bus::v1::Welcome> handshake(const bus::v1::Hello& hello,
                                        std::chrono::milliseconds timeout) override;
     void start(BusCallbacks callbacks, EmitBuffer& events) override;
-    void subscribe(const std::string& pattern) override;
+    void serve_rpc(const std::string& topic) override;
     void publish(bus::v1::Message message) override;
     void respond(rpc::v1::RpcResponse response) override;
     void events_ready() override;
     bool flush(std::chrono::milliseconds timeout) override;
     void close(const std::string& reason, std::chrono::milliseconds timeout) override;
-    std::uint64_t published() const override { return published_.load(std::memory_order_relaxed); }
+    std::uint64_t published() const override;
 
   private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
-    std::atomic<std::uint64_t> published_{0};
 };
 
 }  // namespace daemoneye::launcher
