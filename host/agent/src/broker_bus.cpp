@@ -55,6 +55,7 @@ class BrokerBus final : public BusPort {
             auto it = adopted_.find(e.session_id);
             if (it == adopted_.end() || !it->second.on_hello) return;
             daemoneye::bus::v1::Hello hello;
+            if (e.hello != nullptr) hello = *e.hello;  // manifest and sandbox layers
             hello.set_role(daemoneye::bus::v1::ROLE_COLLECTOR);
             hello.set_instance_id(e.instance_id);
             hello.set_client_name(e.name);

@@ -323,7 +323,11 @@ Result<bus::v1::Welcome, bus::v1::Error> BrokerCore::admit(Session& s,
     ++counters.sessions_active;
     spdlog::info("eventbus: {} welcomed ({}, grants: {})", s.describe(), s.transport_name(),
                  s.acl.describe());
-    if (on_open) on_open(event_for(s, {}));
+    if (on_open) {
+        auto event = event_for(s, {});
+        event.hello = &hello;
+        on_open(event);
+    }
     return w;
 }
 

@@ -27,6 +27,10 @@
 #include "daemoneye/eventbus/bus_error.hpp"
 #include "daemoneye/result.hpp"
 
+namespace daemoneye::bus::v1 {
+class Hello;
+}
+
 namespace daemoneye::eventbus {
 
 class BusClient;
@@ -40,6 +44,8 @@ struct SessionEvent {
     std::string instance_id;
     std::string transport;  // "socket", "adopted", "in-process"
     std::string reason;     // closed: why ("goodbye: ...", "peer closed", "crc mismatch ...")
+    // open: the session's Hello (manifest, sandbox layers, pid); valid during the callback only.
+    const bus::v1::Hello* hello = nullptr;
 };
 
 class Broker {
