@@ -529,6 +529,9 @@ struct ProcessManager::Impl : std::enable_shared_from_this<ProcessManager::Impl>
                                seconds(pm().heartbeat_timeout_seconds)) {
                     set_state(*inst, CollectorState::Running);
                 }
+            } else if (resp.error().code() == rpcv1::ERROR_CODE_NOT_FOUND) {
+                // The instance does not serve RPC (yet): heartbeats remain the liveness signal.
+                spdlog::debug("collector {}: no health RPC: {}", inst->id, resp.error().message());
             } else {
                 spdlog::warn("collector {}: health check failed: {}", inst->id,
                              resp.error().message());
