@@ -14,6 +14,8 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <random>
 #include <string>
@@ -77,10 +79,24 @@ Workload make_workload(std::size_t n) {
     return w;
 }
 
+// Builds the trie and checks it against brute force on a sample, so a fast wrong answer cannot
+// pass for a result.
 std::unique_ptr<SubscriptionTrie> build(const Workload& w) {
     auto trie = std::make_unique<SubscriptionTrie>();
     for (const auto& [pattern, ref] : w.subscriptions) {
         if (!trie->insert(pattern, ref)) std::abort();
+    }
+    for (std::size_t i = 0; i < 256; ++i) {
+        std::size_t by_trie = 0;
+        std::size_t by_brute_force = 0;
+        trie->match(w.topics[i], [&](const SubscriberRef&) { ++by_trie; });
+        for (const auto& [pattern, ref] : w.subscriptions) {
+            by_brute_force += daemoneye::eventbus::pattern_matches(pattern, w.topics[i]) ? 1 : 0;
+        }
+        if (by_trie != by_brute_force) {
+            std::fprintf(stderr, "trie and brute force disagree on %s\n", w.topics[i].c_str());
+            std::abort();
+        }
     }
     return trie;
 }

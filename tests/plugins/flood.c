@@ -35,15 +35,18 @@ static void* flood_main(void* arg) {
     return NULL;
 }
 
-static de_plugin* flood_create(const de_host_api* host, const de_config* config, de_error* err) {
+static de_status flood_create(const de_host_api* host, const de_config* config, de_plugin** out,
+                              de_error* err) {
     (void)config;
     flood* f = (flood*)calloc(1, sizeof *f);
+    *out = NULL;
     if (f == NULL) {
         test_set_error(err, "out of memory");
-        return NULL;
+        return DE_ERR_INTERNAL;
     }
     f->host = host;
-    return (de_plugin*)f;
+    *out = (de_plugin*)f;
+    return DE_OK;
 }
 
 static de_status flood_start(de_plugin* self, de_error* err) {

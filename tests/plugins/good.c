@@ -11,9 +11,9 @@ static de_status good_task(de_plugin* self, const de_task* task, const de_task_s
     test_instance* t = (test_instance*)self;
     char line[512];
     if (strcmp(task->kind, "echo") == 0) {
-        for (size_t i = 0; i < task->params.count; ++i) {
-            snprintf(line, sizeof line, "%s=%s", task->params.items[i].key,
-                     task->params.items[i].value);
+        for (size_t i = 0; i < task->params->count; ++i) {
+            snprintf(line, sizeof line, "%s=%s", task->params->items[i].key,
+                     task->params->items[i].value);
             test_record(sink, line);
         }
         return DE_OK;
@@ -21,11 +21,11 @@ static de_status good_task(de_plugin* self, const de_task* task, const de_task_s
     if (strcmp(task->kind, "emit") == 0) {
         const char* topic = "events.test.good";
         long count = 1;
-        for (size_t i = 0; i < task->params.count; ++i) {
-            if (strcmp(task->params.items[i].key, "topic") == 0)
-                topic = task->params.items[i].value;
-            if (strcmp(task->params.items[i].key, "count") == 0)
-                count = atol(task->params.items[i].value);
+        for (size_t i = 0; i < task->params->count; ++i) {
+            if (strcmp(task->params->items[i].key, "topic") == 0)
+                topic = task->params->items[i].value;
+            if (strcmp(task->params->items[i].key, "count") == 0)
+                count = atol(task->params->items[i].value);
         }
         long ok = 0, denied = 0, other = 0;
         for (long i = 0; i < count; ++i) {

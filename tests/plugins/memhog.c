@@ -10,9 +10,9 @@ static de_status memhog_task(de_plugin* self, const de_task* task, const de_task
     (void)self;
     (void)err;
     long max_mb = 8192;
-    for (size_t i = 0; i < task->params.count; ++i) {
-        if (strcmp(task->params.items[i].key, "max_mb") == 0)
-            max_mb = atol(task->params.items[i].value);
+    for (size_t i = 0; i < task->params->count; ++i) {
+        if (strcmp(task->params->items[i].key, "max_mb") == 0)
+            max_mb = atol(task->params->items[i].value);
     }
     void** blocks = (void**)calloc((size_t)max_mb, sizeof(void*));
     if (blocks == NULL) return DE_ERR_INTERNAL;

@@ -60,11 +60,16 @@ static de_status probe_health(de_plugin* self, de_health* out) {
     ns_link("uts", uts, sizeof uts);
     ns_link("ipc", ipc, sizeof ipc);
 
-    char fds[256] = "";
+    /* "fd:target" for every open descriptor, e.g. "3:socket:[123]". */
+    char fds[512] = "";
     for (int fd = 0; fd < 1024; ++fd) {
         if (fcntl(fd, F_GETFD) >= 0) {
+            char link[64], target[96];
+            snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+            ssize_t n = readlink(link, target, sizeof target - 1);
+            target[n > 0 ? n : 0] = '\0';
             size_t len = strlen(fds);
-            snprintf(fds + len, sizeof fds - len, "%s%d", len ? "," : "", fd);
+            snprintf(fds + len, sizeof fds - len, "%s%d:%s", len ? "," : "", fd, target);
         }
     }
     int env = 0;

@@ -21,16 +21,18 @@ static inline void test_set_error(de_error* err, const char* msg) {
     }
 }
 
-static inline de_plugin* test_create(const de_host_api* host, const de_config* config,
-                                     de_error* err) {
+static inline de_status test_create(const de_host_api* host, const de_config* config,
+                                    de_plugin** out, de_error* err) {
     (void)config;
     test_instance* t = (test_instance*)calloc(1, sizeof *t);
+    *out = NULL;
     if (t == NULL) {
         test_set_error(err, "out of memory");
-        return NULL;
+        return DE_ERR_INTERNAL;
     }
     t->host = host;
-    return (de_plugin*)t;
+    *out = (de_plugin*)t;
+    return DE_OK;
 }
 
 static inline de_status test_start(de_plugin* self, de_error* err) {

@@ -12,8 +12,9 @@ struct Collector {
 
 const char* const k_none[] = {nullptr};
 
-de_plugin* create(const de_host_api*, const de_config*, de_error*) {
-    return reinterpret_cast<de_plugin*>(new Collector());
+de_status create(const de_host_api*, const de_config*, de_plugin** out, de_error*) {
+    *out = reinterpret_cast<de_plugin*>(new Collector());
+    return DE_OK;
 }
 de_status start(de_plugin*, de_error*) {
     return DE_OK;

@@ -160,7 +160,7 @@ asio::awaitable<Result<rpcv1::RpcResponse, RpcError>> BusClient::call(
     using R = Result<rpcv1::RpcResponse, RpcError>;
     auto shared = std::make_shared<RpcRequest>(std::move(request));
     std::function<void(std::function<void(R)>)> start = [impl, shared,
-                                                          timeout](std::function<void(R)> done) {
+                                                         timeout](std::function<void(R)> done) {
         impl->async_call(std::move(*shared), timeout, std::move(done));
     };
     auto op = await_callback<R>(impl->executor, std::move(start));

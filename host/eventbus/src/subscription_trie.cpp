@@ -1,30 +1,20 @@
 #include "daemoneye/eventbus/subscription_trie.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cassert>
-#include <functional>
 #include <unordered_map>
 
 #include "daemoneye/eventbus/topic.hpp"
+#include "level_table.hpp"
 
 namespace daemoneye::eventbus {
-namespace {
-
-// Lets the child map be searched with a std::string_view level, so matching never builds a
-// std::string.
-struct LevelHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const noexcept {
-        return std::hash<std::string_view>{}(s);
-    }
-};
-
-}  // namespace
 
 struct SubscriptionTrie::Node {
-    Node* parent = nullptr;
     std::string key;  // this node's level under its parent ("+" and "#" for the wildcard slots)
-    std::unordered_map<std::string, std::unique_ptr<Node>, LevelHash, std::equal_to<>> children;
+    std::size_t key_hash = 0;
+    Node* parent = nullptr;
+    detail::LevelTable<Node> children;       // exact levels
     std::unique_ptr<Node> plus;              // `+` one level
     std::unique_ptr<Node> hash;              // `#` rest; a leaf, since `#` is always last
     std::vector<SubscriberRef> subscribers;  // patterns that end here
@@ -53,28 +43,36 @@ struct SubscriptionTrie::SessionIndex {
 
 namespace {
 
+// The levels of the topic being matched, each hashed once however many nodes look it up.
+struct TopicKey {
+    TopicLevels levels;
+    std::array<std::size_t, kMaxTopicLevels> hashes;
+    std::size_t count = 0;
+
+    explicit TopicKey(std::string_view topic) : count(split_levels(topic, levels)) {
+        for (std::size_t i = 0; i < count; ++i) hashes[i] = detail::level_hash(levels[i]);
+    }
+};
+
 // The trie walk shared by match, match_sessions and has_match. `emit` returns false to stop.
 // Recursion depth is bounded by kMaxTopicLevels.
 template <class Node, class Emit>
-bool walk(const Node& node, const TopicLevels& levels, std::size_t count, std::size_t i,
-          Emit& emit) {
+bool walk(const Node& node, const TopicKey& topic, std::size_t i, Emit& emit) {
     if (node.hash) {
         for (const SubscriberRef& ref : node.hash->subscribers) {
             if (!emit(ref)) return false;
         }
     }
-    if (i == count) {
+    if (i == topic.count) {
         for (const SubscriberRef& ref : node.subscribers) {
             if (!emit(ref)) return false;
         }
         return true;
     }
-    if (!node.children.empty()) {
-        if (auto it = node.children.find(levels[i]); it != node.children.end()) {
-            if (!walk(*it->second, levels, count, i + 1, emit)) return false;
-        }
+    if (const Node* child = node.children.find(topic.levels[i], topic.hashes[i])) {
+        if (!walk(*child, topic, i + 1, emit)) return false;
     }
-    if (node.plus) return walk(*node.plus, levels, count, i + 1, emit);
+    if (node.plus) return walk(*node.plus, topic, i + 1, emit);
     return true;
 }
 
@@ -104,24 +102,27 @@ bool SubscriptionTrie::insert(std::string_view pattern, SubscriberRef ref) {
     Node* node = root_.get();
     for (std::size_t i = 0; i < count; ++i) {
         const std::string_view level = levels[i];
-        std::unique_ptr<Node>* slot = nullptr;
-        if (level == "+") {
-            slot = &node->plus;
-        } else if (level == "#") {
-            slot = &node->hash;
-        } else {
-            auto it = node->children.find(level);
-            if (it == node->children.end()) {
-                it = node->children.emplace(std::string(level), nullptr).first;
+        Node* next = nullptr;
+        if (level == "+" || level == "#") {
+            std::unique_ptr<Node>& slot = level == "+" ? node->plus : node->hash;
+            if (!slot) {
+                slot = std::make_unique<Node>();
+                slot->key = std::string(level);
+                slot->parent = node;
             }
-            slot = &it->second;
+            next = slot.get();
+        } else {
+            const std::size_t h = detail::level_hash(level);
+            next = node->children.find(level, h);
+            if (!next) {
+                auto child = std::make_unique<Node>();
+                child->key = std::string(level);
+                child->key_hash = h;
+                child->parent = node;
+                next = node->children.insert(h, std::move(child));
+            }
         }
-        if (!*slot) {
-            *slot = std::make_unique<Node>();
-            (*slot)->parent = node;
-            (*slot)->key = std::string(level);
-        }
-        node = slot->get();
+        node = next;
     }
     node->subscribers.push_back(ref);
     sessions_->by_session[ref.session_id].emplace(
@@ -145,11 +146,10 @@ bool SubscriptionTrie::erase(std::string_view pattern, SubscriberRef ref) {
         } else if (level == "#") {
             node = node->hash.get();
         } else {
-            auto it = node->children.find(level);
-            node = it == node->children.end() ? nullptr : it->second.get();
+            node = node->children.find(level, detail::level_hash(level));
         }
     }
-    if (node != loc->node) return false;
+    if (!node || node != loc->node) return false;
     remove_at(loc->node, loc->pos);
     return true;
 }
@@ -203,9 +203,7 @@ void SubscriptionTrie::prune(Node* node) {
         } else if (parent->hash.get() == node) {
             parent->hash.reset();
         } else {
-            auto it = parent->children.find(std::string_view(node->key));
-            assert(it != parent->children.end() && it->second.get() == node);
-            parent->children.erase(it);
+            parent->children.erase(node, node->key_hash);
         }
         node = parent;
     }
@@ -244,7 +242,7 @@ std::size_t SubscriptionTrie::node_count() const {
         const Node* node = stack.back();
         stack.pop_back();
         ++n;
-        for (const auto& [key, child] : node->children) stack.push_back(child.get());
+        node->children.for_each([&stack](const Node& child) { stack.push_back(&child); });
         if (node->plus) stack.push_back(node->plus.get());
         if (node->hash) stack.push_back(node->hash.get());
     }
@@ -252,14 +250,13 @@ std::size_t SubscriptionTrie::node_count() const {
 }
 
 void SubscriptionTrie::match_impl(std::string_view topic, VisitRef visit) const {
-    TopicLevels levels;
-    const std::size_t count = split_levels(topic, levels);
-    if (count == 0) return;
+    const TopicKey key(topic);
+    if (key.count == 0) return;
     auto emit = [&visit](const SubscriberRef& ref) {
         visit.call(visit.obj, ref);
         return true;
     };
-    walk(*root_, levels, count, 0, emit);
+    walk(*root_, key, 0, emit);
 }
 
 void SubscriptionTrie::match_sessions(std::string_view topic, SessionMatches& out) const {
@@ -273,15 +270,14 @@ void SubscriptionTrie::match_sessions(std::string_view topic, SessionMatches& ou
 }
 
 bool SubscriptionTrie::has_match(std::string_view topic) const {
-    TopicLevels levels;
-    const std::size_t count = split_levels(topic, levels);
-    if (count == 0) return false;
+    const TopicKey key(topic);
+    if (key.count == 0) return false;
     bool found = false;
     auto emit = [&found](const SubscriberRef&) {
         found = true;
         return false;
     };
-    walk(*root_, levels, count, 0, emit);
+    walk(*root_, key, 0, emit);
     return found;
 }
 

@@ -243,14 +243,16 @@ Result<bus::v1::Welcome> FramedBusLink::handshake(const bus::v1::Hello& hello,
             }
         },
         asio::detached);
-    impl.io.run_for(timeout);
+    // Run until the answer is in, not until the io_context is out of work: the stream's deadline
+    // timer stays armed and is served later by the link's thread.
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!out && std::chrono::steady_clock::now() < deadline) impl.io.run_one_until(deadline);
     if (!out) {
         impl.stream->close();
-        impl.io.run();
+        impl.io.poll();  // lets the handshake coroutine see the close and finish
+        out.reset();
         out.emplace(
             fail("no Welcome from the broker within " + std::to_string(timeout.count()) + " ms"));
-    } else if (!impl.io.stopped()) {
-        impl.io.run();
     }
     impl.io.restart();
     if (out->ok() && out->value().max_frame_bytes() >= 64 * 1024) {

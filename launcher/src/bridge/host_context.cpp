@@ -48,7 +48,7 @@ HostContext::HostContext(std::string instance_id, std::string plugin_name, Topic
 
 void HostContext::set_config(std::shared_ptr<const ConfigStore> next) {
     std::lock_guard lock(config_mutex_);
-    previous_config_ = std::move(config_);
+    if (config_) previous_configs_.push_back(std::move(config_));
     config_ = std::move(next);
 }
 

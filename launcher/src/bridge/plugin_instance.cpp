@@ -71,8 +71,13 @@ PluginInstance::~PluginInstance() {
 Status PluginInstance::create(const ConfigStore& config) {
     return guarded("create()", [&]() -> Status {
         de_error err = fresh_error();
-        self_ = descriptor_.create(host_.api(), config.view(), &err);
-        if (self_ == nullptr) return fail("create() failed: " + message_of(err, DE_ERR_INTERNAL));
+        de_plugin* created = nullptr;
+        de_status rc = descriptor_.create(host_.api(), config.view(), &created, &err);
+        if (rc != DE_OK || created == nullptr) {
+            // A plugin that failed but still returned an instance is not trusted with destroy().
+            return fail("create() failed: " + message_of(err, rc != DE_OK ? rc : DE_ERR_INTERNAL));
+        }
+        self_ = created;
         return {};
     });
 }
@@ -173,7 +178,7 @@ Result<rpc::v1::TaskResult> PluginInstance::task(const rpc::v1::TaskRequest& req
     task.struct_size = sizeof(de_task);
     task.task_id = request.task_id().c_str();
     task.kind = request.kind().c_str();
-    task.params = *param_store.view();
+    task.params = param_store.view();
     task.deadline_unix_nanos = request.deadline_unix_nanos();
     TaskSinkState state{&result, max_result_bytes};
     de_task_sink sink{};

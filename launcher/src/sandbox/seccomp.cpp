@@ -219,6 +219,10 @@ Result<LayerReport> apply_seccomp(const SeccompPolicy& policy) {
     DE_TRY(f.add(SCMP_ACT_ERRNO(ENOSYS), "clone3"));
     // openat2 hides its flags the same way; glibc's open() never uses it.
     DE_TRY(f.add(SCMP_ACT_ERRNO(ENOSYS), "openat2"));
+    // fanotify needs CAP_SYS_ADMIN, which no permission grants: answer what the kernel would
+    // answer without it, quietly, so a collector probing for it (fsmond) falls back to inotify
+    // without raising a violation on every start.
+    DE_TRY(f.add(SCMP_ACT_ERRNO(EPERM), "fanotify_init"));
     // Opening is read-only; any write/create/truncate intent is a violation.
     DE_TRY(f.add(allow, "openat", {SCMP_A2(SCMP_CMP_MASKED_EQ, kWriteFlags, 0)}));
     DE_TRY(f.add(allow, "open", {SCMP_A1(SCMP_CMP_MASKED_EQ, kWriteFlags, 0)}));
@@ -264,12 +268,12 @@ Result<LayerReport> apply_seccomp(const SeccompPolicy& policy) {
     int rc = seccomp_load(f.get());
     if (rc != 0) return fail(std::string("seccomp_load: ") + std::strerror(-rc));
 
-    std::string detail = std::string("allow-list of ") + std::to_string(f.rules()) +
-                         " rules; forbidden syscalls " +
-                         (kill ? "kill the process (SECCOMP_RET_KILL_PROCESS)"
-                               : "fail with EPERM and are reported (SIGSYS trap)") +
-                         "; no execve, fork (clone without CLONE_THREAD), ptrace, mount, "
-                         "new sockets, write-opens; clone3/openat2 -> ENOSYS";
+    std::string detail =
+        std::string("allow-list of ") + std::to_string(f.rules()) + " rules; forbidden syscalls " +
+        (kill ? "kill the process (SECCOMP_RET_KILL_PROCESS)"
+              : "fail with EPERM and are reported (SIGSYS trap)") +
+        "; no execve, fork (clone without CLONE_THREAD), ptrace, mount, "
+        "new sockets, write-opens; clone3/openat2 -> ENOSYS; fanotify_init -> EPERM (unreported)";
     detail += extras.empty() ? "; no permission extras" : "; permission extras: " + extras;
     if (!f.unknown().empty()) detail += "; unknown on this arch: " + f.unknown();
     return applied("seccomp", detail);

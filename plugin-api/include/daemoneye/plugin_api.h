@@ -1,30 +1,65 @@
 /*
- * DaemonEye collector plugin ABI.
+ * DaemonEye collector plugin ABI, version 1.0.
  *
- * Pure C (C99 and later, C++ via extern "C"); no C++ or Boost types cross this boundary.
+ * Pure C (C99 and later; C++ through extern "C"). No C++ or Boost types cross this boundary, so a
+ * plugin can be written in C, C++, Rust, Zig or anything else with a C FFI. The C++ SDK
+ * (daemoneye/sdk/collector.hpp) builds everything below from a class; docs/plugin-sdk.md is the
+ * guide.
  *
- * COMPATIBILITY RULE (checked by the host before it calls anything else):
+ * ---------------------------------------------------------------------------------------------
+ * COMPATIBILITY RULE (checked by the host before it calls anything but the entry symbol):
  *   the plugin is accepted iff  plugin.abi_major == host.abi_major
  *                          and  plugin.abi_minor <= host.abi_minor.
- *   A refusal names both versions and this rule.
- * Structs only ever grow at the end. Every struct starts with `struct_size`, set by whoever fills
- * the struct to sizeof() as *it* was compiled; a reader only touches fields that lie within
- * struct_size. Adding a field: append it, bump DE_PLUGIN_ABI_MINOR. Removing, reordering or
- * changing a field: bump DE_PLUGIN_ABI_MAJOR. tests/unit/plugin-api/abi_header_test.cpp holds a
- * hash of this file and fails when it changes without a version bump.
+ *   A refusal names both versions and this rule ("plugin ABI 1.3, host ABI 1.2: host minor must
+ *   be >= plugin minor").
  *
- * OWNERSHIP in one sentence: whoever allocates frees. Strings the host passes in are valid only for
- * the duration of the call unless stated otherwise; strings in the descriptor are owned by the
- * plugin and must stay valid until the library is unloaded (use string literals).
+ * EVOLUTION: structs only ever grow at the end. Every struct starts with `struct_size`, set by
+ * whoever fills the struct to sizeof() as *it* was compiled; a reader only touches fields that lie
+ * entirely within struct_size. Structs are therefore never embedded by value in other structs
+ * (that would move the fields after them); they are referenced by pointer.
+ *   - Appending a field, a function pointer, an enum value or a macro: bump DE_PLUGIN_ABI_MINOR.
+ *   - Removing, reordering, retyping or changing the meaning of anything: bump DE_PLUGIN_ABI_MAJOR
+ *     and reset the minor to 0.
+ * tests/unit/plugin-api/abi_header_test.cpp records a hash of this file's declarations (comments
+ * and whitespace excluded) for the current version and fails when they change without a bump.
  *
- * ERRORS: functions return de_status. No exception, longjmp or signal may cross this boundary;
- * the C++ SDK catches everything at the boundary. On failure a plugin writes a NUL-terminated
- * message into the host-owned `de_error` it was handed (if non-NULL).
+ * ---------------------------------------------------------------------------------------------
+ * OWNERSHIP: whoever allocates frees. Each pointer below carries an OWNERSHIP line saying who owns
+ * it and how long it stays valid. In short:
+ *   - strings and structs the host passes in are host-owned and valid only for the duration of the
+ *     call, unless the OWNERSHIP line says otherwise; copy what you keep;
+ *   - data the plugin passes to the host (emit, add_record, log) is copied before the call returns;
+ *     the plugin keeps ownership;
+ *   - the descriptor and every string in it are plugin-owned, static, and stay valid until the
+ *     library is unloaded (use string literals);
+ *   - a de_plugin instance is allocated by create() and freed by destroy(), both in the plugin.
  *
- * THREADS: the host calls create/start/stop/destroy/on_task/on_config/health from one thread (the
- * launcher's control thread), never concurrently. The host_api functions may be called from any
- * thread, including threads the plugin starts, at any time between create() returning and
- * destroy() returning.
+ * ERRORS: every function that can fail returns de_status. On failure the plugin writes a
+ * NUL-terminated, human-readable message into the host-owned `de_error` it was handed (when that
+ * pointer is non-NULL), saying what failed and where ("config key 'paths.2': not an absolute
+ * path"). No exception, longjmp or signal may cross this boundary; the C++ SDK catches every
+ * exception (constructors included) and turns it into a de_status plus message.
+ *
+ * THREADS:
+ *   - The host calls the descriptor's functions (create, start, stop, destroy, on_task, on_config,
+ *     health) from one thread, the launcher's control thread, and never two at once. While
+ *     on_task runs, no other descriptor function is called, so honour the task's deadline.
+ *   - The de_host_api functions are thread-safe: they may be called from any thread, including
+ *     threads the plugin starts itself, at any time from the moment create() is entered until
+ *     destroy() returns. A plugin must have joined its threads before destroy() returns.
+ *   - The entry symbol may be called from any thread, any number of times.
+ *
+ * PERMISSIONS (descriptor.permissions): what the sandbox must allow. Names known to ABI 1.0:
+ *   "proc.read"          read /proc of every process (capabilities to read other users' entries)
+ *   "proc.events"        process lifecycle notifications (netlink proc connector; needs
+ *                        CAP_NET_ADMIN and a netlink socket)
+ *   "net.read"           read socket tables (/proc/net, sock_diag netlink); keeps the host's
+ *                        network namespace view
+ *   "fs.read:<path>"     read-only access below <path>
+ *   "fs.watch:<path>"    read and inotify-watch below <path>
+ *   "fs.read", "fs.watch" without a path: the paths come from the operator (the agent grants
+ *                        them per instance as "fs.watch:<path>", e.g. from the collector config)
+ * Anything not granted fails with EPERM inside the plugin and is reported to the agent.
  */
 #ifndef DAEMONEYE_PLUGIN_API_H
 #define DAEMONEYE_PLUGIN_API_H
@@ -39,7 +74,7 @@ extern "C" {
 #define DE_PLUGIN_ABI_MAJOR 1
 #define DE_PLUGIN_ABI_MINOR 0
 
-/* The one symbol a plugin exports. Type: de_plugin_entry_fn. */
+/* The one symbol a plugin exports; its type is de_plugin_entry_fn. */
 #define DE_PLUGIN_ENTRY_SYMBOL "daemoneye_plugin_entry"
 
 #if defined(__GNUC__)
@@ -48,13 +83,13 @@ extern "C" {
 #define DE_PLUGIN_EXPORT
 #endif
 
-/* Return codes of every ABI function. */
+/* Return codes of every ABI function. Values are fixed forever; new codes are appended. */
 typedef enum de_status {
     DE_OK = 0,
-    DE_ERR_INVALID_ARGUMENT = 1, /* a NULL or malformed argument */
+    DE_ERR_INVALID_ARGUMENT = 1, /* a NULL or malformed argument, or bad config */
     DE_ERR_UNSUPPORTED = 2,      /* the task kind / operation is not served by this plugin */
-    DE_ERR_BACKPRESSURE = 3,     /* emit: the host's buffer is full; the event was NOT taken */
-    DE_ERR_DENIED = 4,           /* emit: topic outside what the plugin declared in `publishes` */
+    DE_ERR_BACKPRESSURE = 3,     /* emit/add_record: the host's buffer is full; NOT taken */
+    DE_ERR_DENIED = 4,           /* emit: topic outside the plugin's declared `publishes` */
     DE_ERR_STATE = 5,            /* called in the wrong state (e.g. start twice) */
     DE_ERR_NOT_FOUND = 6,        /* a task target (pid, path, ...) does not exist */
     DE_ERR_INTERNAL = 7,         /* anything else; the message says what */
@@ -71,157 +106,226 @@ typedef enum de_log_level {
 
 typedef enum de_health_state {
     DE_HEALTH_HEALTHY = 1,
-    DE_HEALTH_DEGRADED = 2,
-    DE_HEALTH_UNHEALTHY = 3
+    DE_HEALTH_DEGRADED = 2, /* working, but with reduced coverage (e.g. some paths unreadable) */
+    DE_HEALTH_UNHEALTHY = 3 /* not collecting; the agent may restart the instance */
 } de_health_state;
 
 #define DE_ERROR_MESSAGE_CAPACITY 512
 
-/* Filled by the plugin on failure.
- * OWNERSHIP: allocated by the host; the plugin writes at most DE_ERROR_MESSAGE_CAPACITY bytes
- * including the terminating NUL into `message`. */
+/* Where a plugin describes a failure.
+ * OWNERSHIP: allocated by the host, which sets struct_size and message[0] = '\0' before the call.
+ * The plugin writes at most DE_ERROR_MESSAGE_CAPACITY bytes, including the terminating NUL, into
+ * `message`, and only when the function fails. */
 typedef struct de_error {
     uint32_t struct_size;
     char message[DE_ERROR_MESSAGE_CAPACITY];
 } de_error;
 
-/* One configuration entry. Nested YAML is flattened with '.' (`hash.max_bytes`); sequences get
- * their index as a level (`paths.0`, `paths.1`). Values are the YAML scalars as text. */
+/* One configuration entry. Nested YAML is flattened with '.' (`hash.max_bytes`); sequence items
+ * get their index as a level (`paths.0`, `paths.1`); an empty sequence or map is one entry whose
+ * value is "[]" or "{}". Values are the YAML scalars as text (NUL-terminated, UTF-8). */
 typedef struct de_kv {
     const char* key;
     const char* value;
 } de_kv;
 
-/* A flat, read-only key/value list.
- * OWNERSHIP: host-owned; valid only for the duration of the call it is passed to. Copy what you
- * keep. */
+/* A flat, read-only key/value list (keys unique, in no particular order).
+ * OWNERSHIP: host-owned; the struct, `items` and every string in it are valid only for the
+ * duration of the call they are passed to. Copy what you keep. */
 typedef struct de_config {
     uint32_t struct_size;
     size_t count;
-    const de_kv* items;
+    const de_kv* items; /* `count` entries; may be NULL when count == 0 */
 } de_config;
 
 /* What the host offers the plugin.
- * OWNERSHIP: host-owned; the table and `host_ctx` stay valid from create() until destroy()
- * returns. */
+ * OWNERSHIP: host-owned; the table, every pointer in it and `host_ctx` stay valid from the moment
+ * create() is entered until destroy() returns. */
 typedef struct de_host_api {
     uint32_t struct_size;
     uint16_t abi_major; /* the host's ABI version */
     uint16_t abi_minor;
-    void* host_ctx; /* opaque; pass back to every function below */
+    void* host_ctx; /* opaque; pass it back as the first argument of every function below */
 
-    /* REQUIRED. Publishes one event on the bus.
-     * topic: a publish topic inside the plugin's declared `publishes` patterns (NUL-terminated).
-     * type_name: full protobuf type name of `data` (e.g. "daemoneye.events.v1.ProcessEvent").
-     * data/len: the serialized payload; copied before emit returns (caller keeps ownership).
-     * Returns DE_OK, DE_ERR_BACKPRESSURE (buffer full: not taken, try later or count a drop),
-     * DE_ERR_DENIED, DE_ERR_INVALID_ARGUMENT or DE_ERR_CLOSED.
-     * Thread-safe; never blocks for long (bounded buffer, no waiting on the bus). The host stamps
-     * the sequence number and timestamp. */
+    /* Publishes one event on the bus. Always present.
+     * topic: NUL-terminated publish topic (no wildcards) matching one of the plugin's declared
+     *   `publishes` patterns, e.g. "events.process.lifecycle".
+     * type_name: NUL-terminated full protobuf type name of `data`
+     *   (e.g. "daemoneye.events.v1.ProcessEvent"); subscribers use it to decode.
+     * data, len: the serialized payload; `data` may be NULL only when len == 0.
+     * Returns DE_OK (taken), DE_ERR_BACKPRESSURE (buffer full: NOT taken; drop and count it, or
+     *   retry later), DE_ERR_DENIED (topic not declared or not a valid topic),
+     *   DE_ERR_INVALID_ARGUMENT (NULL topic/type, oversized payload) or DE_ERR_CLOSED (the host
+     *   is shutting down).
+     * OWNERSHIP: all arguments stay the caller's; they are copied before emit returns.
+     * Thread-safe; never blocks for long (a bounded buffer, no waiting on the bus). The host
+     * stamps the sequence number and timestamp. */
     de_status (*emit)(void* host_ctx, const char* topic, const char* type_name, const uint8_t* data,
                       size_t len);
 
-    /* REQUIRED. Writes one log line, attributed to this plugin instance. Thread-safe.
-     * msg: NUL-terminated, copied before return. */
+    /* Writes one log line, attributed to this plugin instance. Always present.
+     * msg: NUL-terminated UTF-8, without a trailing newline.
+     * OWNERSHIP: msg stays the caller's; copied before return. Thread-safe. */
     void (*log)(void* host_ctx, de_log_level level, const char* msg);
 
-    /* REQUIRED. Wall-clock time, nanoseconds since the Unix epoch. Thread-safe. */
+    /* Wall-clock time, nanoseconds since the Unix epoch (CLOCK_REALTIME). Always present.
+     * Thread-safe. Use it for event timestamps so tests can control time. */
     uint64_t (*now_unix_nanos)(void* host_ctx);
 
-    /* REQUIRED. Looks up a config value of this instance (as passed to create/on_config last).
-     * Returns NULL when absent. OWNERSHIP: host-owned; valid until the next on_config call
-     * returns or destroy(). Thread-safe. */
+    /* Looks up a value of this instance's current config (as last passed to create or
+     * on_config). Always present. key: NUL-terminated flattened key ("paths.0").
+     * Returns the value, or NULL when the key is absent.
+     * OWNERSHIP: host-owned; the returned string stays valid until destroy() returns (the host
+     * keeps superseded values alive, so a plugin thread may keep one across an on_config).
+     * Thread-safe. */
     const char* (*config_get)(void* host_ctx, const char* key);
 
-    /* Instance id ("procmond-0"). NUL-terminated, host-owned, valid until destroy(). */
+    /* This instance's id, e.g. "procmond-0". NUL-terminated.
+     * OWNERSHIP: host-owned, valid until destroy() returns. */
     const char* instance_id;
 } de_host_api;
 
-/* A task the agent routes to the plugin (capabilities name the kinds it serves). */
+/* A task the agent routes to the plugin (the descriptor's `capabilities` name the kinds it serves).
+ * OWNERSHIP: host-owned; the struct and everything it points to are valid for the on_task call
+ * only. */
 typedef struct de_task {
     uint32_t struct_size;
-    const char* task_id; /* NUL-terminated; host-owned, valid for the call */
-    const char* kind;    /* e.g. "enumerate_processes" */
-    de_config params;    /* kind-specific filters; host-owned, valid for the call */
-    uint64_t deadline_unix_nanos; /* 0: none */
+    const char* task_id;          /* NUL-terminated; correlates the result */
+    const char* kind;             /* NUL-terminated, e.g. "enumerate_processes" */
+    const de_config* params;      /* kind-specific filters, flattened like config; never NULL */
+    uint64_t deadline_unix_nanos; /* 0: none. Past it, return what you have: the host marks the
+                                     result partial */
 } de_task;
 
 /* Where a task's result records go.
- * OWNERSHIP: host-owned, valid for the duration of on_task only. */
+ * OWNERSHIP: host-owned; the struct and `sink_ctx` are valid for the duration of on_task only. */
 typedef struct de_task_sink {
     uint32_t struct_size;
-    void* sink_ctx;
-    /* REQUIRED. Adds one result record (serialized protobuf of `type_name`); data is copied.
-     * Returns DE_OK or DE_ERR_BACKPRESSURE when the result is over the host's size cap (the
-     * result is then marked partial). Call only from inside on_task, on its thread. */
+    void* sink_ctx; /* opaque; pass it back to add_record */
+    /* Adds one result record. Always present.
+     * type_name: NUL-terminated full protobuf type name of `data`.
+     * data, len: serialized protobuf message; copied before return (caller keeps ownership).
+     * Returns DE_OK or DE_ERR_BACKPRESSURE when the result is over the host's size cap (stop
+     * adding: the result is marked partial), DE_ERR_INVALID_ARGUMENT for NULL arguments.
+     * Thread-safety: call only from inside on_task, on its thread. */
     de_status (*add_record)(void* sink_ctx, const char* type_name, const uint8_t* data, size_t len);
 } de_task_sink;
 
 #define DE_HEALTH_DETAIL_CAPACITY 1024
 
-/* Filled by the plugin's health(). OWNERSHIP: host-allocated; the plugin writes into it. */
+/* Filled by the plugin's health().
+ * OWNERSHIP: host-allocated; the host sets struct_size, state = DE_HEALTH_HEALTHY, errors = 0 and
+ * detail[0] = '\0' before the call; the plugin overwrites what it knows. */
 typedef struct de_health {
     uint32_t struct_size;
     de_health_state state;
-    uint64_t errors; /* unreadable entries, parse failures, ... since start */
-    /* Free text, "key=value" lines, NUL-terminated: e.g. "mode=netlink\nview=full". Shown by
-     * `collectors status`. */
+    uint64_t errors; /* unreadable entries, parse failures, dropped events ... since start */
+    /* Free text, "key=value" lines, NUL-terminated, at most DE_HEALTH_DETAIL_CAPACITY bytes
+     * including the NUL: e.g. "mode=netlink\nview=full". Shown by `collectors status`. */
     char detail[DE_HEALTH_DETAIL_CAPACITY];
 } de_health;
 
-/* Opaque plugin instance. */
+/* Opaque plugin instance, defined by the plugin. */
 typedef struct de_plugin de_plugin;
 
 /* Everything the host learns about a plugin. Returned by the entry symbol.
- * OWNERSHIP: plugin-owned, static; every pointer in it stays valid while the library is loaded. */
+ * OWNERSHIP: plugin-owned and static; the struct and every pointer in it stay valid while the
+ * library is loaded. The host never writes to it. */
 typedef struct de_plugin_descriptor {
-    uint32_t struct_size;
-    uint16_t abi_major; /* DE_PLUGIN_ABI_MAJOR the plugin was built with */
-    uint16_t abi_minor; /* DE_PLUGIN_ABI_MINOR the plugin was built with */
+    uint32_t struct_size; /* sizeof(de_plugin_descriptor) as the plugin was compiled */
+    uint16_t abi_major;   /* DE_PLUGIN_ABI_MAJOR the plugin was built with */
+    uint16_t abi_minor;   /* DE_PLUGIN_ABI_MINOR the plugin was built with */
 
     const char* name;        /* REQUIRED. [a-z0-9_-]{1,64}; unique among installed plugins */
     const char* version;     /* REQUIRED. the plugin's own version, e.g. "1.2.0" */
     const char* description; /* REQUIRED. one line */
 
-    /* NULL-terminated arrays of NUL-terminated strings (may be empty, never NULL). */
-    const char* const* capabilities; /* task kinds served, e.g. "enumerate_processes" */
-    const char* const* permissions;  /* sandbox needs: "proc.read", "net.read", "fs.watch", ... */
+    /* REQUIRED. NULL-terminated arrays of NUL-terminated strings; an empty list is an array
+     * holding only NULL, never a NULL pointer. */
+    const char* const* capabilities; /* task kinds served by on_task, e.g. "enumerate_processes" */
+    const char* const* permissions;  /* sandbox needs, see PERMISSIONS above */
     const char* const* publishes;    /* topic patterns it emits to, e.g. "events.process.#" */
 
-    /* REQUIRED. Creates an instance. Must not start threads or emit (start() does).
-     * host: valid until destroy() returns. config: valid for this call only.
-     * Returns the instance, or NULL with `err` filled. OWNERSHIP: the instance is freed by
-     * destroy(). */
-    de_plugin* (*create)(const de_host_api* host, const de_config* config, de_error* err);
+    /* REQUIRED. Creates an instance from its config. Must not start threads or emit: start()
+     * does. May log.
+     * host: the host's table. OWNERSHIP: host-owned, valid until destroy() returns.
+     * config: the instance's flattened config. OWNERSHIP: host-owned, valid for this call only.
+     * out: where the new instance goes; set to NULL on failure.
+     *   OWNERSHIP: the instance belongs to the plugin and is freed by destroy().
+     * err: host-owned, see de_error.
+     * Returns DE_OK, DE_ERR_INVALID_ARGUMENT (bad config: the message names the key) or
+     * DE_ERR_INTERNAL. */
+    de_status (*create)(const de_host_api* host, const de_config* config, de_plugin** out,
+                        de_error* err);
 
-    /* REQUIRED. Begins collecting (start threads, open watches). Returns promptly. */
+    /* REQUIRED. Begins collecting (starts threads, opens watches) and returns promptly.
+     * Returns DE_OK, DE_ERR_STATE (already started) or DE_ERR_INTERNAL with `err` filled. */
     de_status (*start)(de_plugin* self, de_error* err);
 
-    /* REQUIRED. Stops collecting: every plugin thread has finished emitting when it returns.
-     * Idempotent. */
+    /* REQUIRED. Stops collecting. When it returns, every plugin thread has stopped calling the
+     * host (emit, log). Idempotent: stopping a stopped instance returns DE_OK. start() may be
+     * called again afterwards. */
     de_status (*stop)(de_plugin* self, de_error* err);
 
-    /* REQUIRED. Frees the instance (calls stop first if needed). `self` is invalid afterwards. */
+    /* REQUIRED. Frees the instance, calling stop first if it is running. Must not fail or throw.
+     * `self` is invalid afterwards. */
     void (*destroy)(de_plugin* self);
 
-    /* OPTIONAL (NULL: no tasks). Serves one task synchronously, adding records to `sink`.
-     * Returns DE_OK, DE_ERR_UNSUPPORTED (unknown kind), DE_ERR_NOT_FOUND, DE_ERR_INVALID_ARGUMENT
-     * or DE_ERR_INTERNAL with `err` filled. */
+    /* OPTIONAL (NULL: the plugin serves no tasks). Serves one task synchronously on the control
+     * thread, in any state after create (running or not), adding records to `sink`.
+     * task, sink: OWNERSHIP host-owned, valid for this call only.
+     * Returns DE_OK, DE_ERR_UNSUPPORTED (unknown kind), DE_ERR_NOT_FOUND,
+     * DE_ERR_INVALID_ARGUMENT (bad params: the message names the parameter) or DE_ERR_INTERNAL,
+     * with `err` filled on failure. Records added before a failure are still delivered. */
     de_status (*on_task)(de_plugin* self, const de_task* task, const de_task_sink* sink,
                          de_error* err);
 
-    /* OPTIONAL (NULL: config changes need a restart). Applies a new config while running.
-     * Returns DE_OK or DE_ERR_INVALID_ARGUMENT with `err` naming the key; on error the old config
-     * stays in force. */
+    /* OPTIONAL (NULL: config changes need a restart). Applies a new config while created or
+     * running. config: OWNERSHIP host-owned, valid for this call only.
+     * Returns DE_OK, or DE_ERR_INVALID_ARGUMENT with `err` naming the key; on any error the old
+     * config stays in force. */
     de_status (*on_config)(de_plugin* self, const de_config* config, de_error* err);
 
-    /* OPTIONAL (NULL: healthy while running). Fills `out` (struct_size set by the host). */
+    /* OPTIONAL (NULL: healthy while running). Reports health into `out` (see de_health).
+     * Returns DE_OK; any other status is reported as unhealthy. */
     de_status (*health)(de_plugin* self, de_health* out);
 } de_plugin_descriptor;
 
-/* The entry symbol's type. Must be callable any number of times, from any thread, and have no
- * side effects; the host may call it to read the descriptor without ever calling create(). */
+/* The entry symbol's type. It must be callable any number of times, from any thread, and have no
+ * side effects; it returns the same descriptor every time (never NULL). The host calls it to read
+ * the descriptor without ever calling create() (`daemoneye-launcher --describe`).
+ * OWNERSHIP: the descriptor is plugin-owned, static. */
 typedef const de_plugin_descriptor* (*de_plugin_entry_fn)(void);
+
+/* The entry symbol itself, declared so that a plugin's definition is type-checked. A plugin
+ * defines it once: DE_PLUGIN_EXPORT const de_plugin_descriptor* daemoneye_plugin_entry(void)
+ * { ... }. (The C++ SDK's DAEMONEYE_PLUGIN macro does this.) */
+DE_PLUGIN_EXPORT const de_plugin_descriptor* daemoneye_plugin_entry(void);
+
+/* A stable name for a status ("DE_ERR_BACKPRESSURE"), for messages. Never NULL. */
+static inline const char* de_status_name(de_status status) {
+    switch (status) {
+        case DE_OK:
+            return "DE_OK";
+        case DE_ERR_INVALID_ARGUMENT:
+            return "DE_ERR_INVALID_ARGUMENT";
+        case DE_ERR_UNSUPPORTED:
+            return "DE_ERR_UNSUPPORTED";
+        case DE_ERR_BACKPRESSURE:
+            return "DE_ERR_BACKPRESSURE";
+        case DE_ERR_DENIED:
+            return "DE_ERR_DENIED";
+        case DE_ERR_STATE:
+            return "DE_ERR_STATE";
+        case DE_ERR_NOT_FOUND:
+            return "DE_ERR_NOT_FOUND";
+        case DE_ERR_INTERNAL:
+            return "DE_ERR_INTERNAL";
+        case DE_ERR_CLOSED:
+            return "DE_ERR_CLOSED";
+    }
+    return "DE_ERR_UNKNOWN";
+}
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -53,7 +53,8 @@ struct Args {
     int idle_exit_ms = 3000;
     int timeout_ms = 1000;
     int wait_ms = 0;
-    int rate = 0;  // messages per second, 0 = as fast as possible
+    int linger_ms = 0;  // stay connected this long after RESULT (lets the test read counters)
+    int rate = 0;       // messages per second, 0 = as fast as possible
     int as_uid = -1;
     std::size_t max_pending = 1000;
     int concurrent = 1;
@@ -75,22 +76,40 @@ Args parse(int argc, char** argv) {
     Args a;
     for (int i = 1; i < argc; ++i) {
         const std::string k = argv[i];
-        if (k == "--socket") a.socket = arg_value(i, argc, argv);
-        else if (k == "--mode") a.mode = arg_value(i, argc, argv);
-        else if (k == "--pattern") a.patterns.push_back(arg_value(i, argc, argv));
-        else if (k == "--topic") a.topic = arg_value(i, argc, argv);
-        else if (k == "--target") a.target = arg_value(i, argc, argv);
-        else if (k == "--case") a.raw_case = arg_value(i, argc, argv);
-        else if (k == "--count") a.count = std::stoul(arg_value(i, argc, argv));
-        else if (k == "--size") a.size = std::stoul(arg_value(i, argc, argv));
-        else if (k == "--stall-ms") a.stall_ms = std::stoi(arg_value(i, argc, argv));
-        else if (k == "--idle-exit-ms") a.idle_exit_ms = std::stoi(arg_value(i, argc, argv));
-        else if (k == "--timeout-ms") a.timeout_ms = std::stoi(arg_value(i, argc, argv));
-        else if (k == "--wait-ms") a.wait_ms = std::stoi(arg_value(i, argc, argv));
-        else if (k == "--rate") a.rate = std::stoi(arg_value(i, argc, argv));
-        else if (k == "--as-uid") a.as_uid = std::stoi(arg_value(i, argc, argv));
-        else if (k == "--max-pending") a.max_pending = std::stoul(arg_value(i, argc, argv));
-        else if (k == "--concurrent") a.concurrent = std::stoi(arg_value(i, argc, argv));
+        if (k == "--socket")
+            a.socket = arg_value(i, argc, argv);
+        else if (k == "--mode")
+            a.mode = arg_value(i, argc, argv);
+        else if (k == "--pattern")
+            a.patterns.push_back(arg_value(i, argc, argv));
+        else if (k == "--topic")
+            a.topic = arg_value(i, argc, argv);
+        else if (k == "--target")
+            a.target = arg_value(i, argc, argv);
+        else if (k == "--case")
+            a.raw_case = arg_value(i, argc, argv);
+        else if (k == "--count")
+            a.count = std::stoul(arg_value(i, argc, argv));
+        else if (k == "--size")
+            a.size = std::stoul(arg_value(i, argc, argv));
+        else if (k == "--stall-ms")
+            a.stall_ms = std::stoi(arg_value(i, argc, argv));
+        else if (k == "--idle-exit-ms")
+            a.idle_exit_ms = std::stoi(arg_value(i, argc, argv));
+        else if (k == "--timeout-ms")
+            a.timeout_ms = std::stoi(arg_value(i, argc, argv));
+        else if (k == "--wait-ms")
+            a.wait_ms = std::stoi(arg_value(i, argc, argv));
+        else if (k == "--linger-ms")
+            a.linger_ms = std::stoi(arg_value(i, argc, argv));
+        else if (k == "--rate")
+            a.rate = std::stoi(arg_value(i, argc, argv));
+        else if (k == "--as-uid")
+            a.as_uid = std::stoi(arg_value(i, argc, argv));
+        else if (k == "--max-pending")
+            a.max_pending = std::stoul(arg_value(i, argc, argv));
+        else if (k == "--concurrent")
+            a.concurrent = std::stoi(arg_value(i, argc, argv));
         else {
             std::cerr << "unknown argument " << k << "\n";
             std::exit(2);
@@ -159,6 +178,10 @@ asio::awaitable<int> run_subscribe(Args a) {
     for (const auto& s : client.subscription_stats()) {
         say("RESULT sub=" + std::to_string(s.subscription_id) + " pattern=" + s.pattern +
             " received=" + std::to_string(s.received) + " gaps=" + std::to_string(s.gaps));
+    }
+    if (a.linger_ms > 0) {
+        t.expires_after(std::chrono::milliseconds(a.linger_ms));
+        co_await t.async_wait(asio::use_awaitable);
     }
     co_return 0;
 }
@@ -229,21 +252,22 @@ asio::awaitable<int> run_call(Args a) {
         corr.set_workflow_stage("test");
         (*corr.mutable_tags())["k"] = "v" + std::to_string(i);
         req.correlation(corr);
-        client.async_call(std::move(req), std::chrono::milliseconds(a.timeout_ms),
-                          [&](daemoneye::Result<eb::rpcv1::RpcResponse, eb::RpcError> r) {
-                              --outstanding;
-                              if (r) {
-                                  const auto& c2 = r->correlation();
-                                  auto tag = c2.tags().find("k");
-                                  say("RPC ok exec_us=" + std::to_string(r->execution_time_us()) +
-                                      " corr=" + c2.correlation_id() + " root=" +
-                                      c2.root_correlation_id() + " stage=" + c2.workflow_stage() +
-                                      " tag=" + (tag == c2.tags().end() ? "" : tag->second));
-                              } else {
-                                  say(std::string("RPCERROR code=") + eb::to_string(r.error().code) +
-                                      " message=" + r.error().message);
-                              }
-                          });
+        client.async_call(
+            std::move(req), std::chrono::milliseconds(a.timeout_ms),
+            [&](daemoneye::Result<eb::rpcv1::RpcResponse, eb::RpcError> r) {
+                --outstanding;
+                if (r) {
+                    const auto& c2 = r->correlation();
+                    auto tag = c2.tags().find("k");
+                    say("RPC ok exec_us=" + std::to_string(r->execution_time_us()) +
+                        " corr=" + c2.correlation_id() + " root=" + c2.root_correlation_id() +
+                        " stage=" + c2.workflow_stage() +
+                        " tag=" + (tag == c2.tags().end() ? "" : tag->second));
+                } else {
+                    say(std::string("RPCERROR code=") + eb::to_string(r.error().code) +
+                        " message=" + r.error().message);
+                }
+            });
     }
     asio::steady_timer t(ex);
     while (outstanding > 0) {
@@ -448,7 +472,8 @@ int run_raw(const Args& a) {
 int main(int argc, char** argv) {
     Args a = parse(argc, argv);
     if (a.as_uid >= 0) {
-        if (::setgid(static_cast<gid_t>(a.as_uid)) != 0 || ::setuid(static_cast<uid_t>(a.as_uid)) != 0) {
+        if (::setgid(static_cast<gid_t>(a.as_uid)) != 0 ||
+            ::setuid(static_cast<uid_t>(a.as_uid)) != 0) {
             say(std::string("SETUID failed: ") + std::strerror(errno));
             return 3;
         }
@@ -457,9 +482,12 @@ int main(int argc, char** argv) {
     asio::io_context io(1);
     int rc = 2;
     asio::awaitable<int> (*fn)(Args) = nullptr;
-    if (a.mode == "subscribe") fn = run_subscribe;
-    else if (a.mode == "publish") fn = run_publish;
-    else if (a.mode == "call") fn = run_call;
+    if (a.mode == "subscribe")
+        fn = run_subscribe;
+    else if (a.mode == "publish")
+        fn = run_publish;
+    else if (a.mode == "call")
+        fn = run_call;
     else {
         std::cerr << "usage: bus_test_client --socket PATH --mode subscribe|publish|call|raw ...\n";
         return 2;

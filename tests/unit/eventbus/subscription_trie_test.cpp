@@ -139,6 +139,34 @@ TEST(SubscriptionTrie, HotNodeChurn) {
     EXPECT_EQ(trie.node_count(), 1u);
 }
 
+// Thousands of children under one node, removed in random order: exercises the child table's
+// growth and deletion (probe runs that wrap around the end of the table).
+TEST(SubscriptionTrie, WideNodeRandomErase) {
+    constexpr std::uint64_t kChildren = 5000;
+    std::mt19937 rng(7);
+    std::vector<std::uint64_t> order(kChildren);
+    for (std::uint64_t i = 0; i < kChildren; ++i) order[i] = i;
+    std::shuffle(order.begin(), order.end(), rng);
+    SubscriptionTrie trie;
+    for (std::uint64_t i : order) ASSERT_TRUE(trie.insert("wide.k" + std::to_string(i), {1, i}));
+    EXPECT_EQ(trie.node_count(), 2 + kChildren);  // root, wide, children
+
+    std::shuffle(order.begin(), order.end(), rng);
+    std::set<std::uint64_t> live(order.begin(), order.end());
+    for (std::size_t n = 0; n < kChildren; ++n) {
+        const std::uint64_t i = order[n];
+        ASSERT_TRUE(trie.erase("wide.k" + std::to_string(i), {1, i}));
+        live.erase(i);
+        if (n % 97 == 0 || live.size() < 50) {
+            for (std::uint64_t j = 0; j < kChildren; j += (live.size() < 50 ? 1 : 13)) {
+                const Refs got = matches(trie, "wide.k" + std::to_string(j));
+                ASSERT_EQ(got.size(), live.count(j)) << "k" << j << " after " << n + 1 << " erases";
+            }
+        }
+    }
+    EXPECT_EQ(trie.node_count(), 1u);
+}
+
 TEST(SubscriptionTrie, MoveKeepsContents) {
     SubscriptionTrie a;
     ASSERT_TRUE(a.insert("x.+", {1, 1}));

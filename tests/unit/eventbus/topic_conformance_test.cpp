@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <random>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -220,6 +221,66 @@ TEST(TopicConformance, FilterCoversFilterCases) {
         }
     }
     EXPECT_GE(asserted, 15u);
+}
+
+// Random strings over an alphabet of the interesting bytes: validation agrees with the oracle,
+// never crashes, and every refusal has a good reason.
+TEST(TopicConformance, RandomInputsAgreeWithOracle) {
+    const std::string alphabet = std::string("ab-_Z9.+#. $/*>") + '\0' + "\xE2\x98\x83";
+    std::mt19937 rng(12345);
+    std::size_t valid_topics = 0, valid_patterns = 0;
+    for (int n = 0; n < 20000; ++n) {
+        const std::size_t len =
+            std::uniform_int_distribution<std::size_t>(0, n % 50 == 0 ? 300 : 12)(rng);
+        std::string s;
+        for (std::size_t i = 0; i < len; ++i) {
+            s += alphabet[std::uniform_int_distribution<std::size_t>(0, alphabet.size() - 1)(rng)];
+        }
+        for (const bool pattern : {false, true}) {
+            auto r = pattern ? validate_pattern(s) : validate_topic(s);
+            ASSERT_EQ(r.ok(), oracle_valid(s, pattern)) << (pattern ? "pattern " : "topic ") << s;
+            if (!r) {
+                expect_good_reason(s, pattern, r.error());
+            } else {
+                ++(pattern ? valid_patterns : valid_topics);
+            }
+        }
+    }
+    EXPECT_GT(valid_topics, 300u);
+    EXPECT_GT(valid_patterns, 500u);
+}
+
+// pattern_matches against a plain recursive reference over split levels.
+bool reference_match(const std::vector<std::string>& p, std::size_t i,
+                     const std::vector<std::string>& t, std::size_t j) {
+    if (i == p.size()) return j == t.size();
+    if (p[i] == "#") return true;
+    if (j == t.size()) return false;
+    return (p[i] == "+" || p[i] == t[j]) && reference_match(p, i + 1, t, j + 1);
+}
+
+TEST(TopicConformance, RandomMatchesAgreeWithReference) {
+    std::mt19937 rng(777);
+    auto pick = [&](std::size_t n) {
+        return std::uniform_int_distribution<std::size_t>(0, n - 1)(rng);
+    };
+    const char* const words[] = {"a", "b", "ab"};
+    std::size_t matched = 0;
+    for (int n = 0; n < 50000; ++n) {
+        std::string p, t;
+        const std::size_t pd = 1 + pick(5), td = 1 + pick(5);
+        for (std::size_t i = 0; i < pd; ++i) {
+            if (i) p += '.';
+            const std::size_t roll = pick(6);
+            p += (i + 1 == pd && roll == 0) ? "#" : roll < 2 ? "+" : words[pick(3)];
+        }
+        for (std::size_t i = 0; i < td; ++i) t += (i ? "." : "") + std::string(words[pick(3)]);
+        ASSERT_TRUE(oracle_valid(p, true)) << p;
+        const bool expect = reference_match(levels_of(p), 0, levels_of(t), 0);
+        ASSERT_EQ(pattern_matches(p, t), expect) << p << " vs " << t;
+        matched += expect ? 1 : 0;
+    }
+    EXPECT_GT(matched, 2000u);
 }
 
 }  // namespace

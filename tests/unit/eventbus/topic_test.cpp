@@ -143,14 +143,16 @@ TEST(TopicCovers, AgreesWithDefinitionExhaustively) {
     std::vector<std::string> topics;
     const std::vector<std::string> pattern_levels{"a", "b", "+", "#"};
     const std::vector<std::string> topic_levels{"a", "b", "z"};
-    std::function<void(std::string, int)> grow_pattern = [&](std::string prefix, int depth) {
+    std::function<void(const std::string&, int)> grow_pattern = [&](const std::string& prefix,
+                                                                    int depth) {
         for (const auto& l : pattern_levels) {
             std::string p = prefix.empty() ? l : prefix + "." + l;
             patterns.push_back(p);
             if (l != "#" && depth < 3) grow_pattern(p, depth + 1);
         }
     };
-    std::function<void(std::string, int)> grow_topic = [&](std::string prefix, int depth) {
+    std::function<void(const std::string&, int)> grow_topic = [&](const std::string& prefix,
+                                                                  int depth) {
         for (const auto& l : topic_levels) {
             std::string t = prefix.empty() ? l : prefix + "." + l;
             topics.push_back(t);

@@ -44,8 +44,8 @@ class HostContext {
 
     const de_host_api* api() const { return &api_; }
 
-    // Installs `next` as the current config; the previous one stays alive until the one after
-    // (config_get pointers handed out before stay valid as the ABI promises).
+    // Installs `next` as the current config; superseded ones stay alive until this context dies
+    // (config_get pointers stay valid until destroy(), as the ABI promises; updates are rare).
     void set_config(std::shared_ptr<const ConfigStore> next);
     std::shared_ptr<const ConfigStore> config() const;
 
@@ -78,7 +78,7 @@ class HostContext {
 
     mutable std::mutex config_mutex_;
     std::shared_ptr<const ConfigStore> config_;
-    std::shared_ptr<const ConfigStore> previous_config_;
+    std::vector<std::shared_ptr<const ConfigStore>> previous_configs_;
 
     std::atomic<std::uint64_t> errors_{0};
     // Log rate limit: a plugin cannot flood the agent's log.

@@ -1,0 +1,230 @@
+// The host as a C++ plugin sees it: an Emitter (events onto the bus), logging, the clock and the
+// instance id. One Host exists per plugin instance; the SDK creates it before the collector's
+// constructor and destroys it after the collector, so a collector may keep a Host& for its whole
+// life and use it from any thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "daemoneye/plugin_api.h"
+
+namespace daemoneye::sdk {
+
+enum class LogLevel : int {
+    trace = DE_LOG_TRACE,
+    debug = DE_LOG_DEBUG,
+    info = DE_LOG_INFO,
+    warn = DE_LOG_WARN,
+    error = DE_LOG_ERROR,
+};
+
+// Counters of everything an Emitter was asked to send. A loss is never silent: `dropped` counts
+// events refused for backpressure, the others count refusals that are bugs or shutdown.
+struct EmitStats {
+    std::uint64_t emitted = 0;  // taken by the host (DE_OK)
+    std::uint64_t dropped = 0;  // DE_ERR_BACKPRESSURE
+    std::uint64_t denied = 0;   // DE_ERR_DENIED: topic not declared in `publishes`
+    std::uint64_t closed = 0;   // DE_ERR_CLOSED: host shutting down
+    std::uint64_t failed = 0;   // serialization failures, invalid arguments, other statuses
+    std::uint64_t total_refused() const { return dropped + denied + closed + failed; }
+};
+
+// Thread-safe wrapper over de_host_api::emit. Every call returns the host's status; callers that
+// cannot retry may ignore DE_ERR_BACKPRESSURE because it is counted here (stats().dropped) and
+// reported in health by the SDK.
+class Emitter {
+  public:
+    explicit Emitter(const de_host_api* api) noexcept : api_(api) {}
+    Emitter(const Emitter&) = delete;
+    Emitter& operator=(const Emitter&) = delete;
+
+    // Emits already-serialized bytes of protobuf type `type_name` on `topic`.
+    de_status emit_bytes(const char* topic, const char* type_name, const void* data,
+                         std::size_t len) noexcept {
+        de_status status = api_->emit(api_->host_ctx, topic, type_name,
+                                      static_cast<const std::uint8_t*>(data), len);
+        count(status);
+        return status;
+    }
+
+    de_status emit_bytes(const std::string& topic, const std::string& type_name,
+                         std::string_view bytes) noexcept {
+        return emit_bytes(topic.c_str(), type_name.c_str(), bytes.data(), bytes.size());
+    }
+
+    // Serializes any protobuf message (full or lite runtime) and emits it on `topic` with its
+    // full type name. Allocation-free in steady state (per-thread buffer).
+    template <class Message>
+    de_status emit(const char* topic, const Message& message) noexcept {
+        try {
+            thread_local std::string buffer;
+            buffer.clear();
+            if (!message.SerializeToString(&buffer)) {
+                failed_.fetch_add(1, std::memory_order_relaxed);
+                return DE_ERR_INTERNAL;
+            }
+            return emit_bytes(topic, type_name_of<Message>().c_str(), buffer.data(), buffer.size());
+        } catch (...) {  // bad_alloc while serializing
+            failed_.fetch_add(1, std::memory_order_relaxed);
+            return DE_ERR_INTERNAL;
+        }
+    }
+
+    template <class Message>
+    de_status emit(const std::string& topic, const Message& message) noexcept {
+        return emit(topic.c_str(), message);
+    }
+
+    // Emits on the message's default topic: found by argument-dependent lookup of
+    // `topic_for(const Message&)` returning something convertible to const char*.
+    // daemoneye/sdk/events.hpp provides it for daemoneye.events.v1; define your own next to your
+    // message types.
+    template <class Message>
+    requires requires(const Message& m) {
+        { topic_for(m) } -> std::convertible_to<const char*>;
+    }
+    de_status emit(const Message& message) noexcept {
+        return emit(static_cast<const char*>(topic_for(message)), message);
+    }
+
+    EmitStats stats() const noexcept {
+        EmitStats s;
+        s.emitted = emitted_.load(std::memory_order_relaxed);
+        s.dropped = dropped_.load(std::memory_order_relaxed);
+        s.denied = denied_.load(std::memory_order_relaxed);
+        s.closed = closed_.load(std::memory_order_relaxed);
+        s.failed = failed_.load(std::memory_order_relaxed);
+        return s;
+    }
+
+    // True once the host answered DE_ERR_CLOSED: it is shutting down; stop producing.
+    bool host_closed() const noexcept { return closed_.load(std::memory_order_relaxed) != 0; }
+
+    // The protobuf full type name of Message, computed once per type.
+    template <class Message>
+    static const std::string& type_name_of() {
+        static const std::string name = Message::default_instance().GetTypeName();
+        return name;
+    }
+
+  private:
+    void count(de_status status) noexcept {
+        switch (status) {
+            case DE_OK:
+                emitted_.fetch_add(1, std::memory_order_relaxed);
+                break;
+            case DE_ERR_BACKPRESSURE:
+                dropped_.fetch_add(1, std::memory_order_relaxed);
+                break;
+            case DE_ERR_DENIED:
+                denied_.fetch_add(1, std::memory_order_relaxed);
+                break;
+            case DE_ERR_CLOSED:
+                closed_.fetch_add(1, std::memory_order_relaxed);
+                break;
+            default:
+                failed_.fetch_add(1, std::memory_order_relaxed);
+                break;
+        }
+    }
+
+    const de_host_api* api_;
+    std::atomic<std::uint64_t> emitted_{0};
+    std::atomic<std::uint64_t> dropped_{0};
+    std::atomic<std::uint64_t> denied_{0};
+    std::atomic<std::uint64_t> closed_{0};
+    std::atomic<std::uint64_t> failed_{0};
+};
+
+class Host {
+  public:
+    explicit Host(const de_host_api* api) noexcept : api_(api), emitter_(api) {}
+    Host(const Host&) = delete;
+    Host& operator=(const Host&) = delete;
+
+    Emitter& emitter() noexcept { return emitter_; }
+
+    // Logs one line attributed to this instance. Thread-safe, never throws.
+    void log(LogLevel level, std::string_view message) noexcept {
+        try {
+            std::string line(message);
+            api_->log(api_->host_ctx, static_cast<de_log_level>(level), line.c_str());
+        } catch (...) {  // out of memory: losing a log line beats crashing the collector
+        }
+    }
+
+    // Stream-style helpers: host.info("scanned ", n, " processes in ", ms, " ms").
+    template <class... Parts>
+    void trace(const Parts&... parts) noexcept {
+        log_parts(LogLevel::trace, parts...);
+    }
+    template <class... Parts>
+    void debug(const Parts&... parts) noexcept {
+        log_parts(LogLevel::debug, parts...);
+    }
+    template <class... Parts>
+    void info(const Parts&... parts) noexcept {
+        log_parts(LogLevel::info, parts...);
+    }
+    template <class... Parts>
+    void warn(const Parts&... parts) noexcept {
+        log_parts(LogLevel::warn, parts...);
+    }
+    template <class... Parts>
+    void error(const Parts&... parts) noexcept {
+        log_parts(LogLevel::error, parts...);
+    }
+
+    // Wall-clock time from the host (tests may control it).
+    std::uint64_t now_unix_nanos() const noexcept { return api_->now_unix_nanos(api_->host_ctx); }
+
+    std::chrono::system_clock::time_point now() const noexcept {
+        return std::chrono::system_clock::time_point(
+            std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                std::chrono::nanoseconds(now_unix_nanos())));
+    }
+
+    std::string_view instance_id() const noexcept {
+        return api_->instance_id != nullptr ? std::string_view(api_->instance_id)
+                                            : std::string_view();
+    }
+
+    // Live lookup of the instance's current config. Prefer the Config handed to the constructor
+    // and on_config; this is for threads that want the newest value of one key.
+    std::optional<std::string> config_value(const std::string& key) const {
+        const char* value = api_->config_get(api_->host_ctx, key.c_str());
+        if (value == nullptr) return std::nullopt;
+        return std::string(value);
+    }
+
+    std::uint16_t host_abi_major() const noexcept { return api_->abi_major; }
+    std::uint16_t host_abi_minor() const noexcept { return api_->abi_minor; }
+
+    // The raw table, for what the SDK does not wrap.
+    const de_host_api* raw() const noexcept { return api_; }
+
+  private:
+    template <class... Parts>
+    void log_parts(LogLevel level, const Parts&... parts) noexcept {
+        try {
+            std::ostringstream out;
+            (out << ... << parts);
+            log(level, out.str());
+        } catch (...) {
+        }
+    }
+
+    const de_host_api* api_;
+    Emitter emitter_;
+};
+
+}  // namespace daemoneye::sdk

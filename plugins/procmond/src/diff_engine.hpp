@@ -1,0 +1,71 @@
+// Compares two scans (or one process before/after a netlink event) and says what happened, as
+// plain change records; event_encoding turns them into protobuf on the right topic.
+//
+//   started / exited     a (pid, start time) pair appears / disappears. Same pid with a new start
+//                        time is pid reuse: exited for the old process, started for the new one.
+//   exec                 same (pid, start time), the running image is another file (dev/inode)
+//                        or the exe path changed.
+//   metadata_changed     name, argv, uid/euid/gid, user, cgroup, container id or namespaces
+//                        changed (the list is in changed_fields). Volatile fields (state, threads,
+//                        memory, CPU, cwd) are not changes.
+//   parent_changed       ppid changed (reparenting to init or a subreaper).
+//   integrity            the running image was modified in place (same dev/inode, new hash), or
+//                        its file was deleted or replaced on disk since the last scan.
+//   anomaly              an anomaly rule fired (once per process and rule).
+#pragma once
+
+#include <cstdint>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "anomaly_rules.hpp"
+#include "process.hpp"
+
+namespace procmond {
+
+enum class ChangeKind { kStarted, kExited, kExec, kMetadata, kParent, kIntegrity, kAnomaly };
+
+struct ProcessChange {
+    ChangeKind kind;
+    Process process;
+    Process previous;  // exec / metadata / parent / integrity: the state before
+    bool has_previous = false;
+    std::vector<std::string> changed_fields;
+    std::string rule;
+    std::string reason;
+};
+
+class DiffEngine {
+  public:
+    explicit DiffEngine(bool anomaly_rules = true) : anomaly_rules_(anomaly_rules) {}
+    void set_anomaly_rules(bool on) { anomaly_rules_ = on; }
+
+    // The first scan: no lifecycle events, but anomaly rules run over every process.
+    std::vector<ProcessChange> baseline(const ProcessTable& current);
+
+    // Everything that happened between two scans.
+    std::vector<ProcessChange> diff(const ProcessTable& previous, const ProcessTable& current);
+
+    // One process observed out of band (netlink): prev/cur may be null (unknown / gone).
+    void diff_one(const Process* prev, const Process* cur, const ProcessTable& context,
+                  std::vector<ProcessChange>& out);
+
+  private:
+    void check_anomalies(const Process& p, const ProcessTable& table,
+                         std::vector<ProcessChange>& out);
+    void forget(const Process& p);
+
+    bool anomaly_rules_;
+    struct Reported {
+        std::uint64_t start = 0;
+        std::set<std::string> rules;
+    };
+    std::unordered_map<std::int32_t, Reported> reported_;
+};
+
+// Fields that differ between two observations of the same process (see the header comment).
+std::vector<std::string> changed_fields(const Process& before, const Process& after);
+
+}  // namespace procmond

@@ -1,0 +1,266 @@
+// The sandbox seen from inside (probe plugin), forbidden syscalls denied and reported (violator),
+// the memory limit (memhog) and backpressure (flood). Checks that need root, namespaces or
+// Landlock look at what the launcher reported in Hello and skip with the reason otherwise.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <sstream>
+#include <thread>
+
+#include "launcher_harness.hpp"
+
+namespace daemoneye::launcher::test {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string own_ns(const char* name) {
+    char buf[64] = {};
+    std::string path = std::string("/proc/self/ns/") + name;
+    ssize_t n = readlink(path.c_str(), buf, sizeof buf - 1);
+    return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "";
+}
+
+struct Started {
+    std::unique_ptr<Launcher> launcher;
+    bus::v1::Hello hello;
+};
+
+Started start(const std::string& plugin, std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"--plugin", plugin_path(plugin), "--instance", plugin + "-0"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    Started s{std::make_unique<Launcher>(args), {}};
+    auto hello = s.launcher->expect_hello();
+    if (!hello) {
+        ADD_FAILURE() << "no Hello: " << s.launcher->wait().err;
+        return s;
+    }
+    s.hello = *hello;
+    s.launcher->welcome();
+    return s;
+}
+
+void stop(Launcher& l) {
+    ASSERT_TRUE(l.call(rpc::v1::OPERATION_STOP).has_value());
+    auto r = l.wait();
+    EXPECT_TRUE(r.exited && r.code == 0) << "signal " << r.signal << " code " << r.code << "\n"
+                                         << r.err;
+}
+
+TEST(SandboxProbe, FromInsideWithoutPermissions) {
+    auto s = start("probe");
+    auto& l = *s.launcher;
+    auto h = l.call(rpc::v1::OPERATION_HEALTH_CHECK);
+    ASSERT_TRUE(h.has_value());
+    EXPECT_EQ(detail(*h, "probe.nonewprivs"), "1");
+    EXPECT_EQ(detail(*h, "probe.seccomp"), "2");
+    EXPECT_EQ(detail(*h, "probe.ctor_seccomp"), "2")
+        << "static constructors must run inside the sandbox";
+    EXPECT_EQ(detail(*h, "probe.capeff"), "0000000000000000");
+    EXPECT_EQ(detail(*h, "probe.env"), "0");
+    // Only stdio and the bus socket (fd 3) were inherited; anything above is the launcher's own
+    // event loop (epoll, eventfd, timerfd), opened after the sandbox closed everything else.
+    auto fds = detail(*h, "probe.fds");
+    EXPECT_THAT(fds, HasSubstr("3:socket:"));
+    std::stringstream list(fds);
+    for (std::string entry; std::getline(list, entry, ',');) {
+        int fd = std::stoi(entry.substr(0, entry.find(':')));
+        std::string target = entry.substr(entry.find(':') + 1);
+        if (fd > 3) {
+            EXPECT_THAT(target, ::testing::StartsWith("anon_inode:"))
+                << "inherited fd leaked: " << entry;
+        }
+    }
+
+    if (layer(s.hello, "user").applied()) {
+        EXPECT_EQ(detail(*h, "probe.uid"), "65534");
+        EXPECT_EQ(detail(*h, "probe.euid"), "65534");
+        EXPECT_EQ(detail(*h, "probe.capprm"), "0000000000000000");
+        EXPECT_EQ(detail(*h, "probe.capbnd"), "0000000000000000");
+    } else {
+        std::cout << "[ SKIPPED  ] uid checks: " << layer(s.hello, "user").detail() << "\n";
+    }
+    if (layer(s.hello, "namespaces").applied()) {
+        EXPECT_NE(detail(*h, "probe.netns"), own_ns("net"));
+        EXPECT_NE(detail(*h, "probe.utsns"), own_ns("uts"));
+        EXPECT_NE(detail(*h, "probe.ipcns"), own_ns("ipc"));
+    } else {
+        std::cout << "[ SKIPPED  ] namespace checks: " << layer(s.hello, "namespaces").detail()
+                  << "\n";
+    }
+    if (layer(s.hello, "landlock").applied()) {
+        EXPECT_EQ(detail(*h, "probe.open_etc_hostname_errno"), std::to_string(EACCES));
+    } else {
+        std::cout << "[ SKIPPED  ] landlock checks: " << layer(s.hello, "landlock").detail()
+                  << "\n";
+    }
+    EXPECT_EQ(detail(*h, "launcher.violations"), "");
+    stop(l);
+}
+
+TEST(SandboxProbe, ProcReadKeepsExactlyPtraceAndDacReadSearch) {
+    auto s = start("probe", {"--permission", "proc.read"});
+    auto& l = *s.launcher;
+    if (!layer(s.hello, "user").applied()) {
+        stop(l);
+        GTEST_SKIP() << "capability drop needs root: " << layer(s.hello, "user").detail();
+    }
+    auto h = l.call(rpc::v1::OPERATION_HEALTH_CHECK);
+    ASSERT_TRUE(h.has_value());
+    // CAP_DAC_READ_SEARCH (2) | CAP_SYS_PTRACE (19)
+    EXPECT_EQ(detail(*h, "probe.capeff"), "0000000000080004");
+    EXPECT_EQ(detail(*h, "probe.capprm"), "0000000000080004");
+    EXPECT_EQ(detail(*h, "probe.capbnd"), "0000000000080004");
+    EXPECT_EQ(detail(*h, "probe.uid"), "65534");
+    stop(l);
+}
+
+TEST(SandboxProbe, NetReadKeepsTheHostNetworkNamespace) {
+    auto s = start("probe", {"--permission", "net.read"});
+    auto& l = *s.launcher;
+    auto h = l.call(rpc::v1::OPERATION_HEALTH_CHECK);
+    ASSERT_TRUE(h.has_value());
+    EXPECT_EQ(detail(*h, "probe.netns"), own_ns("net"));
+    EXPECT_THAT(layer(s.hello, "namespaces").detail(), HasSubstr("host network namespace kept"));
+    EXPECT_THAT(layer(s.hello, "seccomp").detail(), HasSubstr("NETLINK_SOCK_DIAG"));
+    stop(l);
+}
+
+struct Attempt {
+    const char* kind;
+    const char* syscall;  // what the SandboxViolation must name
+};
+
+TEST(SandboxViolations, ForbiddenSyscallsFailWithEpermAndAreReported) {
+    auto s = start("violator", {"--permission", "proc.read"});
+    auto& l = *s.launcher;
+    const Attempt attempts[] = {{"execve", "execve"},     {"socket", "socket"},
+                                {"ptrace", "ptrace"},     {"fork", "clone"},
+                                {"write_file", "openat"}, {"sigsys", "rt_sigaction"},
+                                {"kill_init", "kill"},    {"mount", "mount"}};
+    for (const auto& a : attempts) {
+        auto r = l.task(a.kind);
+        ASSERT_TRUE(r.has_value()) << a.kind;
+        ASSERT_EQ(r->status(), rpc::v1::STATUS_OK) << a.kind << ": " << r->error().message();
+        EXPECT_THAT(records(*r), ::testing::ElementsAre(std::string(a.kind) +
+                                                        " rc=-1 errno=" + std::to_string(EPERM) +
+                                                        " (" + std::strerror(EPERM) + ")"));
+    }
+    // Each denial is published on control.health.diagnostics as a SandboxViolation.
+    auto reported = [&](const char* syscall) {
+        for (const auto& v : l.payloads<bus::v1::SandboxViolation>("control.health.diagnostics")) {
+            if (v.syscall() == syscall) return true;
+        }
+        return false;
+    };
+    ASSERT_TRUE(l.pump_until([&] {
+        for (const auto& a : attempts) {
+            if (!reported(a.syscall)) return false;
+        }
+        return true;
+    })) << "not every violation was reported";
+    for (const auto& v : l.payloads<bus::v1::SandboxViolation>("control.health.diagnostics")) {
+        EXPECT_EQ(v.plugin(), "violator");
+        EXPECT_EQ(v.instance_id(), "violator-0");
+        EXPECT_EQ(v.action(), "denied");
+        EXPECT_GE(v.count(), 1u);
+    }
+    auto h = l.call(rpc::v1::OPERATION_HEALTH_CHECK);
+    ASSERT_TRUE(h.has_value());
+    EXPECT_THAT(detail(*h, "launcher.violations"), HasSubstr("execve:1"));
+    stop(l);
+}
+
+TEST(SandboxViolations, ReadingShadowIsDeniedByLandlockEvenWithDacReadSearch) {
+    auto s = start("violator", {"--permission", "proc.read"});
+    auto& l = *s.launcher;
+    if (!layer(s.hello, "landlock").applied()) {
+        stop(l);
+        GTEST_SKIP() << "Landlock not applied: " << layer(s.hello, "landlock").detail();
+    }
+    auto r = l.task("open_shadow");
+    ASSERT_TRUE(r.has_value());
+    EXPECT_THAT(records(*r),
+                ::testing::ElementsAre("open_shadow rc=-1 errno=" + std::to_string(EACCES) + " (" +
+                                       std::strerror(EACCES) + ")"));
+    stop(l);
+}
+
+TEST(SandboxViolations, KillModeKillsTheProcess) {
+    auto s = start("violator", {"--permission", "proc.read", "--on-violation", "kill"});
+    auto& l = *s.launcher;
+    EXPECT_THAT(layer(s.hello, "seccomp").detail(), HasSubstr("kill the process"));
+    ASSERT_TRUE(l.call(rpc::v1::OPERATION_HEALTH_CHECK).has_value());
+    rpc::v1::RpcRequest req;
+    req.set_operation(rpc::v1::OPERATION_EXECUTE_TASK);
+    req.mutable_task()->set_kind("execve");
+    EXPECT_FALSE(l.call(req, 10s).has_value());
+    auto r = l.wait();
+    EXPECT_FALSE(r.exited);
+    EXPECT_EQ(r.signal, SIGSYS);
+}
+
+TEST(SandboxLimits, AllocationPastTheMemoryLimitFails) {
+    auto s = start("memhog", {"--memory-limit-mb", "256"});
+    auto& l = *s.launcher;
+    if (s.hello.sandbox_size() > 0 &&
+        layer(s.hello, "rlimits").detail().find("AS=256MiB") == std::string::npos) {
+        stop(l);
+        GTEST_SKIP() << "address-space limit not applied: " << layer(s.hello, "rlimits").detail();
+    }
+    auto r = l.task("alloc", {{"max_mb", "2048"}});
+    ASSERT_TRUE(r.has_value());
+    auto recs = records(*r);
+    ASSERT_EQ(recs.size(), 1u);
+    EXPECT_THAT(recs[0], HasSubstr("failed=1"));
+    long mb = std::stol(recs[0].substr(recs[0].find('=') + 1));
+    EXPECT_LT(mb, 256);
+    // The launcher is still healthy afterwards (the memory was freed).
+    auto h = l.call(rpc::v1::OPERATION_HEALTH_CHECK);
+    ASSERT_TRUE(h.has_value());
+    EXPECT_EQ(h->status(), rpc::v1::STATUS_OK);
+    stop(l);
+}
+
+TEST(Backpressure, FloodGetsBackpressureAndTheLauncherStaysResponsive) {
+    auto s = start("flood", {"--emit-buffer-messages", "1000"});
+    auto& l = *s.launcher;
+    // Stop reading for a while: the socket fills, then the bounded buffer.
+    std::this_thread::sleep_for(1500ms);
+    auto h = l.call(rpc::v1::OPERATION_HEALTH_CHECK, 60s);
+    ASSERT_TRUE(h.has_value()) << "health check must be answered during a flood";
+    EXPECT_GT(std::stoull(detail(*h, "flood.backpressure")), 0u);
+    EXPECT_EQ(detail(*h, "flood.other"), "0");
+    EXPECT_GT(h->health().events_dropped(), 0u);
+    EXPECT_LE(std::stoull(detail(*h, "launcher.emit_buffer_used")), 1000u);
+
+    auto st = l.call(rpc::v1::OPERATION_STOP, 60s);
+    ASSERT_TRUE(st.has_value()) << "stop must be answered during a flood";
+    auto r = l.wait(120s);
+    ASSERT_TRUE(r.exited) << r.err;
+    EXPECT_EQ(r.code, 0);
+    // Nothing accepted was lost: the sequence numbers of what arrived have no gaps.
+    auto events = l.published("events.test.flood");
+    ASSERT_FALSE(events.empty());
+    std::uint64_t prev = 0;
+    std::size_t gaps = 0;
+    for (const auto& e : l.seen()) {
+        if (!e.has_publish()) continue;
+        auto seq = e.publish().message().correlation().sequence_number();
+        if (prev != 0 && seq != prev + 1) ++gaps;
+        prev = seq;
+    }
+    EXPECT_EQ(gaps, 0u);
+    auto hb = l.payloads<bus::v1::CollectorHeartbeat>("control.health.heartbeat");
+    ASSERT_FALSE(hb.empty());
+    EXPECT_GT(hb.back().events_dropped(), 0u);
+    EXPECT_EQ(hb.back().events_emitted(), events.size());
+}
+
+}  // namespace
+}  // namespace daemoneye::launcher::test

@@ -1,0 +1,212 @@
+// BusClient against an in-process broker, plus an adopted socketpair like the agent's collectors.
+#include "daemoneye/eventbus/bus_client.hpp"
+
+#include <sys/socket.h>
+
+#include <gtest/gtest.h>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "daemoneye/eventbus/broker.hpp"
+#include "daemoneye/eventbus/protocol.hpp"
+
+namespace daemoneye::eventbus {
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+class LocalBus : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        BrokerOptions o;
+        o.max_subscribers = 8;
+        broker_ = Broker::create(io_.get_executor(), o).value();
+    }
+    void TearDown() override {
+        clients_.clear();
+        broker_->stop();
+        spin(50ms);
+    }
+    BusClient& client(const std::string& name) {
+        ClientOptions o;
+        o.client_name = name;
+        o.max_pending_requests = 2;
+        clients_.push_back(BusClient::connect_local(*broker_, o).value());
+        return *clients_.back();
+    }
+    // Runs `a` on the loop to completion (the loop keeps serving everything else meanwhile).
+    template <class T>
+    T run(asio::awaitable<T> a) {
+        std::optional<T> out;
+        asio::co_spawn(
+            io_,
+            [&out, a = std::move(a)]() mutable -> asio::awaitable<void> {
+                out.emplace(co_await std::move(a));
+            },
+            asio::detached);
+        for (int i = 0; i < 1000 && !out; ++i) spin(5ms);
+        EXPECT_TRUE(out.has_value());
+        return std::move(*out);
+    }
+    void spin(std::chrono::milliseconds d = 20ms) {
+        io_.restart();  // run_for() leaves the context stopped when it runs out of work
+        io_.run_for(d);
+    }
+
+    asio::io_context io_{1};
+    std::unique_ptr<Broker> broker_;
+    std::vector<std::unique_ptr<BusClient>> clients_;
+};
+
+TEST_F(LocalBus, OverlappingSubscriptionsGetOneDeliveryBothHandlersRun) {
+    auto& sub = client("sub");
+    auto& pub = client("pub");
+    int a = 0, b = 0;
+    std::string seen;
+    ASSERT_TRUE(run(sub.subscribe("events.#", [&](const MessageView& m) {
+        ++a;
+        seen = std::string(m.payload_string());
+    })));
+    ASSERT_TRUE(run(sub.subscribe("events.process.+", [&](const MessageView&) { ++b; })));
+    const std::string payload = "hi";
+    ASSERT_TRUE(pub.publish("events.process.lifecycle", "test.T",
+                            {reinterpret_cast<const std::uint8_t*>(payload.data()), 2}));
+    ASSERT_TRUE(pub.publish("events.network.x", "test.T", {}));
+    spin();
+    EXPECT_EQ(a, 2);
+    EXPECT_EQ(b, 1);
+    EXPECT_EQ(seen, "");
+    const auto m = broker_->metrics();
+    EXPECT_EQ(m.publishes, 2u);
+    EXPECT_EQ(m.deliveries, 2u);  // one per (message, session), not per subscription
+}
+
+TEST_F(LocalBus, BadSubscriptionsAreRefusedWithReasons) {
+    auto& c = client("c");
+    auto bad = run(c.subscribe("events.pro+cess", [](const MessageView&) {}));
+    ASSERT_FALSE(bad);
+    EXPECT_EQ(bad.error().code, BusError::Code::InvalidTopic);
+    auto other_reply = run(c.subscribe("control.rpc.reply.12345", [](const MessageView&) {}));
+    ASSERT_FALSE(other_reply);
+    EXPECT_EQ(other_reply.error().code, BusError::Code::Denied);
+    EXPECT_TRUE(run(c.subscribe(reply_topic(c.session_id()), [](const MessageView&) {})));
+    for (int i = 0; i < 7; ++i) ASSERT_TRUE(run(c.subscribe("a.b", [](const MessageView&) {})));
+    auto over = run(c.subscribe("a.c", [](const MessageView&) {}));  // max_subscribers = 8
+    ASSERT_FALSE(over);
+    EXPECT_EQ(over.error().code, BusError::Code::Limit);
+    EXPECT_FALSE(c.publish("bad..topic", "t", {}));
+}
+
+TEST_F(LocalBus, RpcRoundTripNotFoundOverloadedDuplicate) {
+    auto& server = client("server");
+    auto& caller = client("caller");
+    ASSERT_TRUE(run(server.serve("control.collector.+",
+                                 [](rpcv1::RpcRequest req) -> asio::awaitable<rpcv1::RpcResponse> {
+                                     auto r = rpc_ok();
+                                     r.mutable_health()->set_message("ok " + req.target());
+                                     co_return r;
+                                 })));
+    common::v1::CorrelationMetadata corr;
+    corr.set_correlation_id("wf-1");
+    corr.set_parent_correlation_id("parent");
+    corr.set_workflow_stage("probe");
+    auto req = RpcRequest::health_check("caller", "control.collector.procmond", 5s);
+    req.correlation(corr);
+    auto rsp = run(caller.call(req, 5s));
+    ASSERT_TRUE(rsp) << rsp.error().message;
+    EXPECT_EQ(rsp->health().message(), "ok control.collector.procmond");
+    EXPECT_EQ(rsp->correlation().parent_correlation_id(), "parent");
+    EXPECT_EQ(rsp->correlation().workflow_stage(), "probe");
+    EXPECT_EQ(rsp->responder(), "server");
+
+    auto missing = run(caller.call(RpcRequest::health_check("caller", "control.nobody", 5s), 5s));
+    ASSERT_FALSE(missing);
+    EXPECT_EQ(missing.error().code, rpcv1::ERROR_CODE_NOT_FOUND);
+
+    // max_pending_requests = 2 and duplicate ids: refused at once, no waiting.
+    std::vector<Result<rpcv1::RpcResponse, RpcError>> results;
+    auto done = [&](Result<rpcv1::RpcResponse, RpcError> r) { results.push_back(std::move(r)); };
+    auto r1 = RpcRequest::health_check("caller", "control.collector.a", 5s).correlation_id("same");
+    caller.async_call(r1, 5s, done);
+    caller.async_call(r1, 5s, done);  // duplicate
+    caller.async_call(RpcRequest::health_check("caller", "control.collector.b", 5s), 5s, done);
+    caller.async_call(RpcRequest::health_check("caller", "control.collector.c", 5s), 5s, done);
+    for (int i = 0; i < 100 && results.size() < 4; ++i) spin(5ms);
+    ASSERT_EQ(results.size(), 4u);
+    int overloaded = 0, duplicate = 0, ok = 0;
+    for (const auto& r : results) {
+        if (r)
+            ++ok;
+        else if (r.error().code == rpcv1::ERROR_CODE_OVERLOADED)
+            ++overloaded;
+        else if (r.error().message.find("duplicate") != std::string::npos)
+            ++duplicate;
+    }
+    EXPECT_EQ(ok, 2);
+    EXPECT_EQ(overloaded, 1);
+    EXPECT_EQ(duplicate, 1);
+}
+
+TEST_F(LocalBus, HandlerExceptionBecomesExecutionError) {
+    auto& server = client("server");
+    auto& caller = client("caller");
+    ASSERT_TRUE(run(server.serve("control.collector.x",
+                                 [](rpcv1::RpcRequest) -> asio::awaitable<rpcv1::RpcResponse> {
+                                     throw std::runtime_error("boom");
+                                     co_return rpc_ok();
+                                 })));
+    auto r = run(caller.call(RpcRequest::health_check("c", "control.collector.x", 5s), 5s));
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, rpcv1::ERROR_CODE_EXECUTION_ERROR);
+    EXPECT_NE(r.error().message.find("boom"), std::string::npos);
+}
+
+TEST_F(LocalBus, AdoptedCollectorGetsItsGrantsAndConfigAndMustMatch) {
+    auto& agent = client("agent");
+    int sv[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    PresetIdentity id{
+        "procmond-1", "procmond", {"events.process.#"}, {{"scan_interval_ms", "500"}}};
+    ASSERT_TRUE(broker_->adopt(sv[0], id));
+    int received = 0;
+    ASSERT_TRUE(run(agent.subscribe("events.#", [&](const MessageView&) { ++received; })));
+
+    ClientOptions o;
+    o.role = bus::v1::ROLE_COLLECTOR;
+    o.instance_id = "procmond-1";
+    o.client_name = "procmond";
+    bus::v1::PluginManifest manifest;
+    manifest.set_name("procmond");
+    o.manifest = manifest;
+    auto collector = run(BusClient::connect_fd(io_.get_executor(), sv[1], o));
+    ASSERT_TRUE(collector) << collector.error().message;
+    EXPECT_EQ((*collector)->welcome().config().at("scan_interval_ms"), "500");
+    EXPECT_EQ((*collector)->welcome().publish_grants(0), "events.process.#");
+    int denied = 0;
+    (*collector)->on_broker_error([&](const bus::v1::Error& e) {
+        if (e.code() == bus::v1::ERROR_CODE_DENIED) ++denied;
+    });
+    ASSERT_TRUE((*collector)->publish("events.process.lifecycle", "t", {}));
+    ASSERT_TRUE((*collector)->publish("events.network.x", "t", {}));  // refused by the broker
+    for (int i = 0; i < 100 && (received < 1 || denied < 1); ++i) spin(5ms);
+    EXPECT_EQ(received, 1);
+    EXPECT_EQ(denied, 1);
+    EXPECT_EQ(broker_->metrics().denials, 1u);
+
+    // A Hello that does not match the preset identity is refused.
+    int sv2[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv2), 0);
+    ASSERT_TRUE(broker_->adopt(sv2[0], id));
+    o.instance_id = "procmond-2";
+    auto impostor = run(BusClient::connect_fd(io_.get_executor(), sv2[1], o));
+    ASSERT_FALSE(impostor);
+    EXPECT_NE(impostor.error().message.find("procmond-1"), std::string::npos)
+        << impostor.error().message;
+}
+
+}  // namespace
+}  // namespace daemoneye::eventbus

@@ -1,0 +1,124 @@
+// Tests plugin-api/include/daemoneye/sdk/testing.hpp: the test host must catch the contract
+// breaches the real launcher would punish, so collector tests can rely on it.
+#include "daemoneye/sdk/testing.hpp"
+
+#include <gtest/gtest.h>
+
+#include "daemoneye/sdk/collector.hpp"
+
+namespace {
+
+namespace sdk = daemoneye::sdk;
+using sdk::testing::TestHost;
+using sdk::testing::validate_descriptor;
+
+constexpr const char* kNone[] = {nullptr};
+constexpr const char* kPublishes[] = {"events.example.#", nullptr};
+
+// Breaks the rules on purpose: emits from its constructor and after stop().
+class Rude {
+  public:
+    Rude(sdk::Host& host, const sdk::Config& config) : host_(host) {
+        if (config.has("emit_in_ctor"))
+            (void)host_.emitter().emit_bytes("events.example.x", "t", "", 0);
+    }
+    void start() {}
+    void stop() {}
+    void on_config(const sdk::Config&) {
+        (void)host_.emitter().emit_bytes("events.example.late", "t", "", 0);
+    }
+    sdk::Health health() {
+        // Reads the live config through the host (config_get).
+        auto v = host_.config_value("level");
+        return sdk::Health().add("level", v.value_or("unset"));
+    }
+
+  private:
+    sdk::Host& host_;
+};
+
+const de_plugin_descriptor* rude() {
+    static const de_plugin_descriptor d =
+        sdk::make_descriptor<Rude>("rude", "1", "rude", kNone, kNone, kPublishes);
+    return &d;
+}
+
+TEST(TestHost, FlagsEmitDuringCreateAndAfterStop) {
+    TestHost host(rude());
+    ASSERT_TRUE(host.create({{"emit_in_ctor", "1"}}).ok());
+    ASSERT_TRUE(host.start().ok());
+    ASSERT_TRUE(host.stop().ok());
+    ASSERT_TRUE(host.update_config({}).ok());
+    auto v = host.violations();
+    ASSERT_EQ(v.size(), 2u);
+    EXPECT_EQ(v[0], "emit on 'events.example.x' during create()");
+    EXPECT_EQ(v[1], "emit on 'events.example.late' after stop() returned");
+}
+
+TEST(TestHost, ConfigGetSeesTheCurrentConfig) {
+    TestHost host(rude());
+    ASSERT_TRUE(host.create({{"level", "a"}}).ok());
+    EXPECT_EQ(host.health().details["level"], "a");
+    ASSERT_TRUE(host.update_config({{"level", "b"}}).ok());
+    EXPECT_EQ(host.health().details["level"], "b");
+}
+
+TEST(TestHost, ValidateDescriptorNamesEachProblem) {
+    EXPECT_EQ(validate_descriptor(nullptr).front(), "the entry symbol returned NULL");
+    de_plugin_descriptor d = *rude();
+    EXPECT_TRUE(validate_descriptor(&d).empty());
+
+    auto bad = d;
+    bad.abi_major = DE_PLUGIN_ABI_MAJOR + 1;
+    EXPECT_EQ(validate_descriptor(&bad).front(),
+              "plugin ABI " + std::to_string(DE_PLUGIN_ABI_MAJOR + 1) + "." +
+                  std::to_string(DE_PLUGIN_ABI_MINOR) + ", host ABI " +
+                  std::to_string(DE_PLUGIN_ABI_MAJOR) + "." + std::to_string(DE_PLUGIN_ABI_MINOR) +
+                  ": majors must be equal and the host minor >= the plugin minor");
+    bad = d;
+    bad.abi_minor = DE_PLUGIN_ABI_MINOR + 1;
+    EXPECT_EQ(validate_descriptor(&bad).size(), 1u);
+    EXPECT_TRUE(validate_descriptor(&bad, DE_PLUGIN_ABI_MAJOR, DE_PLUGIN_ABI_MINOR + 1).empty());
+    bad = d;
+    bad.struct_size = 8;
+    EXPECT_EQ(validate_descriptor(&bad).front(),
+              "descriptor struct_size 8 is smaller than ABI 1.0's descriptor");
+    bad = d;
+    bad.name = "Bad Name";
+    EXPECT_EQ(validate_descriptor(&bad).front(), "name is missing or not [a-z0-9_-]{1,64}");
+    bad = d;
+    const char* wild[] = {"events.#.x", nullptr};
+    bad.publishes = wild;
+    EXPECT_EQ(validate_descriptor(&bad).front(), "publishes: 'events.#.x' is not a topic pattern");
+    bad = d;
+    bad.create = nullptr;
+    bad.capabilities = nullptr;
+    auto problems = validate_descriptor(&bad);
+    ASSERT_EQ(problems.size(), 2u);
+    EXPECT_EQ(problems[0], "capabilities is NULL (use {NULL})");
+    EXPECT_EQ(problems[1], "create is NULL");
+
+    TestHost host(&bad);
+    auto outcome = host.create();
+    EXPECT_EQ(outcome.status, DE_ERR_INVALID_ARGUMENT);
+    EXPECT_EQ(outcome.message, "descriptor refused: capabilities is NULL (use {NULL})");
+}
+
+TEST(TestHost, CallsBeforeCreateAreStateErrors) {
+    TestHost host(rude());
+    EXPECT_EQ(host.start().status, DE_ERR_STATE);
+    EXPECT_EQ(host.stop().status, DE_ERR_STATE);
+    EXPECT_EQ(host.run_task("x").status, DE_ERR_STATE);
+    EXPECT_EQ(host.update_config({}).status, DE_ERR_STATE);
+    EXPECT_EQ(host.health().state, DE_HEALTH_UNHEALTHY);
+    ASSERT_TRUE(host.create().ok());
+    EXPECT_EQ(host.create().status, DE_ERR_STATE);
+}
+
+TEST(PluginLibrary, ExplainsWhyALibraryDoesNotLoad) {
+    sdk::testing::PluginLibrary missing("/nonexistent/x.so");
+    EXPECT_FALSE(missing.ok());
+    EXPECT_NE(missing.error().find("dlopen /nonexistent/x.so"), std::string::npos);
+}
+
+}  // namespace
