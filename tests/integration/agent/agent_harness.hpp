@@ -153,14 +153,14 @@ class TempAgent {
     }
 
     // The config: paths inside root, fast restarts; `extra` is appended verbatim (YAML).
-    void write_config(const std::string& extra) {
+    void write_config(const std::string& extra,
+                      const std::string& metrics = "metrics: {interval_seconds: 1}\n") {
         std::ofstream out(config_path());
         out << "agent: {runtime_dir: " << (root_ / "run").string()
             << ", state_dir: " << (root_ / "state").string() << "}\n"
             << "plugins:\n  directories: [" << (root_ / "plugins").string()
             << "]\n  drop_in_dir: " << drop_in().string() << "\n"
-            << "metrics: {interval_seconds: 1}\n"
-            << extra;
+            << metrics << extra;
     }
 
     void start() {
