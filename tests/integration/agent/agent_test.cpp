@@ -2,6 +2,8 @@
 // daemoneye-cli. Generous timeouts: these run on 2 busy cores; nothing here asserts speed.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "agent_harness.hpp"
 
 using namespace daemoneye::agent::testing;
@@ -60,6 +62,10 @@ TEST(AgentIntegration, HealthCheckExitCodes) {
     auto r = a.cli({"health-check"});
     EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
     EXPECT_TRUE(contains(r.err, "cannot connect")) << r.err;
+    // Other verbs: 3 (unreachable), one line on stderr.
+    r = a.cli({"collectors", "list"});
+    EXPECT_EQ(r.exit_code, 3);
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
 
     // Healthy: 0 (a plugin registered, nothing asked to run).
     a.add_plugin("de_test_good.so");
