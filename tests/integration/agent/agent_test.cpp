@@ -17,7 +17,10 @@ const char* kFastRestarts =
     "  restart_backoff_seconds: 1\n"
     "  max_restart_attempts: 2\n"
     "  heartbeat_timeout_seconds: 15\n"
-    "broker: {startup_timeout_seconds: 60}\n";
+    "broker: {startup_timeout_seconds: 60}\n"
+    // No address-space limit: sanitizer builds of the launcher reserve terabytes of it. Memory
+    // limits are the launcher's tests.
+    "sandbox: {memory_limit_mb: 0}\n";
 
 bool contains(const std::string& haystack, const std::string& needle) {
     return haystack.find(needle) != std::string::npos;
