@@ -10,6 +10,7 @@
 
 #include "agent_client.hpp"
 #include "commands.hpp"
+#include "daemoneye/bus/v1/bus.pb.h"
 #include "daemoneye/events/v1/events.pb.h"
 
 namespace daemoneye::cli {
@@ -59,6 +60,8 @@ void register_events(CLI::App& app, Context& ctx) {
     tail->callback([patterns, count, &ctx] {
         // Make sure the event types are linked in for decoding.
         daemoneye::events::v1::ProcessEvent::descriptor();
+        daemoneye::bus::v1::CollectorHeartbeat::descriptor();
+        daemoneye::ipc::v1::HealthReport::descriptor();
         ipcv1::Request req;
         auto* t = req.mutable_events_tail();
         for (const auto& p : *patterns) t->add_patterns(p);

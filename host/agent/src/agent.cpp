@@ -155,6 +155,7 @@ asio::awaitable<void> Agent::rpc_self_check() {
     const auto t0 = Clock::now();
     auto resp = co_await bus_->call(req, seconds(config_.rpc.default_timeout_seconds));
     rpc_latency_ms_ = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    rpc_selfcheck_latency_.observe(Clock::now() - t0);
     rpc_ok_ = resp.status() == rpcv1::STATUS_OK;
     if (!rpc_ok_) ++rpc_check_failures_;
     rpc_message_ = rpc_ok_ ? "answered in " + std::to_string(rpc_latency_ms_) + " ms"
@@ -269,6 +270,9 @@ std::map<std::string, double> Agent::metrics() const {
     m["rpc_selfcheck_failures_total"] = static_cast<double>(rpc_check_failures_);
     m["rpc_selfcheck_last_latency_seconds"] = rpc_latency_ms_ / 1000.0;
     m["metrics_textfile_errors_total"] = static_cast<double>(textfile_errors_);
+    for (const auto& [kind, h] : ipc_latency_)
+        h.export_to(m, "ipc_request_latency_seconds", "kind=\"" + kind + "\"");
+    rpc_selfcheck_latency_.export_to(m, "rpc_selfcheck_latency_seconds", "");
     m["broker_up"] = bus_->available() && bus_->accepting() ? 1 : 0;
     if (config_.broker.enable_metrics)
         for (const auto& [k, v] : bus_->metrics()) m["bus_" + k] = v;

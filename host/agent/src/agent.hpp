@@ -14,6 +14,7 @@
 #include "daemoneye/agent/config.hpp"
 #include "daemoneye/ipc/v1/ipc.pb.h"
 #include "ipc_server.hpp"
+#include "metrics.hpp"
 #include "plugin_registry.hpp"
 #include "process_manager.hpp"
 
@@ -75,6 +76,8 @@ class Agent {
     std::map<std::string, std::uint64_t> ipc_requests_by_kind_;
     std::map<std::string, std::uint64_t> ipc_errors_by_kind_;
     std::uint64_t textfile_errors_ = 0;
+    std::map<std::string, LatencyHistogram> ipc_latency_;  // by request kind
+    LatencyHistogram rpc_selfcheck_latency_;
     bool stopping_ = false;
     std::string registry_watch_error_;
 };

@@ -74,7 +74,8 @@ class MapReader {
             return;
         }
         for (auto it = node.begin(); it != node.end(); ++it) {
-            const YAML::Node& k = it->first;
+            // A copy: yaml-cpp's iterator yields a temporary proxy; a reference would dangle.
+            const YAML::Node k = it->first;
             if (!k.IsScalar()) {
                 errors_.add(k, path_, "keys must be plain names");
                 continue;

@@ -43,9 +43,9 @@ std::string render_prometheus(const std::map<std::string, double>& values) {
         std::string type = "gauge";
         for (const char* suffix : {"_bucket", "_sum", "_count"}) {
             const std::string s = suffix;
+            // Histograms are the *_latency_seconds families (LatencyHistogram::export_to).
             if (name.size() > s.size() && name.ends_with(s) &&
-                values.count(name.substr(0, name.size() - s.size()) + "_count") + 1 > 0 &&
-                name.find("latency") != std::string::npos) {
+                name.substr(0, name.size() - s.size()).ends_with("_latency_seconds")) {
                 family = name.substr(0, name.size() - s.size());
                 type = "histogram";
             }

@@ -79,7 +79,8 @@ struct Instance {
     std::string last_exit;
     std::string pending_exit_reason;  // why *we* killed it (missed heartbeats, startup timeout)
     std::string session_close_reason;
-    bool stop_requested = false;
+    bool stop_requested = false;    // the next exit is expected (stop, or a kill we did)
+    bool operator_stopped = false;  // a stop was asked for: no automatic restart
     bool hello_seen = false;
     daemoneye::bus::v1::Hello hello;
     daemoneye::bus::v1::CollectorHeartbeat heartbeat;
@@ -185,6 +186,7 @@ struct ProcessManager::Impl : std::enable_shared_from_this<ProcessManager::Impl>
 
         inst->restart_timer.cancel();
         inst->stop_requested = false;
+        inst->operator_stopped = false;
         inst->hello_seen = false;
         inst->pending_exit_reason.clear();
         inst->session_close_reason.clear();
@@ -364,7 +366,8 @@ struct ProcessManager::Impl : std::enable_shared_from_this<ProcessManager::Impl>
         if (!s) {
             spdlog::warn("collector {}: restart failed: {}", inst->id, s.error().message);
             if (inst->state == CollectorState::Failed && inst->child == nullptr &&
-                inst->restart_times.size() < pm().max_restart_attempts && !inst->stop_requested) {
+                inst->restart_times.size() < pm().max_restart_attempts && !inst->operator_stopped &&
+                !shutting_down) {
                 // A start that failed (e.g. timed out) counts as another crash.
                 set_state(*inst, CollectorState::Crashed);
                 schedule_restart(inst);
@@ -378,6 +381,7 @@ struct ProcessManager::Impl : std::enable_shared_from_this<ProcessManager::Impl>
         auto self = shared_from_this();
         inst->restart_timer.cancel();
         inst->stop_requested = true;
+        inst->operator_stopped = true;
         if (!inst->child) {
             if (inst->state != CollectorState::Stopped) set_state(*inst, CollectorState::Stopped);
             co_return Status{};
@@ -528,6 +532,9 @@ struct ProcessManager::Impl : std::enable_shared_from_this<ProcessManager::Impl>
                                seconds(pm().heartbeat_timeout_seconds)) {
                     set_state(*inst, CollectorState::Running);
                 }
+            } else if (resp.error().code() == rpcv1::ERROR_CODE_NOT_FOUND) {
+                // The instance does not serve RPC (yet): heartbeats remain the liveness signal.
+                spdlog::debug("collector {}: no health RPC: {}", inst->id, resp.error().message());
             } else {
                 spdlog::warn("collector {}: health check failed: {}", inst->id,
                              resp.error().message());

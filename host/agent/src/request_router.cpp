@@ -27,6 +27,7 @@ std::string kind_name(const ipcv1::Request& r) {
 asio::awaitable<void> Agent::handle(ipcv1::Request request, Responder responder) {
     const std::string kind = kind_name(request);
     ++ipc_requests_by_kind_[kind];
+    const auto t0 = Clock::now();
     spdlog::debug("ipc request {} {}", request.request_id(), kind);
     ipcv1::Response resp;
     switch (request.kind_case()) {
@@ -140,6 +141,8 @@ asio::awaitable<void> Agent::handle(ipcv1::Request request, Responder responder)
             responder.fail(ipcv1::RESULT_CODE_INVALID_REQUEST, "request has no kind");
             break;
     }
+    // Streams (events tail) are measured too: their latency is how long the stream lasted.
+    ipc_latency_[kind].observe(Clock::now() - t0);
     co_return;
 }
 

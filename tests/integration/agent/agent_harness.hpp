@@ -153,14 +153,14 @@ class TempAgent {
     }
 
     // The config: paths inside root, fast restarts; `extra` is appended verbatim (YAML).
-    void write_config(const std::string& extra) {
+    void write_config(const std::string& extra,
+                      const std::string& metrics = "metrics: {interval_seconds: 1}\n") {
         std::ofstream out(config_path());
         out << "agent: {runtime_dir: " << (root_ / "run").string()
             << ", state_dir: " << (root_ / "state").string() << "}\n"
             << "plugins:\n  directories: [" << (root_ / "plugins").string()
             << "]\n  drop_in_dir: " << drop_in().string() << "\n"
-            << "metrics: {interval_seconds: 1}\n"
-            << extra;
+            << metrics << extra;
     }
 
     void start() {
@@ -170,6 +170,9 @@ class TempAgent {
             int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
             ::dup2(fd, 1);
             ::dup2(fd, 2);
+            // Sanitizer builds: LeakSanitizer's exit-time scan in the seccomp-sandboxed launcher
+            // is a forbidden syscall (SIGSYS). The launchers inherit this from the agent.
+            ::setenv("ASAN_OPTIONS", "detect_leaks=0", 0);
             std::string agent = DAEMONEYE_AGENT_PATH;
             std::string flag = "--config";
             std::string cfg = config_path().string();

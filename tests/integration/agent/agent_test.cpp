@@ -2,6 +2,8 @@
 // daemoneye-cli. Generous timeouts: these run on 2 busy cores; nothing here asserts speed.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "agent_harness.hpp"
 
 using namespace daemoneye::agent::testing;
@@ -15,7 +17,10 @@ const char* kFastRestarts =
     "  restart_backoff_seconds: 1\n"
     "  max_restart_attempts: 2\n"
     "  heartbeat_timeout_seconds: 15\n"
-    "broker: {startup_timeout_seconds: 60}\n";
+    "broker: {startup_timeout_seconds: 60}\n"
+    // No address-space limit: sanitizer builds of the launcher reserve terabytes of it. Memory
+    // limits are the launcher's tests.
+    "sandbox: {memory_limit_mb: 0}\n";
 
 bool contains(const std::string& haystack, const std::string& needle) {
     return haystack.find(needle) != std::string::npos;
@@ -60,6 +65,10 @@ TEST(AgentIntegration, HealthCheckExitCodes) {
     auto r = a.cli({"health-check"});
     EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
     EXPECT_TRUE(contains(r.err, "cannot connect")) << r.err;
+    // Other verbs: 3 (unreachable), one line on stderr.
+    r = a.cli({"collectors", "list"});
+    EXPECT_EQ(r.exit_code, 3);
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
 
     // Healthy: 0 (a plugin registered, nothing asked to run).
     a.add_plugin("de_test_good.so");
@@ -245,4 +254,66 @@ TEST(AgentIntegration, IpcTestAndMetrics) {
     EXPECT_EQ(r.exit_code, 0);
     EXPECT_TRUE(contains(r.out, "# TYPE daemoneye_ipc_requests_total counter")) << r.out;
     EXPECT_TRUE(contains(r.out, "daemoneye_bus_publishes_total")) << r.out;
+}
+
+TEST(AgentIntegration, ChangedLibraryIsReprobedAndItsCollectorRestarted) {
+    TempAgent a;
+    a.write_config(kFastRestarts);
+    a.start();
+    ASSERT_TRUE(a.wait_ready()) << a.log();
+    const std::string src = std::string(DAEMONEYE_TEST_PLUGIN_DIR) + "/de_test_good.so";
+    ASSERT_EQ(a.cli({"plugins", "install", src, "--drop-in", a.drop_in().string()}).exit_code, 0);
+    ASSERT_TRUE(wait_until([&] { return a.state_of("good") == "Running"; }, 120s)) << a.log();
+    const pid_t before = a.pid_of("good");
+
+    // Same plugin, different bytes (trailing data after the ELF image), replaced atomically.
+    const fs::path tmp = a.drop_in() / ".good.tmp";
+    fs::copy_file(src, tmp);
+    { std::ofstream(tmp, std::ios::app) << "changed"; }
+    ::chmod(tmp.c_str(), 0644);
+    fs::rename(tmp, a.drop_in() / "de_test_good.so");
+
+    ASSERT_TRUE(wait_until(
+        [&] {
+            const pid_t now = a.pid_of("good");
+            return now > 0 && now != before && a.state_of("good") == "Running";
+        },
+        120s))
+        << a.log();
+    EXPECT_FALSE(process_alive(before));
+    EXPECT_TRUE(contains(a.log(), "changed on disk")) << a.log();
+    auto list = a.cli({"--json", "plugins", "list"});
+    EXPECT_FALSE(contains(list.out, "bd4efc19")) << "old digest still listed: " << list.out;
+}
+
+TEST(AgentIntegration, AgentKilledLeavesNoOrphansAndRestartsCleanly) {
+    TempAgent a;
+    a.add_plugin("de_test_good.so");
+    a.write_config(std::string(kFastRestarts) + "collectors:\n  good: {enabled: true}\n");
+    a.start();
+    ASSERT_TRUE(a.wait_ready()) << a.log();
+    ASSERT_TRUE(wait_until([&] { return a.state_of("good") == "Running"; }, 120s)) << a.log();
+    const pid_t launcher = a.pid_of("good");
+    ASSERT_GT(launcher, 0);
+    ::kill(a.pid(), SIGKILL);
+    a.wait_exit();
+    // PDEATHSIG: the launcher dies with the agent.
+    EXPECT_TRUE(wait_until([&] { return !process_alive(launcher); }, 30s));
+    // Stale sockets do not block the next start.
+    a.start();
+    ASSERT_TRUE(a.wait_ready()) << a.log();
+    EXPECT_TRUE(wait_until([&] { return a.state_of("good") == "Running"; }, 120s)) << a.log();
+}
+
+TEST(AgentIntegration, PrometheusTextfileIsWritten) {
+    TempAgent a;
+    const fs::path prom = a.root() / "de.prom";
+    a.write_config(kFastRestarts,
+                   "metrics: {textfile_path: " + prom.string() + ", interval_seconds: 1}\n");
+    a.start();
+    ASSERT_TRUE(a.wait_ready()) << a.log();
+    ASSERT_TRUE(wait_until([&] { return fs::exists(prom); }, 30s)) << a.log();
+    const std::string text = slurp(prom.string());
+    EXPECT_TRUE(contains(text, "# TYPE daemoneye_agent_uptime_seconds gauge")) << text;
+    EXPECT_TRUE(contains(text, "daemoneye_broker_up 1")) << text;
 }
