@@ -5,6 +5,7 @@
 #include <string>
 
 #include "daemoneye/agent/config.hpp"
+#include "daemoneye/json_escape.hpp"
 #include "daemoneye/result.hpp"
 
 namespace daemoneye::agent {
@@ -26,7 +27,6 @@ class CorrelationScope {
 
 const std::string& current_correlation_id();
 
-// JSON string escaping for log lines and CLI output.
-std::string json_escape(std::string_view text);
+using daemoneye::json_escape;  // for log lines and CLI output
 
 }  // namespace daemoneye::agent

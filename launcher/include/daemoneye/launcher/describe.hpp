@@ -5,12 +5,13 @@
 
 #include <string>
 
+#include "daemoneye/json_escape.hpp"
 #include "daemoneye/launcher/manifest.hpp"
 #include "daemoneye/launcher/sandbox/layer.hpp"
 
 namespace daemoneye::launcher {
 
-std::string json_escape(std::string_view s);
+using daemoneye::json_escape;
 
 // {"name","version","abi":"1.0","abi_major","abi_minor","description","capabilities",
 //  "permissions","publishes","sandbox":[{"name","applied","detail"}],"violations":[{"syscall","count"}]}
