@@ -246,6 +246,7 @@ asio::awaitable<void> Agent::handle_events_tail(const ipcv1::EventsTail& t, Resp
         std::uint64_t dropped = 0;
         std::uint64_t last_session = 0;
         std::uint64_t last_seq = 0;
+        std::string last_topic;
         bool any = false;
         Notifier changed;
     };
@@ -257,14 +258,16 @@ asio::awaitable<void> Agent::handle_events_tail(const ipcv1::EventsTail& t, Resp
         MessageHandler handler = [state, responder,
                                   limit](const daemoneye::bus::v1::Message& m) mutable {
             if (limit && state->sent >= limit) return;
-            // Overlapping patterns deliver one message once per subscription: show it once.
+            // Overlapping patterns deliver one message once per subscription: show it once. The
+            // broker numbers messages per (session, topic), so the topic is part of the identity.
             const std::uint64_t seq = m.correlation().sequence_number();
             if (state->any && m.source_session() == state->last_session && seq == state->last_seq &&
-                seq != 0)
+                seq != 0 && m.topic() == state->last_topic)
                 return;
             state->any = true;
             state->last_session = m.source_session();
             state->last_seq = seq;
+            state->last_topic = m.topic();
             ipcv1::Response r;
             auto* e = r.mutable_event();
             e->set_topic(m.topic());

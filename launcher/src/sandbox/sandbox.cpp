@@ -100,9 +100,23 @@ Result<SandboxReport, Failure> apply_sandbox(const SandboxConfig& config) {
         landlock.read_paths.emplace_back(p);
     }
     landlock.exec_paths = library_paths(config.plugin_path);
-    auto ll = sandbox::apply_landlock(landlock);
-    if (!ll) return sandbox_failure("landlock", ll.error().message);
-    report.push_back(*ll);
+    // Any Landlock domain makes every process outside it un-ptrace-able, and the kernel checks
+    // ptrace access (PTRACE_MODE_READ) for /proc/<pid>/{exe,fd/*}: under Landlock procmond could
+    // never read another process's executable (no exe, no hash, no exec detection) and netmond
+    // never map a socket to its owner, whatever capabilities are kept. Those two permissions
+    // therefore run without Landlock (seccomp still forbids write-opens, exec and new sockets).
+    if (config.permissions.has(Permission::Kind::ProcRead) ||
+        config.permissions.has(Permission::Kind::NetRead)) {
+        report.push_back(
+            not_applied("landlock",
+                        "skipped: proc.read/net.read need ptrace-mode access to other processes' "
+                        "/proc/<pid>/{exe,fd}, which a Landlock domain denies for every process "
+                        "outside it"));
+    } else {
+        auto ll = sandbox::apply_landlock(landlock);
+        if (!ll) return sandbox_failure("landlock", ll.error().message);
+        report.push_back(*ll);
+    }
 
     sandbox::SeccompPolicy seccomp;
     seccomp.action = config.on_violation;

@@ -1,0 +1,292 @@
+// Runs the REAL daemoneye-agent with the real collectors (procmond, netmond, fsmond from the
+// build's plugins dir) on a temporary config, and drives it only through the real daemoneye-cli.
+// Small helpers copied from tests/integration/agent/agent_harness.hpp (owned by the agent area).
+#pragma once
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <google/protobuf/util/json_util.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace daemoneye::collectors::testing {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+struct Run {
+    int exit_code = -1;  // -1: killed by a signal / not run
+    std::string out;
+    std::string err;
+};
+
+inline std::string slurp(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+inline bool reap(pid_t pid, std::chrono::seconds timeout, int& status) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        if (::waitpid(pid, &status, WNOHANG) == pid) return true;
+        if (std::chrono::steady_clock::now() > deadline) return false;
+        std::this_thread::sleep_for(20ms);
+    }
+}
+
+// Forks and execs argv with stdout/stderr redirected to files; returns the pid.
+inline pid_t spawn(const std::vector<std::string>& argv_in, const std::string& out_path,
+                   const std::string& err_path) {
+    std::vector<std::string> copies = argv_in;
+    std::vector<char*> argv;
+    for (auto& a : copies) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        const int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        const int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        ::dup2(out, 1);
+        ::dup2(err, 2);
+        ::execv(argv[0], argv.data());
+        ::_exit(127);
+    }
+    return pid;
+}
+
+// Runs a program to completion; output through files so a chatty child never blocks.
+inline Run run_program(const std::vector<std::string>& argv, std::chrono::seconds timeout = 180s) {
+    char dir_tmpl[] = "/tmp/de-e2e-run-XXXXXX";
+    const std::string dir = ::mkdtemp(dir_tmpl);
+    const pid_t pid = spawn(argv, dir + "/out", dir + "/err");
+    Run run;
+    int status = 0;
+    if (!reap(pid, timeout, status)) {
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, &status, 0);
+    }
+    if (WIFEXITED(status)) run.exit_code = WEXITSTATUS(status);
+    run.out = slurp(dir + "/out");
+    run.err = slurp(dir + "/err");
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+    return run;
+}
+
+inline bool wait_until(const std::function<bool()>& pred, std::chrono::seconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (pred()) return true;
+        std::this_thread::sleep_for(200ms);
+    }
+    return pred();
+}
+
+// Live children of `parent` (from /proc), e.g. the launchers an agent spawned.
+inline std::vector<pid_t> children_of(pid_t parent) {
+    std::vector<pid_t> out;
+    DIR* d = ::opendir("/proc");
+    if (!d) return out;
+    while (dirent* e = ::readdir(d)) {
+        const pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
+        if (pid <= 0) continue;
+        std::ifstream st("/proc/" + std::string(e->d_name) + "/stat");
+        std::string line;
+        std::getline(st, line);
+        auto close = line.rfind(')');
+        if (close == std::string::npos) continue;
+        std::istringstream rest(line.substr(close + 2));
+        char state = 0;
+        pid_t ppid = 0;
+        rest >> state >> ppid;
+        if (ppid == parent && state != 'Z') out.push_back(pid);
+    }
+    ::closedir(d);
+    return out;
+}
+
+// One line of `daemoneye-cli --json events tail`: the topic and the decoded payload's JSON.
+struct TailedEvent {
+    std::string topic;
+    std::string decoded;  // "" when the CLI could not decode the payload
+
+    // Parses `decoded` into a generated message (ProcessEvent, NetworkEvent, FileEvent).
+    template <typename M>
+    bool as(M& out) const {
+        if (decoded.empty()) return false;
+        google::protobuf::util::JsonParseOptions o;
+        o.ignore_unknown_fields = true;
+        return google::protobuf::util::JsonStringToMessage(decoded, &out, o).ok();
+    }
+};
+
+inline std::vector<TailedEvent> parse_tail(const std::string& text) {
+    std::vector<TailedEvent> out;
+    std::istringstream in(text);
+    std::string line;
+    while (std::getline(in, line)) {
+        // A line may still be half-written by the CLI: only complete JSON objects count.
+        if (line.empty() || line.front() != '{' || line.back() != '}') continue;
+        TailedEvent e;
+        const auto t = line.find("\"topic\":\"");
+        if (t == std::string::npos) continue;
+        e.topic = line.substr(t + 9, line.find('"', t + 9) - (t + 9));
+        // The CLI appends ,"decoded":{...} as the last member.
+        const auto d = line.rfind(",\"decoded\":");
+        if (d != std::string::npos) e.decoded = line.substr(d + 11, line.size() - d - 12);
+        out.push_back(std::move(e));
+    }
+    return out;
+}
+
+// The real agent on a private temporary config.
+class CollectorsAgent {
+  public:
+    CollectorsAgent() {
+        char tmpl[] = "/tmp/de-e2e-XXXXXX";
+        root_ = ::mkdtemp(tmpl);
+        // The sandboxed collectors run as nobody: they must be able to traverse to what they
+        // watch.
+        ::chmod(root_.c_str(), 0755);
+        fs::create_directories(watched());
+        ::chmod(watched().c_str(), 0755);
+    }
+    ~CollectorsAgent() {
+        stop(30s);
+        std::error_code ec;
+        fs::remove_all(root_, ec);
+    }
+    CollectorsAgent(const CollectorsAgent&) = delete;
+    CollectorsAgent& operator=(const CollectorsAgent&) = delete;
+
+    const fs::path& root() const { return root_; }
+    fs::path watched() const { return root_ / "watched"; }
+    fs::path socket() const { return root_ / "run" / "agent.sock"; }
+    fs::path config_path() const { return root_ / "agent.yaml"; }
+    pid_t pid() const { return pid_; }
+    std::string log() const { return slurp((root_ / "agent.log").string()); }
+
+    // Fast scans, the temp dir watched, health published every second (tails use it to know
+    // their subscription is live).
+    void write_config(const std::string& plugins_dir) {
+        std::ofstream out(config_path());
+        out << "agent: {runtime_dir: " << (root_ / "run").string()
+            << ", state_dir: " << (root_ / "state").string() << "}\n"
+            << "plugins:\n  directories: [" << plugins_dir << "]\n"
+            << "  drop_in_dir: " << (root_ / "drop").string() << "\n"
+            << "  autostart: false\n"
+            << "metrics: {interval_seconds: 1}\n"
+            << "broker: {startup_timeout_seconds: 120}\n"
+            << "process_manager: {graceful_shutdown_timeout_seconds: 10, "
+               "force_shutdown_timeout_seconds: 5, heartbeat_timeout_seconds: 60}\n"
+            << "collectors:\n"
+            << "  procmond: {enabled: true, config: {scan_interval_ms: 200}}\n"
+            << "  netmond: {enabled: true, config: {scan_interval_ms: 200}}\n"
+            << "  fsmond: {enabled: true, config: {paths: [" << watched().string()
+            << "], debounce_ms: 500}}\n";
+    }
+
+    void start(const std::string& agent_path) {
+        pid_ = spawn({agent_path, "--config", config_path().string()},
+                     (root_ / "agent.log").string(), (root_ / "agent.err").string());
+    }
+
+    // SIGTERM and wait; returns the exit code (-1: signalled or did not exit in time).
+    int stop(std::chrono::seconds timeout = 120s) {
+        if (pid_ <= 0) return exit_code_;
+        ::kill(pid_, SIGTERM);
+        int status = 0;
+        if (!reap(pid_, timeout, status)) {
+            ::kill(pid_, SIGKILL);
+            ::waitpid(pid_, &status, 0);
+            exit_code_ = -1;
+        } else {
+            exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        }
+        pid_ = -1;
+        return exit_code_;
+    }
+
+    std::vector<std::string> cli_argv(const std::string& cli_path) const {
+        return {cli_path, "--endpoint", socket().string()};
+    }
+
+  private:
+    fs::path root_;
+    pid_t pid_ = -1;
+    int exit_code_ = -1;
+};
+
+// `daemoneye-cli --json events tail PATTERN... control.health.status --count N` running in the
+// background. control.health.status (the agent publishes it every second) is subscribed last,
+// so its first line proves every pattern before it is live: only then may the test act.
+class Tail {
+  public:
+    Tail(std::vector<std::string> cli, const std::vector<std::string>& patterns,
+         std::uint64_t count = 100000) {
+        char tmpl[] = "/tmp/de-e2e-tail-XXXXXX";
+        dir_ = ::mkdtemp(tmpl);
+        cli.insert(cli.end(), {"--json", "events", "tail"});
+        cli.insert(cli.end(), patterns.begin(), patterns.end());
+        cli.insert(cli.end(), {"control.health.status", "--count", std::to_string(count)});
+        pid_ = spawn(cli, dir_ + "/out", dir_ + "/err");
+    }
+    ~Tail() {
+        stop();
+        std::error_code ec;
+        fs::remove_all(dir_, ec);
+    }
+    Tail(const Tail&) = delete;
+    Tail& operator=(const Tail&) = delete;
+
+    std::vector<TailedEvent> events() const {
+        std::vector<TailedEvent> out;
+        for (auto& e : parse_tail(slurp(dir_ + "/out")))
+            if (e.topic != "control.health.status") out.push_back(std::move(e));
+        return out;
+    }
+    bool live(std::chrono::seconds timeout = 120s) const {
+        return wait_until(
+            [&] {
+                for (const auto& e : parse_tail(slurp(dir_ + "/out")))
+                    if (e.topic == "control.health.status") return true;
+                return false;
+            },
+            timeout);
+    }
+    std::string err() const { return slurp(dir_ + "/err"); }
+
+    // Stops the CLI (SIGINT, as an operator's ^C); returns its exit code.
+    int stop() {
+        if (pid_ <= 0) return exit_code_;
+        ::kill(pid_, SIGINT);
+        int status = 0;
+        if (!reap(pid_, 30s, status)) {
+            ::kill(pid_, SIGKILL);
+            ::waitpid(pid_, &status, 0);
+        }
+        exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        pid_ = -1;
+        return exit_code_;
+    }
+
+  private:
+    std::string dir_;
+    pid_t pid_ = -1;
+    int exit_code_ = -1;
+};
+
+}  // namespace daemoneye::collectors::testing
