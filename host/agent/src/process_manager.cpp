@@ -129,8 +129,13 @@ struct ProcessManager::Impl : std::enable_shared_from_this<ProcessManager::Impl>
         if (inst.state == s) return;
         spdlog::info("collector {}: {} -> {}", inst.id, to_string(inst.state), to_string(s));
         inst.state = s;
-        if (s == CollectorState::Running && inst.running_since == Clock::time_point{})
+        if (s == CollectorState::Running && inst.running_since == Clock::time_point{}) {
             inst.running_since = Clock::now();
+            // Ask for its health at the next supervision tick rather than after a whole
+            // health_check_interval, so `collectors status` shows the collector's own details
+            // (mode, view, counters) from the start.
+            last_health_round = Clock::time_point{};
+        }
         inst.changed.notify();
     }
 
