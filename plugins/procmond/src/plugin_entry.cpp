@@ -5,5 +5,4 @@ DAEMONEYE_PLUGIN(procmond::ProcmondPlugin, "procmond", "0.1.0",
                  "Process collector: /proc scans (+ netlink process connector), lifecycle, "
                  "integrity, anomalies",
                  ("enumerate_processes", "hash_executable", "process_tree"),
-                 ("proc.read", "proc.events"),
-                 ("events.process.#"));
+                 ("proc.read", "proc.events"), ("events.process.#"));
