@@ -13,6 +13,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 
 #include "daemoneye/launcher/bridge/bridge.hpp"
@@ -112,7 +113,14 @@ int main(int argc, char** argv) {
         std::cerr << "daemoneye-launcher: " << e.text << "\n(see --help; exit 2: usage error)\n";
         return static_cast<int>(e.code);
     }
-    const dl::Options& o = *parsed;
+    dl::Options o = std::move(*parsed);
+    // The fsview layer moves the working directory to the new root: name the plugin absolutely
+    // (the loader opens it after the sandbox).
+    if (!o.plugin_path.empty()) {
+        std::error_code ec;
+        auto abs = std::filesystem::absolute(o.plugin_path, ec);
+        if (!ec) o.plugin_path = abs.lexically_normal().string();
+    }
     setup_logging(o);
     prepare_signals();
 

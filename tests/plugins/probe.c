@@ -80,14 +80,40 @@ static de_status probe_health(de_plugin* self, de_health* out) {
     int hostname_errno = hostname_fd < 0 ? errno : 0;
     if (hostname_fd >= 0) close(hostname_fd);
 
+    /* Another process's executable through the /proc magic link (the parent: the test or the
+     * agent), and two ways at the host's /etc/shadow: by name and through the parent's root link.
+     */
+    char parent_exe[256], exe_link[64];
+    snprintf(exe_link, sizeof exe_link, "/proc/%d/exe", (int)getppid());
+    ssize_t exe_n = readlink(exe_link, parent_exe, sizeof parent_exe - 1);
+    if (exe_n < 0) {
+        snprintf(parent_exe, sizeof parent_exe, "unreadable(errno=%d)", errno);
+    } else {
+        parent_exe[exe_n] = '\0';
+    }
+    int exe_fd = open(exe_link, O_RDONLY);
+    int exe_open_errno = exe_fd < 0 ? errno : 0;
+    if (exe_fd >= 0) close(exe_fd);
+    int shadow_fd = open("/etc/shadow", O_RDONLY);
+    int shadow_errno = shadow_fd < 0 ? errno : 0;
+    if (shadow_fd >= 0) close(shadow_fd);
+    char root_shadow[64];
+    snprintf(root_shadow, sizeof root_shadow, "/proc/%d/root/etc/shadow", (int)getppid());
+    int root_shadow_fd = open(root_shadow, O_RDONLY);
+    int root_shadow_errno = root_shadow_fd < 0 ? errno : 0;
+    if (root_shadow_fd >= 0) close(root_shadow_fd);
+
     out->state = DE_HEALTH_HEALTHY;
     snprintf(
         out->detail, sizeof out->detail,
         "probe.nonewprivs=%s\nprobe.seccomp=%s\nprobe.capeff=%s\nprobe.capprm=%s\nprobe.capbnd=%s\n"
         "probe.uid=%d\nprobe.euid=%d\nprobe.gid=%d\nprobe.fds=%s\nprobe.env=%d\nprobe.netns=%s\n"
-        "probe.utsns=%s\nprobe.ipcns=%s\nprobe.ctor_seccomp=%s\nprobe.open_etc_hostname_errno=%d",
+        "probe.utsns=%s\nprobe.ipcns=%s\nprobe.ctor_seccomp=%s\nprobe.open_etc_hostname_errno=%d\n"
+        "probe.parent_pid=%d\nprobe.parent_exe=%s\nprobe.parent_exe_open_errno=%d\n"
+        "probe.open_shadow_errno=%d\nprobe.open_parent_root_shadow_errno=%d",
         nnp, seccomp, capeff, capprm, capbnd, (int)getuid(), (int)geteuid(), (int)getgid(), fds,
-        env, net, uts, ipc, g_ctor_seccomp, hostname_errno);
+        env, net, uts, ipc, g_ctor_seccomp, hostname_errno, (int)getppid(), parent_exe,
+        exe_open_errno, shadow_errno, root_shadow_errno);
     return DE_OK;
 }
 

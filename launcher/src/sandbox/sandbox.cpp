@@ -48,6 +48,19 @@ std::vector<std::string> library_paths(const std::string& plugin_path) {
     return paths;
 }
 
+namespace {
+
+// The plugin's directory as the loader will name it (absolute, as given: not resolved).
+std::vector<std::string> plugin_dirs(const std::string& plugin_path) {
+    std::vector<std::string> dirs;
+    std::error_code ec;
+    auto abs = std::filesystem::absolute(plugin_path, ec);
+    if (!ec && abs.has_parent_path()) dirs.push_back(abs.lexically_normal().parent_path().string());
+    return dirs;
+}
+
+}  // namespace
+
 Result<SandboxReport, Failure> apply_sandbox(const SandboxConfig& config) {
     SandboxReport report;
     auto sandbox_failure = [&](const std::string& layer, const std::string& msg) {
@@ -55,8 +68,8 @@ Result<SandboxReport, Failure> apply_sandbox(const SandboxConfig& config) {
             Failure{ExitCode::SandboxFailure, "sandbox layer '" + layer + "': " + msg});
     };
     if (!config.enabled) {
-        for (const char* name : {"env", "fds", "pdeathsig", "rlimits", "namespaces", "user", "caps",
-                                 "no_new_privs", "landlock", "seccomp"}) {
+        for (const char* name : {"env", "fds", "pdeathsig", "rlimits", "namespaces", "fsview",
+                                 "user", "caps", "no_new_privs", "landlock", "seccomp"}) {
             report.push_back(not_applied(name, "--no-sandbox (debugging only)"));
         }
         return report;
@@ -79,6 +92,24 @@ Result<SandboxReport, Failure> apply_sandbox(const SandboxConfig& config) {
 
     report.push_back(sandbox::enter_namespaces(config.permissions.needs_host_network()));
 
+    // Any Landlock domain makes every process outside it un-ptrace-able, and the kernel checks
+    // ptrace access (PTRACE_MODE_READ) for /proc/<pid>/{exe,fd/*}: under Landlock procmond could
+    // never read another process's executable (no exe, no hash, no exec detection) and netmond
+    // never map a socket to its owner, whatever capabilities are kept. Those two permissions
+    // therefore run without Landlock; their filesystem is confined by a private mount namespace
+    // instead (fsview), built while still root, before the user switch (mounting needs
+    // CAP_SYS_ADMIN, and getpwnam in the user layer reads the view's /etc/passwd).
+    const bool ptrace_reader = config.permissions.has(Permission::Kind::ProcRead) ||
+                               config.permissions.has(Permission::Kind::NetRead);
+    if (ptrace_reader) {
+        sandbox::FsViewPolicy view;
+        view.read_paths = config.permissions.read_paths();
+        view.plugin_dirs = plugin_dirs(config.plugin_path);
+        auto fsview = sandbox::apply_fsview(view);
+        if (!fsview) return sandbox_failure("fsview", fsview.error().message);
+        report.push_back(*fsview);
+    }
+
     auto priv = sandbox::drop_privileges(config.user, capabilities_for(config.permissions));
     if (!priv) return sandbox_failure("user", priv.error().message);
     // A credential change clears the parent-death signal: arm it again (and re-check the race).
@@ -100,18 +131,13 @@ Result<SandboxReport, Failure> apply_sandbox(const SandboxConfig& config) {
         landlock.read_paths.emplace_back(p);
     }
     landlock.exec_paths = library_paths(config.plugin_path);
-    // Any Landlock domain makes every process outside it un-ptrace-able, and the kernel checks
-    // ptrace access (PTRACE_MODE_READ) for /proc/<pid>/{exe,fd/*}: under Landlock procmond could
-    // never read another process's executable (no exe, no hash, no exec detection) and netmond
-    // never map a socket to its owner, whatever capabilities are kept. Those two permissions
-    // therefore run without Landlock (seccomp still forbids write-opens, exec and new sockets).
-    if (config.permissions.has(Permission::Kind::ProcRead) ||
-        config.permissions.has(Permission::Kind::NetRead)) {
+    // proc.read/net.read: no Landlock (see fsview above).
+    if (ptrace_reader) {
         report.push_back(
             not_applied("landlock",
                         "skipped: proc.read/net.read need ptrace-mode access to other processes' "
                         "/proc/<pid>/{exe,fd}, which a Landlock domain denies for every process "
-                        "outside it"));
+                        "outside it; the filesystem is confined by fsview instead"));
     } else {
         auto ll = sandbox::apply_landlock(landlock);
         if (!ll) return sandbox_failure("landlock", ll.error().message);

@@ -4,7 +4,14 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <filesystem>
+#include <functional>
+
+#include "daemoneye/events/v1/events.pb.h"
 
 #include "launcher_harness.hpp"
 
@@ -16,7 +23,9 @@ std::string collector(const std::string& name) {
 }
 
 void run_collector(const std::string& name, const std::vector<std::string>& permissions,
-                   const std::map<std::string, std::string>& config, const std::string& task_kind) {
+                   const std::map<std::string, std::string>& config, const std::string& task_kind,
+                   const std::map<std::string, std::string>& task_params = {},
+                   const std::function<void(const rpc::v1::TaskResult&)>& check = {}) {
     if (!std::filesystem::exists(collector(name))) GTEST_SKIP() << collector(name) << " not built";
     std::vector<std::string> args = {"--plugin", collector(name), "--instance", name + "-0"};
     for (const auto& p : permissions) args.insert(args.end(), {"--permission", p});
@@ -29,10 +38,11 @@ void run_collector(const std::string& name, const std::vector<std::string>& perm
     ASSERT_TRUE(h.has_value()) << l.wait().err;
     EXPECT_EQ(h->status(), rpc::v1::STATUS_OK) << h->error().message();
     EXPECT_NE(h->health().state(), rpc::v1::HEALTH_STATE_UNHEALTHY) << h->health().message();
-    auto t = l.task(task_kind);
+    auto t = l.task(task_kind, task_params);
     ASSERT_TRUE(t.has_value());
     EXPECT_NE(t->status(), rpc::v1::STATUS_ERROR) << t->error().message();
     EXPECT_GT(t->task_result().records_size(), 0) << task_kind;
+    if (check) check(t->task_result());
     EXPECT_EQ(detail(*h, "launcher.violations"), "")
         << "the sandbox denied something " << name << " needs";
     ASSERT_TRUE(l.call(rpc::v1::OPERATION_STOP).has_value());
@@ -48,12 +58,61 @@ void run_collector(const std::string& name, const std::vector<std::string>& perm
 TEST(Collectors, ProcmondRunsCleanInTheSandbox) {
     // procmond probes the netlink process connector; granting proc.events lets it use it
     // (without the grant the probe is a reported violation, and it falls back to scanning).
+    // This test process runs as root, the collector as nobody: its exe path and hash come from
+    // another user's /proc/<pid>/exe, which is what Landlock used to break.
+    char self[512] = {};
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    ASSERT_GT(n, 0);
+    const std::string own_exe(self, static_cast<std::size_t>(n));
     run_collector("procmond", {"proc.read", "proc.events"}, {{"scan_interval_ms", "200"}},
-                  "enumerate_processes");
+                  "enumerate_processes", {{"pid", std::to_string(getpid())}},
+                  [&](const rpc::v1::TaskResult& result) {
+                      bool found = false;
+                      for (const auto& rec : result.records()) {
+                          events::v1::ProcessBatch batch;
+                          ASSERT_EQ(rec.type(), "daemoneye.events.v1.ProcessBatch");
+                          ASSERT_TRUE(batch.ParseFromString(rec.data()));
+                          for (const auto& p : batch.processes()) {
+                              if (p.pid() != static_cast<std::uint32_t>(getpid())) continue;
+                              found = true;
+                              EXPECT_EQ(p.exe(), own_exe);
+                              EXPECT_EQ(p.exe_sha256().size(), 64u) << "no hash of " << p.exe();
+                          }
+                      }
+                      EXPECT_TRUE(found) << "own pid not enumerated";
+                  });
 }
 
 TEST(Collectors, NetmondRunsCleanInTheSandbox) {
-    run_collector("netmond", {"net.read"}, {}, "list_listeners");
+    // A listener owned by this (root) process: netmond, as nobody, must resolve its owner through
+    // /proc/<pid>/fd.
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    ASSERT_EQ(listen(fd, 1), 0);
+    ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+    const unsigned port = ntohs(addr.sin_port);
+    run_collector("netmond", {"net.read"}, {}, "list_listeners", {},
+                  [&](const rpc::v1::TaskResult& result) {
+                      bool found = false;
+                      for (const auto& rec : result.records()) {
+                          events::v1::SocketBatch batch;
+                          ASSERT_EQ(rec.type(), "daemoneye.events.v1.SocketBatch");
+                          ASSERT_TRUE(batch.ParseFromString(rec.data()));
+                          for (const auto& s : batch.sockets()) {
+                              if (s.local_port() != port) continue;
+                              found = true;
+                              EXPECT_EQ(s.pid(), static_cast<std::uint32_t>(getpid()))
+                                  << "owner of port " << port << " not resolved";
+                          }
+                      }
+                      EXPECT_TRUE(found) << "own listener on port " << port << " not listed";
+                  });
+    close(fd);
 }
 
 TEST(Collectors, FsmondRunsCleanInTheSandbox) {

@@ -177,17 +177,82 @@ TEST(SandboxViolations, ForbiddenSyscallsFailWithEpermAndAreReported) {
 }
 
 TEST(SandboxViolations, ReadingShadowIsDeniedByLandlockEvenWithDacReadSearch) {
-    auto s = start("violator", {"--permission", "proc.read"});
+    // fs.read keeps CAP_DAC_READ_SEARCH and is confined by Landlock (the probe opens /etc/shadow
+    // in its health check).
+    auto s = start("probe", {"--permission", "fs.read:/etc/ssh"});
     auto& l = *s.launcher;
     if (!layer(s.hello, "landlock").applied()) {
         stop(l);
         GTEST_SKIP() << "Landlock not applied: " << layer(s.hello, "landlock").detail();
     }
+    EXPECT_EQ(layer(s.hello, "fsview").detail(), "absent")
+        << "fsview is only for proc.read/net.read";
+    auto h = l.call(rpc::v1::OPERATION_HEALTH_CHECK);
+    ASSERT_TRUE(h.has_value());
+    EXPECT_EQ(detail(*h, "probe.open_shadow_errno"), std::to_string(EACCES));
+    stop(l);
+}
+
+// proc.read/net.read run without Landlock (it would deny /proc/<pid>/{exe,fd}) but keep
+// CAP_DAC_READ_SEARCH: the fsview layer's private mount namespace must hide /etc/shadow.
+TEST(SandboxViolations, ReadingShadowIsDeniedByTheFsViewWithProcRead) {
+    auto s = start("violator", {"--permission", "proc.read"});
+    auto& l = *s.launcher;
+    EXPECT_FALSE(layer(s.hello, "landlock").applied());
+    if (!layer(s.hello, "fsview").applied()) {
+        stop(l);
+        GTEST_SKIP() << "fsview not applied: " << layer(s.hello, "fsview").detail();
+    }
+    EXPECT_THAT(layer(s.hello, "fsview").detail(), HasSubstr("visible read-only: /proc,"));
+    EXPECT_THAT(layer(s.hello, "fsview").detail(), ::testing::Not(HasSubstr("/etc/shadow")));
     auto r = l.task("open_shadow");
     ASSERT_TRUE(r.has_value());
-    EXPECT_THAT(records(*r),
-                ::testing::ElementsAre("open_shadow rc=-1 errno=" + std::to_string(EACCES) + " (" +
-                                       std::strerror(EACCES) + ")"));
+    ASSERT_EQ(records(*r).size(), 1u);
+    const std::string rec = records(*r)[0];
+    auto denied = [](int e) {
+        return "open_shadow rc=-1 errno=" + std::to_string(e) + " (" + std::strerror(e) + ")";
+    };
+    EXPECT_TRUE(rec == denied(ENOENT) || rec == denied(EACCES)) << rec;
+    stop(l);
+}
+
+TEST(SandboxViolations, ReadingShadowIsDeniedByTheFsViewWithNetRead) {
+    auto s = start("probe", {"--permission", "net.read"});
+    auto& l = *s.launcher;
+    EXPECT_FALSE(layer(s.hello, "landlock").applied());
+    if (!layer(s.hello, "fsview").applied()) {
+        stop(l);
+        GTEST_SKIP() << "fsview not applied: " << layer(s.hello, "fsview").detail();
+    }
+    auto h = l.call(rpc::v1::OPERATION_HEALTH_CHECK);
+    ASSERT_TRUE(h.has_value());
+    EXPECT_EQ(detail(*h, "probe.open_shadow_errno"), std::to_string(ENOENT));
+    EXPECT_EQ(detail(*h, "probe.parent_exe_open_errno"), "0");
+    stop(l);
+}
+
+// The view keeps the host's procfs: another process's executable (the test's own, the launcher's
+// parent) is still readable through /proc/<pid>/exe, which is what Landlock broke.
+TEST(SandboxProbe, ProcReadCanStillReadAnotherProcessExe) {
+    auto s = start("probe", {"--permission", "proc.read"});
+    auto& l = *s.launcher;
+    auto h = l.call(rpc::v1::OPERATION_HEALTH_CHECK);
+    ASSERT_TRUE(h.has_value());
+    char self[512] = {};
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    ASSERT_GT(n, 0);
+    EXPECT_EQ(detail(*h, "probe.parent_pid"), std::to_string(getpid()));
+    EXPECT_EQ(detail(*h, "probe.parent_exe"), std::string(self, static_cast<std::size_t>(n)));
+    EXPECT_EQ(detail(*h, "probe.parent_exe_open_errno"), "0") << "the executable must be hashable";
+    if (layer(s.hello, "fsview").applied()) {
+        EXPECT_EQ(detail(*h, "probe.open_shadow_errno"), std::to_string(ENOENT));
+        EXPECT_EQ(detail(*h, "probe.open_etc_hostname_errno"), std::to_string(ENOENT));
+    } else {
+        std::cout << "[ SKIPPED  ] fsview checks: " << layer(s.hello, "fsview").detail() << "\n";
+    }
+    std::cout << "[   INFO   ] /proc/<parent>/root/etc/shadow from inside: errno "
+              << detail(*h, "probe.open_parent_root_shadow_errno") << "\n";
+    EXPECT_EQ(detail(*h, "launcher.violations"), "");
     stop(l);
 }
 

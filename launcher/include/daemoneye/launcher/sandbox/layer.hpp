@@ -9,8 +9,8 @@
 namespace daemoneye::launcher {
 
 struct LayerReport {
-    std::string name;  // env, fds, pdeathsig, rlimits, namespaces, user, caps, no_new_privs,
-                       // landlock, seccomp
+    std::string name;  // env, fds, pdeathsig, rlimits, namespaces, fsview, user, caps,
+                       // no_new_privs, landlock, seccomp
     bool applied = false;
     std::string detail;  // what exactly, or why not
 };

@@ -30,6 +30,17 @@ Result<LayerReport> apply_rlimits(std::uint64_t memory_limit_mb);
 // namespaces.cpp: new IPC + UTS namespaces, and NET unless `keep_host_network`.
 LayerReport enter_namespaces(bool keep_host_network);
 
+// fsview.cpp: for sandboxes without Landlock (proc.read, net.read). As root, before the user
+// switch: a private mount namespace whose root is a read-only tmpfs holding read-only binds of
+// the host's /proc, /usr, /lib*, the loader cache, passwd/group/nsswitch, localtime, /dev/null,
+// /dev/urandom, /sys/devices/system/cpu, `read_paths` and `plugin_dirs` (each at its own path).
+// Not root or unshare refused: reported not applied. A failure after unshare is an error.
+struct FsViewPolicy {
+    std::vector<std::string> read_paths;
+    std::vector<std::string> plugin_dirs;
+};
+Result<LayerReport> apply_fsview(const FsViewPolicy& policy);
+
 // user.cpp: as root, switch to `user` keeping only `keep_caps` (CAP_* numbers); reports "user"
 // and "caps". Not root: reports the user switch as not applied and drops any capability held
 // beyond `keep_caps`.

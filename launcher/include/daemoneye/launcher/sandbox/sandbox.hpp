@@ -1,6 +1,6 @@
 // Applies every sandbox layer in order, before the plugin is loaded:
-//   env, fds, pdeathsig, rlimits, namespaces, user + caps, (pdeathsig re-armed: a uid change
-//   clears it), no_new_privs, landlock, seccomp.
+//   env, fds, pdeathsig, rlimits, namespaces, fsview (proc.read/net.read only), user + caps,
+//   (pdeathsig re-armed: a uid change clears it), no_new_privs, landlock, seccomp.
 // The process must still be single-threaded (Landlock and the uid switch act per thread).
 #pragma once
 
