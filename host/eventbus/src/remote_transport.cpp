@@ -261,8 +261,10 @@ bool RemoteTransport::dispatch(std::span<const std::uint8_t> frame) {
 // --- outbound -------------------------------------------------------------------------------
 
 std::uint8_t* RemoteTransport::reserve_item(std::size_t item_size) {
-    const std::size_t max = options_.max_frame_bytes;
-    if (frame_start_ != SIZE_MAX &&
+    // Frames close at ~64 KiB (or max_frame_bytes if smaller): the broker routes each frame as
+    // it arrives instead of waiting for a whole 1 MiB one (see remote_session.cpp).
+    const std::size_t max = std::min<std::size_t>(options_.max_frame_bytes, 64 * 1024);
+    if (frame_start_ != SIZE_MAX && out_.size() - frame_start_ > wire::kFrameHeaderSize &&
         out_.size() - frame_start_ - wire::kFrameHeaderSize + item_size > max) {
         finish_frame();
     }
