@@ -400,6 +400,16 @@ void BrokerCore::handle_unsubscribe(Session& s, const bus::v1::Unsubscribe& unsu
     (void)s.enqueue_control(ack);
 }
 
+void BrokerCore::flush_deferred() {
+    deferring_flush = false;
+    // Flushing may close a session (a failed write) and that may queue output for others.
+    while (!flush_pending.empty()) {
+        auto pending = std::move(flush_pending);
+        flush_pending.clear();
+        for (auto& s : pending) s->flush_now();
+    }
+}
+
 // --- publish and routing --------------------------------------------------------------------
 
 TopicRootMetrics* BrokerCore::root_metrics(std::string_view topic) {
