@@ -6,6 +6,7 @@
 // Throughput: --rate 0 = as fast as the publishers can (messages/s delivered, drops); --rate R =
 // fixed offered load of R msg/s in total (end-to-end latency p50/p99, CLOCK_MONOTONIC stamped in
 // the payload by the publisher, read by the subscriber).
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -62,6 +63,14 @@ std::uint64_t num(const std::map<std::string, std::string>& a, const std::string
 std::string str(const std::map<std::string, std::string>& a, const std::string& k) {
     auto it = a.find(k);
     return it == a.end() ? std::string() : it->second;
+}
+
+// CPU time (user + system) of the calling thread, in microseconds.
+double thread_cpu_us() {
+    rusage u{};
+    ::getrusage(RUSAGE_THREAD, &u);
+    return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1e6 +
+           static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
 }
 
 double pct(std::vector<std::uint64_t>& v, double p) {
@@ -201,7 +210,9 @@ asio::awaitable<int> role_rpc_client(std::map<std::string, std::string> a) {
     const auto target = str(a, "--target");
     // Sequential: one call at a time, latency of each.
     std::vector<std::uint64_t> lat;
+    double cpu0 = 0;
     for (std::uint64_t i = 0; i < count + 1000; ++i) {
+        if (i == 1000) cpu0 = thread_cpu_us();
         auto req = eb::RpcRequest::health_check("bench", target, 5s);
         const auto t0 = mono_ns();
         auto op = client.call(std::move(req), 5s);
@@ -212,6 +223,7 @@ asio::awaitable<int> role_rpc_client(std::map<std::string, std::string> a) {
         }
         if (i >= 1000) lat.push_back(mono_ns() - t0);  // after warm-up
     }
+    const double client_cpu = (thread_cpu_us() - cpu0) / static_cast<double>(count);
     double seq_total = 0;
     for (auto v : lat) seq_total += static_cast<double>(v);
     const double seq_rps = count / (seq_total / 1e9);
@@ -236,7 +248,7 @@ asio::awaitable<int> role_rpc_client(std::map<std::string, std::string> a) {
     }
     const double pipe_rps = count / ((mono_ns() - t0) / 1e9);
     std::cout << "RESULT p50_us=" << pct(lat, 0.5) << " p99_us=" << pct(lat, 0.99)
-              << " seq_rps=" << static_cast<std::uint64_t>(seq_rps)
+              << " cpu_us=" << client_cpu << " seq_rps=" << static_cast<std::uint64_t>(seq_rps)
               << " pipelined_rps=" << static_cast<std::uint64_t>(pipe_rps) << std::endl;
     co_return 0;
 }
@@ -480,12 +492,19 @@ int rpc(const std::string& self, const std::map<std::string, std::string>& a) {
     served.get_future().get();
     ChildProcess server({self, "--role", "rpc-server", "--socket", b.path});
     if (!server.wait_for("READY", 30s)) return 1;
+    auto broker_cpu = [&b] {
+        std::promise<double> p;
+        asio::post(b.io, [&p] { p.set_value(thread_cpu_us()); });
+        return p.get_future().get();
+    };
     for (const std::string target : {"control.bench.local", "control.bench.remote"}) {
+        const double broker0 = broker_cpu();
         ChildProcess client({self, "--role", "rpc-client", "--socket", b.path, "--target", target,
                              "--count", std::to_string(count), "--window",
                              str(a, "--window").empty() ? "32" : str(a, "--window")});
         auto r = client.wait_for("RESULT", 600s);
         if (!r) return 1;
+        const double broker_us = broker_cpu() - broker0;
         std::cout << (target == "control.bench.local" ? "rpc, server in broker process: "
                                                       : "rpc, server in another process:")
                   << "p50 " << dfield(*r, "p50_us") << " us  p99 " << dfield(*r, "p99_us")
@@ -501,6 +520,11 @@ int rpc(const std::string& self, const std::map<std::string, std::string>& a) {
             std::cout << "  (vs ping-pong: p50 " << dfield(*r, "p50_us") / ping.p50 << "x  p99 "
                       << dfield(*r, "p99_us") / ping.p99 << "x)";
         }
+        // CPU per call, robust to a loaded machine: the client's thread over the sequential
+        // calls; the broker's thread over the whole client run (sequential, pipelined, warm-up;
+        // with an in-process server that includes the server's work).
+        std::cout << "  cpu per call: client " << dfield(*r, "cpu_us") << " us, broker "
+                  << broker_us / static_cast<double>(2 * count + 1000) << " us" << std::endl;
         std::cout << std::endl;
     }
     return 0;
