@@ -261,6 +261,14 @@ void FramedStream::close() {
     }
 }
 
+bool FramedStream::frame_buffered() const {
+    const auto& d = impl_->decoder;
+    const auto len = d.pending_length();
+    if (!len) return false;
+    if (*len == 0 || *len > impl_->options.max_frame_bytes) return true;  // next() fails at once
+    return d.buffered() >= kFrameHeaderSize + *len;
+}
+
 bool FramedStream::is_open() const {
     return impl_->socket.is_open();
 }

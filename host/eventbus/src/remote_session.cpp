@@ -95,11 +95,14 @@ asio::awaitable<void> RemoteSession::reader() {
         }
         if (!broker_) break;
         // Output this frame causes (deliveries, replies, RPC forwards) is written right after
-        // it, in this handler.
+        // it, in this handler...
         broker_->deferring_flush = true;
         broker_->on_frame(*this, *frame);
-        if (broker_) broker_->flush_deferred();
+        // ...or after the last frame this read brought in, when it brought several (a busy
+        // publisher): one write per subscriber for all of them, not one per frame.
+        if (broker_ && !stream_.frame_buffered()) broker_->flush_deferred();
     }
+    if (broker_ && broker_->deferring_flush) broker_->flush_deferred();  // left mid-batch
     co_return;
 }
 

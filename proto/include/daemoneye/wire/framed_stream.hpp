@@ -82,6 +82,11 @@ class FramedStream {
     boost::asio::awaitable<Result<void, IpcError>> write_frame_rest(
         std::span<const boost::asio::const_buffer> parts, std::size_t written);
 
+    // True when the next read_frame() completes from what is already buffered (a whole frame,
+    // or a header that is an error), without reading. Lets a reader batch its output across
+    // the frames one read brought in.
+    bool frame_buffered() const;
+
     // Cancels pending operations and closes the socket. Idempotent.
     void close();
     bool is_open() const;
