@@ -272,7 +272,9 @@ Baseline raw_pingpong(std::uint64_t count) {
     }
     ::close(sv[1]);
     std::vector<std::uint64_t> lat;
+    double cpu0 = 0;
     for (std::uint64_t i = 0; i < count + 1000; ++i) {
+        if (i == 1000) cpu0 = thread_cpu_us();
         const auto t0 = mono_ns();
         if (::write(sv[0], buf, sizeof buf) <= 0) break;
         std::size_t got = 0;
@@ -283,13 +285,15 @@ Baseline raw_pingpong(std::uint64_t count) {
         }
         if (i >= 1000) lat.push_back(mono_ns() - t0);
     }
+    const double cpu = (thread_cpu_us() - cpu0) / static_cast<double>(count);
     ::close(sv[0]);
     ::waitpid(pid, nullptr, 0);
     double total = 0;
     for (auto v : lat) total += static_cast<double>(v);
     Baseline b{pct(lat, 0.5), pct(lat, 0.99)};
     std::cout << "raw ping-pong:            p50 " << b.p50 << " us  p99 " << b.p99 << " us  "
-              << static_cast<std::uint64_t>(count / (total / 1e9)) << " round trips/s" << std::endl;
+              << static_cast<std::uint64_t>(count / (total / 1e9)) << " round trips/s  cpu per "
+              << "round trip (one side) " << cpu << " us" << std::endl;
     return b;
 }
 
