@@ -6,6 +6,7 @@
 // Throughput: --rate 0 = as fast as the publishers can (messages/s delivered, drops); --rate R =
 // fixed offered load of R msg/s in total (end-to-end latency p50/p99, CLOCK_MONOTONIC stamped in
 // the payload by the publisher, read by the subscriber).
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -62,6 +63,14 @@ std::uint64_t num(const std::map<std::string, std::string>& a, const std::string
 std::string str(const std::map<std::string, std::string>& a, const std::string& k) {
     auto it = a.find(k);
     return it == a.end() ? std::string() : it->second;
+}
+
+// CPU time (user + system) of the calling thread, in microseconds.
+double thread_cpu_us() {
+    rusage u{};
+    ::getrusage(RUSAGE_THREAD, &u);
+    return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1e6 +
+           static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
 }
 
 double pct(std::vector<std::uint64_t>& v, double p) {
@@ -201,7 +210,9 @@ asio::awaitable<int> role_rpc_client(std::map<std::string, std::string> a) {
     const auto target = str(a, "--target");
     // Sequential: one call at a time, latency of each.
     std::vector<std::uint64_t> lat;
+    double cpu0 = 0;
     for (std::uint64_t i = 0; i < count + 1000; ++i) {
+        if (i == 1000) cpu0 = thread_cpu_us();
         auto req = eb::RpcRequest::health_check("bench", target, 5s);
         const auto t0 = mono_ns();
         auto op = client.call(std::move(req), 5s);
@@ -212,6 +223,7 @@ asio::awaitable<int> role_rpc_client(std::map<std::string, std::string> a) {
         }
         if (i >= 1000) lat.push_back(mono_ns() - t0);  // after warm-up
     }
+    const double client_cpu = (thread_cpu_us() - cpu0) / static_cast<double>(count);
     double seq_total = 0;
     for (auto v : lat) seq_total += static_cast<double>(v);
     const double seq_rps = count / (seq_total / 1e9);
@@ -236,13 +248,17 @@ asio::awaitable<int> role_rpc_client(std::map<std::string, std::string> a) {
     }
     const double pipe_rps = count / ((mono_ns() - t0) / 1e9);
     std::cout << "RESULT p50_us=" << pct(lat, 0.5) << " p99_us=" << pct(lat, 0.99)
-              << " seq_rps=" << static_cast<std::uint64_t>(seq_rps)
+              << " cpu_us=" << client_cpu << " seq_rps=" << static_cast<std::uint64_t>(seq_rps)
               << " pipelined_rps=" << static_cast<std::uint64_t>(pipe_rps) << std::endl;
     co_return 0;
 }
 
 // Raw unix-socket ping-pong between two processes: the physical limit for a round trip.
-void raw_pingpong(std::uint64_t count) {
+struct Baseline {
+    double p50 = 0, p99 = 0;
+};
+
+Baseline raw_pingpong(std::uint64_t count) {
     int sv[2];
     ::socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
     const pid_t pid = ::fork();
@@ -256,7 +272,9 @@ void raw_pingpong(std::uint64_t count) {
     }
     ::close(sv[1]);
     std::vector<std::uint64_t> lat;
+    double cpu0 = 0;
     for (std::uint64_t i = 0; i < count + 1000; ++i) {
+        if (i == 1000) cpu0 = thread_cpu_us();
         const auto t0 = mono_ns();
         if (::write(sv[0], buf, sizeof buf) <= 0) break;
         std::size_t got = 0;
@@ -267,13 +285,89 @@ void raw_pingpong(std::uint64_t count) {
         }
         if (i >= 1000) lat.push_back(mono_ns() - t0);
     }
+    const double cpu = (thread_cpu_us() - cpu0) / static_cast<double>(count);
     ::close(sv[0]);
     ::waitpid(pid, nullptr, 0);
     double total = 0;
     for (auto v : lat) total += static_cast<double>(v);
-    std::cout << "raw ping-pong:            p50 " << pct(lat, 0.5) << " us  p99 " << pct(lat, 0.99)
-              << " us  " << static_cast<std::uint64_t>(count / (total / 1e9)) << " round trips/s"
-              << std::endl;
+    Baseline b{pct(lat, 0.5), pct(lat, 0.99)};
+    std::cout << "raw ping-pong:            p50 " << b.p50 << " us  p99 " << b.p99 << " us  "
+              << static_cast<std::uint64_t>(count / (total / 1e9)) << " round trips/s  cpu per "
+              << "round trip (one side) " << cpu << " us" << std::endl;
+    return b;
+}
+
+// Raw relay: client process -> relay thread (here, like the broker) -> server process and back,
+// 64-byte blocking read/write on socketpairs. The physical limit for an RPC whose server is in
+// another process: four socket hops and three schedulable parties, where ping-pong has two.
+Baseline raw_relay(std::uint64_t count) {
+    int a[2], b[2], result[2];
+    ::socketpair(AF_UNIX, SOCK_STREAM, 0, a);
+    ::socketpair(AF_UNIX, SOCK_STREAM, 0, b);
+    if (::pipe(result) != 0) return {};
+    char buf[64] = {};
+    auto read_all = [](int fd, char* p, std::size_t n) {
+        std::size_t got = 0;
+        while (got < n) {
+            const auto r = ::read(fd, p + got, n - got);
+            if (r <= 0) return false;
+            got += static_cast<std::size_t>(r);
+        }
+        return true;
+    };
+    const pid_t server = ::fork();
+    if (server == 0) {
+        ::close(a[0]);
+        ::close(a[1]);
+        ::close(b[0]);
+        for (;;) {
+            if (!read_all(b[1], buf, sizeof buf)) ::_exit(0);
+            if (::write(b[1], buf, sizeof buf) <= 0) ::_exit(0);
+        }
+    }
+    ::close(b[1]);
+    const pid_t client = ::fork();
+    if (client == 0) {
+        ::close(a[1]);
+        ::close(b[0]);
+        std::vector<std::uint64_t> lat;
+        for (std::uint64_t i = 0; i < count + 1000; ++i) {
+            const auto t0 = mono_ns();
+            if (::write(a[0], buf, sizeof buf) <= 0) break;
+            if (!read_all(a[0], buf, sizeof buf)) break;
+            if (i >= 1000) lat.push_back(mono_ns() - t0);
+        }
+        double total = 0;
+        for (auto v : lat) total += static_cast<double>(v);
+        const double r[3] = {pct(lat, 0.5), pct(lat, 0.99), count / (total / 1e9)};
+        if (::write(result[1], r, sizeof r) != sizeof r) ::_exit(1);
+        ::_exit(0);
+    }
+    ::close(a[0]);
+    ::close(result[1]);
+    std::thread relay([&] {
+        char rb[64];
+        for (;;) {
+            if (!read_all(a[1], rb, sizeof rb)) break;
+            if (::write(b[0], rb, sizeof rb) <= 0) break;
+            if (!read_all(b[0], rb, sizeof rb)) break;
+            if (::write(a[1], rb, sizeof rb) <= 0) break;
+        }
+    });
+    double r[3] = {};
+    const bool got = ::read(result[0], r, sizeof r) == sizeof r;
+    ::close(result[0]);
+    ::waitpid(client, nullptr, 0);
+    ::shutdown(a[1], SHUT_RDWR);
+    ::shutdown(b[0], SHUT_RDWR);
+    relay.join();
+    ::close(a[1]);
+    ::close(b[0]);
+    ::waitpid(server, nullptr, 0);
+    if (!got) return {};
+    std::cout << "raw relay (4 hops):       p50 " << r[0] << " us  p99 " << r[1] << " us  "
+              << static_cast<std::uint64_t>(r[2]) << " round trips/s" << std::endl;
+    return {r[0], r[1]};
 }
 
 // --- driver -----------------------------------------------------------------------------------
@@ -379,7 +473,8 @@ int throughput(const std::string& self, const std::map<std::string, std::string>
 
 int rpc(const std::string& self, const std::map<std::string, std::string>& a) {
     const auto count = num(a, "--count", 20000);
-    raw_pingpong(count);
+    const Baseline ping = raw_pingpong(count);
+    const Baseline relay = raw_relay(count);
     BrokerThread b(10000);
     // In-process server (the agent's process manager serving control.collector.<name>).
     std::promise<void> served;
@@ -401,17 +496,40 @@ int rpc(const std::string& self, const std::map<std::string, std::string>& a) {
     served.get_future().get();
     ChildProcess server({self, "--role", "rpc-server", "--socket", b.path});
     if (!server.wait_for("READY", 30s)) return 1;
+    auto broker_cpu = [&b] {
+        std::promise<double> p;
+        asio::post(b.io, [&p] { p.set_value(thread_cpu_us()); });
+        return p.get_future().get();
+    };
     for (const std::string target : {"control.bench.local", "control.bench.remote"}) {
+        const double broker0 = broker_cpu();
         ChildProcess client({self, "--role", "rpc-client", "--socket", b.path, "--target", target,
                              "--count", std::to_string(count), "--window",
                              str(a, "--window").empty() ? "32" : str(a, "--window")});
         auto r = client.wait_for("RESULT", 600s);
         if (!r) return 1;
+        const double broker_us = broker_cpu() - broker0;
         std::cout << (target == "control.bench.local" ? "rpc, server in broker process: "
                                                       : "rpc, server in another process:")
                   << "p50 " << dfield(*r, "p50_us") << " us  p99 " << dfield(*r, "p99_us")
                   << " us  sequential " << field(*r, "seq_rps") << " req/s  pipelined "
                   << field(*r, "pipelined_rps") << " req/s" << std::endl;
+        // The goal: p50 and p99 within 1.5x of the physical limit measured in this run. The
+        // in-process server is two socket hops (ping-pong); another process is four (relay).
+        const Baseline& base = target == "control.bench.local" ? ping : relay;
+        std::cout << "  vs " << (target == "control.bench.local" ? "ping-pong" : "relay")
+                  << ": p50 " << dfield(*r, "p50_us") / base.p50 << "x  p99 "
+                  << dfield(*r, "p99_us") / base.p99 << "x";
+        if (target != "control.bench.local") {
+            std::cout << "  (vs ping-pong: p50 " << dfield(*r, "p50_us") / ping.p50 << "x  p99 "
+                      << dfield(*r, "p99_us") / ping.p99 << "x)";
+        }
+        // CPU per call, robust to a loaded machine: the client's thread over the sequential
+        // calls; the broker's thread over the whole client run (sequential, pipelined, warm-up;
+        // with an in-process server that includes the server's work).
+        std::cout << "  cpu per call: client " << dfield(*r, "cpu_us") << " us, broker "
+                  << broker_us / static_cast<double>(2 * count + 1000) << " us" << std::endl;
+        std::cout << std::endl;
     }
     return 0;
 }

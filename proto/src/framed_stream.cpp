@@ -10,6 +10,11 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <string>
 
 namespace daemoneye::wire {
@@ -87,6 +92,34 @@ struct FramedStream::Impl : std::enable_shared_from_this<FramedStream::Impl> {
     bool timer_armed = false;
     std::vector<std::uint8_t> write_buf;
     std::vector<asio::const_buffer> gather;
+    std::uint8_t pending_header[kFrameHeaderSize] = {};  // try_write_frame -> write_frame_rest
+
+    // One non-blocking sendmsg of `buffers` (at most IOV_MAX of them): bytes written, 0 when the
+    // socket is full.
+    Result<std::size_t, IpcError> send_now(std::span<const asio::const_buffer> buffers,
+                                           std::size_t total) {
+        if (!socket.is_open()) {
+            return unexpected(IpcError::io_error(
+                std::make_error_code(std::errc::bad_file_descriptor), "writing: stream closed"));
+        }
+        iovec iov[64];
+        const std::size_t n = std::min<std::size_t>(buffers.size(), 64);
+        for (std::size_t i = 0; i < n; ++i) {
+            iov[i].iov_base = const_cast<void*>(buffers[i].data());
+            iov[i].iov_len = buffers[i].size();
+        }
+        msghdr msg{};
+        msg.msg_iov = iov;
+        msg.msg_iovlen = n;
+        for (;;) {
+            const ssize_t r = ::sendmsg(socket.native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+            if (r >= 0) return static_cast<std::size_t>(r);
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) return std::size_t{0};
+            const boost::system::error_code ec(errno, boost::system::system_category());
+            return unexpected(write_error(ec, 0, total));
+        }
+    }
 
     void set_read_deadline(std::chrono::milliseconds timeout) {
         read_limit = timeout;
@@ -228,6 +261,14 @@ void FramedStream::close() {
     }
 }
 
+bool FramedStream::frame_buffered() const {
+    const auto& d = impl_->decoder;
+    const auto len = d.pending_length();
+    if (!len) return false;
+    if (*len == 0 || *len > impl_->options.max_frame_bytes) return true;  // next() fails at once
+    return d.buffered() >= kFrameHeaderSize + *len;
+}
+
 bool FramedStream::is_open() const {
     return impl_->socket.is_open();
 }
@@ -334,6 +375,50 @@ asio::awaitable<Result<void, IpcError>> FramedStream::write_message(
     const asio::const_buffer all(s.write_buf.data(), s.write_buf.size());
     co_return co_await s.write_buffers(std::span<const asio::const_buffer>(&all, 1),
                                        s.write_buf.size());
+}
+
+Result<std::size_t, IpcError> FramedStream::try_write_raw(std::span<const std::uint8_t> frames) {
+    const asio::const_buffer all(frames.data(), frames.size());
+    return impl_->send_now(std::span<const asio::const_buffer>(&all, 1), frames.size());
+}
+
+Result<std::size_t, IpcError> FramedStream::try_write_frame(
+    std::span<const asio::const_buffer> parts) {
+    Impl& s = *impl_;
+    std::size_t total = 0;
+    for (const auto& p : parts) total += p.size();
+    if (auto ok = check_length(total, s.options.max_frame_bytes); !ok) {
+        ok.error().detail = "writing a frame";
+        return unexpected(std::move(ok.error()));
+    }
+    Crc32 crc(s.options.crc32_variant);
+    for (const auto& p : parts) crc.update(p.data(), p.size());
+    write_header(s.pending_header, {static_cast<std::uint32_t>(total), crc.value()});
+    s.gather.clear();
+    s.gather.emplace_back(s.pending_header, sizeof s.pending_header);
+    s.gather.insert(s.gather.end(), parts.begin(), parts.end());
+    return s.send_now(s.gather, total + kFrameHeaderSize);
+}
+
+asio::awaitable<Result<void, IpcError>> FramedStream::write_frame_rest(
+    std::span<const asio::const_buffer> parts, std::size_t written) {
+    auto keep = impl_;
+    Impl& s = *keep;
+    std::size_t total = kFrameHeaderSize;
+    for (const auto& p : parts) total += p.size();
+    s.gather.clear();
+    s.gather.emplace_back(s.pending_header, sizeof s.pending_header);
+    s.gather.insert(s.gather.end(), parts.begin(), parts.end());
+    // Skip what try_write_frame already sent.
+    std::size_t skip = written, first = 0;
+    while (first < s.gather.size() && skip >= s.gather[first].size()) {
+        skip -= s.gather[first].size();
+        ++first;
+    }
+    s.gather.erase(s.gather.begin(), s.gather.begin() + static_cast<std::ptrdiff_t>(first));
+    if (!s.gather.empty() && skip > 0) s.gather.front() += skip;
+    if (s.gather.empty()) co_return Result<void, IpcError>{};
+    co_return co_await s.write_buffers(s.gather, total - written);
 }
 
 asio::awaitable<Result<void, IpcError>> FramedStream::write_raw(

@@ -404,6 +404,16 @@ void BrokerCore::handle_unsubscribe(Session& s, const bus::v1::Unsubscribe& unsu
     (void)s.enqueue_control(ack);
 }
 
+void BrokerCore::flush_deferred() {
+    deferring_flush = false;
+    // Flushing may close a session (a failed write) and that may queue output for others.
+    while (!flush_pending.empty()) {
+        auto pending = std::move(flush_pending);
+        flush_pending.clear();
+        for (auto& s : pending) s->flush_now();
+    }
+}
+
 // --- publish and routing --------------------------------------------------------------------
 
 TopicRootMetrics* BrokerCore::root_metrics(std::string_view topic) {
@@ -618,8 +628,11 @@ void BrokerCore::emit_drop_warning(std::uint64_t session_id) {
 void BrokerCore::publish_internal(std::string_view topic,
                                   const google::protobuf::MessageLite& payload) {
     const std::string bytes = payload.SerializeAsString();
+    // GetTypeName() returns a temporary string here (protobuf 3.21): keep it alive, the encoder
+    // only holds a view.
+    const std::string type_name = payload.GetTypeName();
     auto seq = own_sequencer_.next(topic);
-    MessageEncoder enc(topic, payload.GetTypeName(),
+    MessageEncoder enc(topic, type_name,
                        {reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()},
                        unix_now_ns(), nullptr);
     MessageRef buf = pool->allocate(enc.size() + stamp_size(0, seq.value_or(0)));

@@ -78,6 +78,13 @@ struct BrokerCore {
     BrokerMetrics metrics() const;
     std::vector<SessionStats> session_stats() const;
 
+    // While a socket session's inbound frame is being handled, socket sessions that get output
+    // register here and are flushed right after the frame (no posted handler, no extra epoll
+    // round): see RemoteSession::wake().
+    bool deferring_flush = false;
+    std::vector<std::shared_ptr<Session>> flush_pending;
+    void flush_deferred();
+
     std::function<void(const SessionEvent&)> on_open;
     std::function<void(const SessionEvent&)> on_closed;
     std::unique_ptr<BrokerListener> listener;

@@ -338,18 +338,9 @@ void BusClient::Impl::async_call(RpcRequest request, std::chrono::milliseconds t
     if (corr->root_correlation_id().empty()) corr->set_root_correlation_id(corr->correlation_id());
 
     const std::string id = req.correlation_id();
-    auto timer = std::make_unique<asio::steady_timer>(executor, timeout);
-    timer->async_wait([weak = weak_from_this(), id, timeout](const boost::system::error_code& ec) {
-        if (ec) return;
-        auto self = weak.lock();
-        if (!self) return;
-        ++self->counters.rpc_timeouts;
-        self->complete_call(id, unexpected(RpcError{rpcv1::ERROR_CODE_TIMEOUT,
-                                                    "no reply to '" + id + "' within " +
-                                                        std::to_string(timeout.count()) + " ms",
-                                                    {}}));
-    });
-    calls_.emplace(id, PendingCall{std::move(done), std::move(timer)});
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    calls_.emplace(id, PendingCall{std::move(done), deadline, timeout});
+    arm_call_sweep(deadline);
     ++counters.rpc_calls;
     bus::v1::Envelope env;
     *env.mutable_rpc_request() = std::move(req);
@@ -357,6 +348,43 @@ void BusClient::Impl::async_call(RpcRequest request, std::chrono::milliseconds t
         complete_call(id, unexpected(RpcError{
                               rpcv1::ERROR_CODE_COMMUNICATION_ERROR, sent.error().message, {}}));
     }
+}
+
+void BusClient::Impl::arm_call_sweep(std::chrono::steady_clock::time_point deadline) {
+    if (!call_sweep_) call_sweep_ = std::make_unique<asio::steady_timer>(executor);
+    if (call_sweep_armed_ && deadline >= call_sweep_->expiry()) return;
+    call_sweep_->expires_at(deadline);  // cancels a later wait (its handler sees the error)
+    call_sweep_armed_ = true;
+    call_sweep_->async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
+        if (ec) return;  // re-armed earlier (that wait is pending) or the client is gone
+        if (auto self = weak.lock()) {
+            self->call_sweep_armed_ = false;
+            self->sweep_calls();
+        }
+    });
+}
+
+void BusClient::Impl::sweep_calls() {
+    const auto now = std::chrono::steady_clock::now();
+    std::vector<std::pair<std::string, std::chrono::milliseconds>> expired;
+    auto next = std::chrono::steady_clock::time_point::max();
+    for (const auto& [id, c] : calls_) {
+        if (c.deadline <= now) {
+            expired.emplace_back(id, c.timeout);
+        } else {
+            next = std::min(next, c.deadline);
+        }
+    }
+    for (const auto& [id, timeout] : expired) {
+        ++counters.rpc_timeouts;
+        complete_call(id, unexpected(RpcError{rpcv1::ERROR_CODE_TIMEOUT,
+                                              "no reply to '" + id + "' within " +
+                                                  std::to_string(timeout.count()) + " ms",
+                                              {}}));
+    }
+    // Completions may have started new calls (and armed the sweep for them).
+    for (const auto& [id, c] : calls_) next = std::min(next, c.deadline);
+    if (next != std::chrono::steady_clock::time_point::max()) arm_call_sweep(next);
 }
 
 void BusClient::Impl::serve_request(const rpcv1::RpcRequest& request) {

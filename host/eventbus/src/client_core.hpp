@@ -69,7 +69,8 @@ class BusClient::Impl : public std::enable_shared_from_this<BusClient::Impl> {
     };
     struct PendingCall {
         std::function<void(Result<rpcv1::RpcResponse, RpcError>)> done;
-        std::unique_ptr<boost::asio::steady_timer> timer;
+        std::chrono::steady_clock::time_point deadline;
+        std::chrono::milliseconds timeout{0};
     };
 
     void send_subscribe(const Subscription& sub);
@@ -77,6 +78,10 @@ class BusClient::Impl : public std::enable_shared_from_this<BusClient::Impl> {
     void complete_ack(std::uint64_t id, Result<void, BusError> result);
     void complete_call(const std::string& id, Result<rpcv1::RpcResponse, RpcError> result);
     void serve_request(const rpcv1::RpcRequest& request);
+    // One timer for every pending call's deadline (no timer object or timerfd re-arm per call:
+    // a new call's deadline is re-armed only when it is earlier than the armed expiry).
+    void arm_call_sweep(std::chrono::steady_clock::time_point deadline);
+    void sweep_calls();
     std::string next_correlation_id();
 
     std::unordered_map<std::uint64_t, Subscription> subs_;
@@ -84,6 +89,8 @@ class BusClient::Impl : public std::enable_shared_from_this<BusClient::Impl> {
     std::unordered_map<std::uint64_t, PendingAck> acks_;
     std::unordered_map<std::string, PendingCall> calls_;
     std::uint64_t next_call_ = 1;
+    std::unique_ptr<boost::asio::steady_timer> call_sweep_;
+    bool call_sweep_armed_ = false;
     std::uint64_t call_nonce_ = 0;
 };
 

@@ -1,5 +1,6 @@
 #include "frame_builder.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "wire_format.hpp"
@@ -24,8 +25,11 @@ std::size_t deliver_body_size(std::size_t message_size, std::span<const std::uin
 
 }  // namespace
 
-FrameBuilder::FrameBuilder(std::size_t max_frame_bytes, std::size_t gather_threshold)
-    : max_frame_bytes_(max_frame_bytes), gather_threshold_(gather_threshold) {}
+FrameBuilder::FrameBuilder(std::size_t max_frame_bytes, std::size_t gather_threshold,
+                           std::size_t batch_bytes)
+    : max_frame_bytes_(max_frame_bytes),
+      gather_threshold_(gather_threshold),
+      batch_bytes_(batch_bytes == 0 ? max_frame_bytes : std::min(batch_bytes, max_frame_bytes)) {}
 
 std::size_t FrameBuilder::delivery_item_size(std::size_t message_size,
                                              std::span<const std::uint64_t> ids) {
@@ -53,6 +57,7 @@ std::size_t FrameBuilder::build(OutboundQueue& queue) {
             continue;
         }
         if (payload_bytes_ + size > max_frame_bytes_) break;
+        if (payload_bytes_ > 0 && payload_bytes_ + size > batch_bytes_) break;
         if (item.kind == OutboundItem::Kind::Deliver) {
             append_delivery(item);
             ++deliveries_;

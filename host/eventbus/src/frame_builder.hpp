@@ -20,7 +20,12 @@ namespace daemoneye::eventbus {
 
 class FrameBuilder {
   public:
-    explicit FrameBuilder(std::size_t max_frame_bytes, std::size_t gather_threshold = 16 * 1024);
+    // `batch_bytes` (0 = max_frame_bytes) is where a frame stops taking more items: a writer
+    // that sends ~64 KiB frames lets the reader dispatch one while the next is in flight, where
+    // a 1 MiB frame would make it wait for the whole frame (and the writer for the reader). One
+    // item larger than batch_bytes still goes out alone, up to max_frame_bytes.
+    explicit FrameBuilder(std::size_t max_frame_bytes, std::size_t gather_threshold = 16 * 1024,
+                          std::size_t batch_bytes = 0);
 
     // Moves items from the front of `queue` into the frame until it is full or the queue is
     // empty. Returns the number of items taken; items that can never fit a frame are dropped
@@ -47,6 +52,7 @@ class FrameBuilder {
 
     std::size_t max_frame_bytes_;
     std::size_t gather_threshold_;
+    std::size_t batch_bytes_;
     std::vector<std::uint8_t> scratch_;
     struct Segment {
         const std::uint8_t* ref = nullptr;  // null: scratch_[offset, offset+len)

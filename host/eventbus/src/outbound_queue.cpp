@@ -2,6 +2,10 @@
 
 namespace daemoneye::eventbus {
 
+namespace {
+constexpr std::size_t kKeepSlots = 16384;  // ~1 MiB of OutboundItem
+}  // namespace
+
 bool OutboundQueue::push_delivery(const MessageRef& message,
                                   std::span<const std::uint64_t> subscription_ids) {
     const std::size_t size = message.size();
@@ -33,7 +37,9 @@ void OutboundQueue::pop() {
         --controls_;
     }
     ring_.pop_front();
-    if (ring_.empty()) ring_.shrink(1024);
+    // Give memory back only past a burst well above the default 10 000-message buffer: freeing
+    // and re-growing the ring on every drain cost page faults and mprotect calls per burst.
+    if (ring_.empty() && ring_.capacity() > kKeepSlots) ring_.shrink(kKeepSlots);
 }
 
 void OutboundQueue::clear() {

@@ -12,6 +12,13 @@ namespace daemoneye::eventbus {
 
 namespace asio = boost::asio;
 
+namespace {
+// Frames of about this size: big enough that a frame carries hundreds of small deliveries (one
+// write, one CRC, one read), small enough that the subscriber dispatches one while the next is
+// in flight (a 1 MiB frame serialised the two: measured in docs/eventbus.md).
+constexpr std::size_t kBatchBytes = 64 * 1024;
+}  // namespace
+
 RemoteSession::RemoteSession(std::uint64_t id, Transport transport, BrokerCore* broker,
                              QueueLimits limits, wire::FramedStream::Socket socket,
                              wire::StreamOptions stream_options,
@@ -19,10 +26,9 @@ RemoteSession::RemoteSession(std::uint64_t id, Transport transport, BrokerCore* 
     : Session(id, transport, broker, limits),
       pool_(broker->pool),
       stream_(std::move(socket), stream_options),
-      wake_timer_(broker->executor),
       startup_timer_(broker->executor),
       startup_timeout_(startup_timeout),
-      builder_(stream_options.max_frame_bytes) {}
+      builder_(stream_options.max_frame_bytes, 16 * 1024, kBatchBytes) {}
 
 RemoteSession::~RemoteSession() {
     queue_.clear();
@@ -48,15 +54,24 @@ void RemoteSession::start() {
     }
     asio::co_spawn(
         stream_.socket().get_executor(), [self]() { return self->reader(); }, asio::detached);
-    asio::co_spawn(
-        stream_.socket().get_executor(), [self]() { return self->writer(); }, asio::detached);
+    if (!queue_.empty()) wake();
 }
 
 void RemoteSession::wake() {
-    if (writer_waiting_) {
-        writer_waiting_ = false;
-        wake_timer_.cancel();
+    if (flush_posted_ || flush_listed_ || async_writing_ || writer_done_) return;
+    if (broker_ && broker_->deferring_flush) {
+        flush_listed_ = true;
+        broker_->flush_pending.push_back(shared_from_this());
+        return;
     }
+    flush_posted_ = true;
+    // Posted, not done here: everything the current handler queues (a whole inbound Batch's
+    // worth of routing) goes out in one frame.
+    asio::post(stream_.socket().get_executor(),
+               [self = std::static_pointer_cast<RemoteSession>(shared_from_this())] {
+                   self->flush_posted_ = false;
+                   self->flush();
+               });
 }
 
 asio::awaitable<void> RemoteSession::reader() {
@@ -79,36 +94,78 @@ asio::awaitable<void> RemoteSession::reader() {
             break;
         }
         if (!broker_) break;
+        // Output this frame causes (deliveries, replies, RPC forwards) is written right after
+        // it, in this handler...
+        broker_->deferring_flush = true;
         broker_->on_frame(*this, *frame);
+        // ...or after the last frame this read brought in, when it brought several (a busy
+        // publisher): one write per subscriber for all of them, not one per frame.
+        if (broker_ && !stream_.frame_buffered()) broker_->flush_deferred();
     }
+    if (broker_ && broker_->deferring_flush) broker_->flush_deferred();  // left mid-batch
     co_return;
 }
 
-asio::awaitable<void> RemoteSession::writer() {
-    auto self = shared_from_this();
-    for (;;) {
-        if (queue_.empty()) {
-            if (closing) break;
-            writer_waiting_ = true;
-            wake_timer_.expires_at(asio::steady_timer::time_point::max());
-            co_await wake_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
-            writer_waiting_ = false;
-            continue;
-        }
+void RemoteSession::flush_now() {
+    flush_listed_ = false;
+    flush();
+}
+
+void RemoteSession::flush() {
+    if (async_writing_ || writer_done_) return;
+    // A bounded number of frames per turn, then yield to the other sessions.
+    for (int frames = 0; frames < 16; ++frames) {
         builder_.build(queue_);
-        if (builder_.empty()) continue;
-        auto written = co_await stream_.write_frame(builder_.buffers());
-        builder_.reset();
-        if (!written) {
-            queue_.clear();
-            if (!closing) close("write failed: " + written.error().message());
-            break;
+        if (builder_.empty()) {
+            if (queue_.empty() && closing) finish_writing();
+            return;
         }
+        const auto buffers = builder_.buffers();
+        auto sent = stream_.try_write_frame(buffers);
+        if (!sent) {
+            builder_.reset();
+            write_failed(sent.error().message());
+            return;
+        }
+        if (*sent < wire::kFrameHeaderSize + builder_.payload_bytes()) {
+            // The socket is full: a coroutine waits for room and writes the rest (deadline:
+            // write_timeout, then the session is closed).
+            async_writing_ = true;
+            asio::co_spawn(
+                stream_.socket().get_executor(),
+                [self = std::static_pointer_cast<RemoteSession>(shared_from_this()),
+                 done = *sent]() { return self->write_rest(done); },
+                asio::detached);
+            return;
+        }
+        builder_.reset();
     }
+    if (!queue_.empty() || closing) wake();
+}
+
+asio::awaitable<void> RemoteSession::write_rest(std::size_t written) {
+    auto self = shared_from_this();
+    auto done = co_await stream_.write_frame_rest(builder_.buffers(), written);
+    builder_.reset();
+    async_writing_ = false;
+    if (!done) {
+        write_failed(done.error().message());
+        co_return;
+    }
+    flush();
+}
+
+void RemoteSession::write_failed(const std::string& why) {
+    queue_.clear();
+    if (!closing) close("write failed: " + why);
+    finish_writing();
+}
+
+void RemoteSession::finish_writing() {
+    if (writer_done_) return;
     writer_done_ = true;
     queue_.clear();
     stream_.close();
-    co_return;
 }
 
 void RemoteSession::close(std::string reason) {
@@ -120,8 +177,8 @@ void RemoteSession::close(std::string reason) {
     boost::system::error_code ignored;
     stream_.socket().shutdown(wire::FramedStream::Socket::shutdown_receive, ignored);
     if (broker_) broker_->session_closed(*this, reason);
-    writer_waiting_ = false;
-    wake_timer_.cancel();
+    // Flush what is queued (an Error, a Goodbye), then close the stream.
+    wake();
 }
 
 }  // namespace daemoneye::eventbus

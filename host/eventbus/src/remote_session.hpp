@@ -1,6 +1,7 @@
 // A session over a socket (accepted on broker.socket_path or adopted from the agent): a reader
-// coroutine feeding the broker, a writer coroutine draining the outbound queue one coalesced
-// frame per write.
+// coroutine feeding the broker; the outbound queue is drained by a posted flush that writes
+// coalesced frames with non-blocking sends (one handler and one sendmsg per frame, no coroutine
+// wake-up), and only a frame the socket could not take whole is finished by a coroutine.
 #pragma once
 
 #include <memory>
@@ -24,20 +25,24 @@ class RemoteSession final : public Session {
 
     void start();
     void close(std::string reason) override;
+    void flush_now() override;
 
   private:
     void wake() override;
     boost::asio::awaitable<void> reader();
-    boost::asio::awaitable<void> writer();
-    void finish_reading();
+    void flush();
+    boost::asio::awaitable<void> write_rest(std::size_t written);
+    void write_failed(const std::string& why);
+    void finish_writing();
 
     std::shared_ptr<BufferPool> pool_;  // outlives the queue's references
     wire::FramedStream stream_;
-    boost::asio::steady_timer wake_timer_;
     boost::asio::steady_timer startup_timer_;
     std::chrono::milliseconds startup_timeout_;
     FrameBuilder builder_;
-    bool writer_waiting_ = false;
+    bool flush_posted_ = false;
+    bool flush_listed_ = false;   // in BrokerCore::flush_pending
+    bool async_writing_ = false;  // write_rest() owns the stream's write side
     bool writer_done_ = false;
 };
 

@@ -148,9 +148,16 @@ asio::awaitable<void> RemoteTransport::run() {
                 reason = frame.error().message();
                 break;
             }
-            if (!dispatch(*frame)) {
+            dispatching_ = true;
+            const bool ok = dispatch(*frame);
+            dispatching_ = false;
+            if (!ok) {
                 reason = "undecodable frame from the broker";
                 break;
+            }
+            if (flush_wanted_) {
+                flush_wanted_ = false;
+                flush_now();
             }
         }
         connected_ = false;
@@ -158,6 +165,7 @@ asio::awaitable<void> RemoteTransport::run() {
         stream->close();
         bytes_done_ = bytes_queued_;  // what was not written is gone with the connection
         out_.clear();
+        writing_offset_ = 0;
         frame_start_ = SIZE_MAX;
         wake_writer();
         progress_.cancel();
@@ -261,8 +269,10 @@ bool RemoteTransport::dispatch(std::span<const std::uint8_t> frame) {
 // --- outbound -------------------------------------------------------------------------------
 
 std::uint8_t* RemoteTransport::reserve_item(std::size_t item_size) {
-    const std::size_t max = options_.max_frame_bytes;
-    if (frame_start_ != SIZE_MAX &&
+    // Frames close at ~64 KiB (or max_frame_bytes if smaller): the broker routes each frame as
+    // it arrives instead of waiting for a whole 1 MiB one (see remote_session.cpp).
+    const std::size_t max = std::min<std::size_t>(options_.max_frame_bytes, 64 * 1024);
+    if (frame_start_ != SIZE_MAX && out_.size() - frame_start_ > wire::kFrameHeaderSize &&
         out_.size() - frame_start_ - wire::kFrameHeaderSize + item_size > max) {
         finish_frame();
     }
@@ -292,6 +302,46 @@ void RemoteTransport::wake_writer() {
     }
 }
 
+void RemoteTransport::schedule_flush() {
+    if (dispatching_) {
+        flush_wanted_ = true;
+        return;
+    }
+    if (flush_posted_) return;
+    flush_posted_ = true;
+    // Posted: everything queued by the current handler (a burst of publishes, a handler's
+    // replies) goes out in one write.
+    asio::post(executor_, [self = shared_from_this()] {
+        self->flush_posted_ = false;
+        self->flush_now();
+    });
+}
+
+void RemoteTransport::flush_now() {
+    // Only while the writer coroutine is idle: otherwise it is writing and picks up out_ next.
+    if (!writer_waiting_ || !stream_) return;
+    if (!connected_ || out_.empty()) {
+        if (!connected_ || closed_) wake_writer();
+        return;
+    }
+    finish_frame();
+    std::swap(out_, writing_);
+    out_.clear();
+    writing_offset_ = 0;
+    auto sent = stream_->try_write_raw(writing_);
+    if (sent && *sent == writing_.size()) {
+        bytes_done_ += writing_.size();
+        writing_.clear();
+        progress_.cancel();
+        if (closed_) wake_writer();  // the coroutine closes the stream
+        return;
+    }
+    // The socket is full (or failed): the coroutine writes the rest and reports any error.
+    writing_offset_ = sent ? *sent : 0;
+    progress_.cancel();  // room in out_ again
+    wake_writer();
+}
+
 Result<void, BusError> RemoteTransport::publish(std::string_view topic,
                                                 std::string_view payload_type,
                                                 std::span<const std::uint8_t> payload,
@@ -319,7 +369,7 @@ Result<void, BusError> RemoteTransport::publish(std::string_view topic,
     p = put_len_header(p, field::kEnvPublish, pub);
     p = put_len_header(p, field::kPublishMessage, msg);
     enc.write(p);
-    if (was_empty) wake_writer();
+    if (was_empty) schedule_flush();
     return {};
 }
 
@@ -336,7 +386,7 @@ Result<void, BusError> RemoteTransport::send(const bus::v1::Envelope& envelope) 
     std::uint8_t* p = reserve_item(item);
     p = put_len_header(p, field::kBatchItems, body);
     envelope.SerializeWithCachedSizesToArray(p);
-    if (was_empty) wake_writer();
+    if (was_empty) schedule_flush();
     return {};
 }
 
@@ -344,6 +394,23 @@ asio::awaitable<void> RemoteTransport::writer(std::shared_ptr<wire::FramedStream
                                               std::uint64_t gen) {
     auto self = shared_from_this();
     while (gen == generation_) {
+        if (!writing_.empty()) {
+            const std::size_t n = writing_.size();
+            auto r = co_await stream->write_raw(
+                std::span<const std::uint8_t>(writing_).subspan(writing_offset_));
+            writing_.clear();
+            writing_offset_ = 0;
+            if (gen != generation_) break;
+            bytes_done_ += n;
+            progress_.cancel();
+            if (!r) {
+                spdlog::warn("eventbus client '{}': write failed: {}", options_.client_name,
+                             r.error().message());
+                stream->close();  // the reader sees it and handles reconnecting
+                break;
+            }
+            continue;
+        }
         if (out_.empty()) {
             if (closed_) {
                 stream->close();
@@ -356,19 +423,8 @@ asio::awaitable<void> RemoteTransport::writer(std::shared_ptr<wire::FramedStream
         finish_frame();
         std::swap(out_, writing_);
         out_.clear();
+        writing_offset_ = 0;
         progress_.cancel();  // room in out_ again
-        const std::size_t n = writing_.size();
-        auto r = co_await stream->write_raw(writing_);
-        writing_.clear();
-        if (gen != generation_) break;
-        bytes_done_ += n;
-        progress_.cancel();
-        if (!r) {
-            spdlog::warn("eventbus client '{}': write failed: {}", options_.client_name,
-                         r.error().message());
-            stream->close();  // the reader sees it and handles reconnecting
-            break;
-        }
     }
 }
 

@@ -1,5 +1,6 @@
 // A client's socket connection: publishes are encoded straight into a frame buffer (no protobuf
-// objects), a writer coroutine sends everything queued as whole frames in one write, a reader
+// objects) and sent by a posted non-blocking write once the current handler is done (a writer
+// coroutine finishes what the socket could not take at once), a reader
 // coroutine dispatches Batches to the client, and lost connections are re-dialled with
 // exponential backoff and jitter (socket_path clients).
 #pragma once
@@ -54,7 +55,9 @@ class RemoteTransport final : public ClientTransport,
     bool dispatch(std::span<const std::uint8_t> frame);
     std::uint8_t* reserve_item(std::size_t item_size);
     void finish_frame();
-    void wake_writer();
+    void wake_writer();     // lets the writer coroutine see a lost connection / close
+    void schedule_flush();  // after this handler: write what is queued, non-blocking
+    void flush_now();
 
     boost::asio::any_io_executor executor_;
     ClientOptions options_;
@@ -67,6 +70,10 @@ class RemoteTransport final : public ClientTransport,
 
     std::vector<std::uint8_t> out_;      // frames being filled
     std::vector<std::uint8_t> writing_;  // frames being written
+    std::size_t writing_offset_ = 0;     // of writing_, already sent by flush_now()
+    bool flush_posted_ = false;
+    bool dispatching_ = false;  // output queued meanwhile is flushed right after the frame
+    bool flush_wanted_ = false;
     std::size_t frame_start_ = SIZE_MAX;
     std::uint64_t bytes_queued_ = 0;
     std::uint64_t bytes_done_ = 0;  // written (or discarded with a lost connection)

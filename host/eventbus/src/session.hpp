@@ -105,7 +105,12 @@ class Session : public std::enable_shared_from_this<Session> {
     std::string describe() const;  // "session 7 (procmond/procmond-1)"
 
   protected:
-    // Wakes the drainer (writer coroutine / in-process dispatcher) once after items arrive.
+  public:
+    // Writes what is queued now (socket sessions; see BrokerCore::flush_deferred).
+    virtual void flush_now() {}
+
+  protected:
+    // Wakes the drainer (writer / in-process dispatcher) once after items arrive.
     virtual void wake() = 0;
     // In-process sessions take control objects as they are; socket sessions encode them.
     virtual bool in_process() const { return false; }

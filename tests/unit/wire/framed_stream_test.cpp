@@ -195,6 +195,51 @@ TEST_F(FramedStreamTest, ScatterGatherAndMessages) {
     EXPECT_TRUE(w.take());
 }
 
+TEST_F(FramedStreamTest, NonBlockingWritesAndTheirRest) {
+    Pair p(io);
+    FramedStream a(std::move(p.a), options());
+    FramedStream b(std::move(p.b), options());
+    // Small: the socket takes it whole, nothing asynchronous involved.
+    const Bytes x = {1, 2, 3}, y = random_bytes(300, 2);
+    const std::array<asio::const_buffer, 2> small = {asio::buffer(x), asio::buffer(y)};
+    auto sent = a.try_write_frame(std::span<const asio::const_buffer>(small));
+    ASSERT_TRUE(sent) << sent.error().message();
+    EXPECT_EQ(*sent, kFrameHeaderSize + x.size() + y.size());
+    const Bytes raw = frame_of(random_bytes(50, 3));
+    auto sent_raw = a.try_write_raw(raw);
+    ASSERT_TRUE(sent_raw);
+    EXPECT_EQ(*sent_raw, raw.size());
+    // Larger than the socket buffer: part now, the rest by write_frame_rest while b reads.
+    const Bytes big1 = random_bytes(kMax / 2, 4), big2 = random_bytes(kMax / 2 - 100, 5);
+    const std::array<asio::const_buffer, 2> big = {asio::buffer(big1), asio::buffer(big2)};
+    auto part = a.try_write_frame(std::span<const asio::const_buffer>(big));
+    ASSERT_TRUE(part) << part.error().message();
+    const std::size_t whole = kFrameHeaderSize + big1.size() + big2.size();
+    ASSERT_LT(*part, whole);  // a unix socket buffer is far below 1 MiB
+    auto w = spawn(io, a.write_frame_rest(std::span<const asio::const_buffer>(big), *part));
+    auto got = run(io, read_n(b, 3));
+    run_until(io, [&] { return w.done(); });
+    ASSERT_TRUE(w.take());
+    ASSERT_EQ(got.size(), 3u);
+    Bytes first = x;
+    first.insert(first.end(), y.begin(), y.end());
+    EXPECT_EQ(got[0], first);
+    EXPECT_EQ(got[1], random_bytes(50, 3));
+    Bytes third = big1;
+    third.insert(third.end(), big2.begin(), big2.end());
+    EXPECT_EQ(got[2], third);
+    // A frame over the limit is refused before anything is sent; a closed peer is PeerClosed.
+    const Bytes huge(kMax + 1, 0);
+    const asio::const_buffer h = asio::buffer(huge);
+    auto too_large = a.try_write_frame(std::span<const asio::const_buffer>(&h, 1));
+    ASSERT_FALSE(too_large);
+    EXPECT_EQ(too_large.error().kind, IpcError::Kind::TooLarge);
+    b.close();
+    auto gone = a.try_write_raw(raw);
+    ASSERT_FALSE(gone);
+    EXPECT_EQ(gone.error().kind, IpcError::Kind::PeerClosed);
+}
+
 TEST_F(FramedStreamTest, ByteByByteDelivery) {
     Pair p(io);
     FramedStream reader(std::move(p.b), options());

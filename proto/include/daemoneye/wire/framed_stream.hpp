@@ -68,6 +68,25 @@ class FramedStream {
     // Writes bytes that already hold whole frames (e.g. built with append_frame).
     boost::asio::awaitable<Result<void, IpcError>> write_raw(std::span<const std::uint8_t> frames);
 
+    // Non-blocking writes for a writer that sends as soon as it has something (no coroutine
+    // wake-up, no completion handler when the socket takes it all, which it usually does). Only
+    // while no asynchronous write is in flight. They return how many bytes went out now
+    // (0 when the socket is full); the caller finishes the rest with write_raw() /
+    // write_frame_rest(). Errors are those of the asynchronous calls (PeerClosed, Io, TooLarge).
+    Result<std::size_t, IpcError> try_write_raw(std::span<const std::uint8_t> frames);
+    // One frame (header + CRC over `parts`, as write_frame); the result counts header bytes too:
+    // the frame is complete when it equals kFrameHeaderSize + the parts' total size.
+    Result<std::size_t, IpcError> try_write_frame(std::span<const boost::asio::const_buffer> parts);
+    // Writes the rest of the frame try_write_frame() started, given the same `parts` and what it
+    // returned.
+    boost::asio::awaitable<Result<void, IpcError>> write_frame_rest(
+        std::span<const boost::asio::const_buffer> parts, std::size_t written);
+
+    // True when the next read_frame() completes from what is already buffered (a whole frame,
+    // or a header that is an error), without reading. Lets a reader batch its output across
+    // the frames one read brought in.
+    bool frame_buffered() const;
+
     // Cancels pending operations and closes the socket. Idempotent.
     void close();
     bool is_open() const;
