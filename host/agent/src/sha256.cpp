@@ -30,7 +30,7 @@ std::string finish_hex(EVP_MD_CTX* ctx) {
     EVP_DigestFinal_ex(ctx, md, &len);
     static constexpr char kHex[] = "0123456789abcdef";
     std::string s;
-    s.reserve(2 * len);
+    s.reserve(2 * static_cast<std::size_t>(len));
     for (unsigned int i = 0; i < len; ++i) {
         s += kHex[md[i] >> 4];
         s += kHex[md[i] & 15];
