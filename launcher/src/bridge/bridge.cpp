@@ -5,9 +5,9 @@
 
 #include <spdlog/spdlog.h>
 
-#include <cstring>
 #include <atomic>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <mutex>
 #include <thread>

@@ -19,9 +19,9 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <iterator>
 #include <string>
 #include <string_view>
-#include <iterator>
 #include <vector>
 
 #include "daemoneye/launcher/sandbox/layers.hpp"
@@ -112,8 +112,8 @@ Status expose(const std::string& source, const std::string& path, bool recursive
 
 constexpr const char* kViewTrees[] = {"/proc", "/usr", "/lib", "/lib64"};
 constexpr const char* kViewFiles[] = {
-    "/etc/ld.so.cache", "/etc/passwd",  "/etc/group",  "/etc/nsswitch.conf",     "/etc/localtime",
-    "/dev/null",        "/dev/urandom", "/dev/zero",   "/sys/devices/system/cpu"};
+    "/etc/ld.so.cache", "/etc/passwd",  "/etc/group", "/etc/nsswitch.conf",     "/etc/localtime",
+    "/dev/null",        "/dev/urandom", "/dev/zero",  "/sys/devices/system/cpu"};
 
 }  // namespace
 

@@ -45,8 +45,9 @@ void on_sigsys(int /*sig*/, siginfo_t* info, void* context) {
 #endif
 }
 
-// Filesystem denials: a small table keyed by (call, path, errno), behind a mutex (opens are not on a
-// signal path). Past kMaxFsEntries distinct keys, denials are counted under call "open", path "*".
+// Filesystem denials: a small table keyed by (call, path, errno), behind a mutex (opens are not on
+// a signal path). Past kMaxFsEntries distinct keys, denials are counted under call "open", path
+// "*".
 constexpr std::size_t kMaxFsEntries = 64;
 constexpr std::size_t kMaxPath = 255;
 struct FsEntry {
@@ -79,9 +80,12 @@ void enable_fs_denial_reporting(FsLayer layer, std::vector<std::string> allowed)
 
 const char* fs_layer_name() {
     switch (static_cast<FsLayer>(g_fs_layer.load(std::memory_order_acquire))) {
-        case FsLayer::Landlock: return "landlock";
-        case FsLayer::FsView: return "fsview";
-        case FsLayer::None: break;
+        case FsLayer::Landlock:
+            return "landlock";
+        case FsLayer::FsView:
+            return "fsview";
+        case FsLayer::None:
+            break;
     }
     return "none";
 }
@@ -89,8 +93,8 @@ const char* fs_layer_name() {
 void note_fs_denial(const char* call, const char* path, int err) noexcept {
     auto layer = static_cast<FsLayer>(g_fs_layer.load(std::memory_order_acquire));
     if (layer == FsLayer::None || path == nullptr || path[0] != '/') return;
-    const bool caused = layer == FsLayer::Landlock ? (err == EACCES || err == EPERM)
-                                                   : err == ENOENT;
+    const bool caused =
+        layer == FsLayer::Landlock ? (err == EACCES || err == EPERM) : err == ENOENT;
     if (!caused) return;
     const int saved = errno;
     std::string_view p(path);
@@ -110,7 +114,8 @@ void note_fs_denial(const char* call, const char* path, int err) noexcept {
             FsEntry* slot = nullptr;
             for (std::size_t i = 0; i < g_fs_used; ++i) {
                 auto& e = g_fs_entries[i];
-                if (e.err == err && std::strcmp(e.call, call) == 0 && std::string_view(e.path) == p) {
+                if (e.err == err && std::strcmp(e.call, call) == 0 &&
+                    std::string_view(e.path) == p) {
                     slot = &e;
                     break;
                 }
@@ -142,8 +147,8 @@ std::vector<FsDenialCount> fs_denial_counts() {
         out.push_back({e.call, e.path, e.err, e.count});
     }
     if (g_fs_overflow.count != 0) {
-        out.push_back({g_fs_overflow.call, g_fs_overflow.path, g_fs_overflow.err,
-                       g_fs_overflow.count});
+        out.push_back(
+            {g_fs_overflow.call, g_fs_overflow.path, g_fs_overflow.err, g_fs_overflow.count});
     }
     return out;
 }
