@@ -43,6 +43,13 @@ std::string describe_json(const Manifest& m, const SandboxReport& sandbox) {
         out += std::string(i ? "," : "") + "{\"syscall\":" + quoted(violations[i].syscall) +
                ",\"count\":" + std::to_string(violations[i].count) + "}";
     }
+    // Filesystem denials during the static constructors, named like "open(/etc/shadow)".
+    bool first = violations.empty();
+    for (const auto& f : sandbox::fs_denial_counts()) {
+        out += std::string(first ? "" : ",") + "{\"syscall\":" + quoted(f.what()) +
+               ",\"count\":" + std::to_string(f.count) + "}";
+        first = false;
+    }
     out += "]}";
     return out;
 }

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <mutex>
 #include <thread>
@@ -99,6 +100,7 @@ class Session {
     std::chrono::milliseconds heartbeat_interval_ = kDefaultHeartbeat;
     std::atomic<const char*> state_{"starting"};
     std::map<int, std::uint64_t> reported_violations_;  // monitor thread (and shutdown after join)
+    std::map<std::string, std::uint64_t> reported_fs_denials_;  // ditto, by FsDenialCount::what()
     std::mutex monitor_mutex_;
     std::condition_variable monitor_cv_;
     bool monitor_stop_ = false;
@@ -266,6 +268,40 @@ void Session::report_violations() {
         violation.set_count(v.count);
         violation.set_action(config_.on_violation == ViolationAction::Kill ? "killed" : "denied");
         link_.publish(make_message(kDiagnosticsTopic, violation));
+    }
+    // Filesystem denials (Landlock EACCES, fsview ENOENT) seen by the interposed open wrappers:
+    // a SandboxViolation whose syscall names the call and the path, "open(/etc/shadow)", and a
+    // Diagnostic with the same as fields (call, path, errno, layer, count).
+    for (const auto& f : sandbox::fs_denial_counts()) {
+        const std::string what = f.what();
+        auto& seen = reported_fs_denials_[what + "#" + std::to_string(f.err)];
+        if (f.count == seen) continue;
+        seen = f.count;
+        spdlog::warn("sandbox ({}) denied {} for plugin {}: {} ({} time(s) so far)",
+                     sandbox::fs_layer_name(), what, name(), std::strerror(f.err), f.count);
+        bus::v1::SandboxViolation violation;
+        violation.set_plugin(name());
+        violation.set_instance_id(config_.instance_id);
+        violation.set_syscall(what);
+        violation.set_count(f.count);
+        violation.set_action("denied");
+        link_.publish(make_message(kDiagnosticsTopic, violation));
+        bus::v1::Diagnostic d;
+        d.set_severity("warning");
+        d.set_source("launcher/" + config_.instance_id);
+        d.set_message("sandbox denied " + what + " for plugin " + name() + ": " +
+                      std::strerror(f.err) + " (" + std::to_string(f.count) + " time(s) so far)");
+        auto& fields = *d.mutable_fields();
+        fields["plugin"] = name();
+        fields["instance"] = config_.instance_id;
+        fields["kind"] = "filesystem";
+        fields["syscall"] = f.call;
+        fields["path"] = f.path;
+        fields["errno"] = std::to_string(f.err);
+        fields["layer"] = sandbox::fs_layer_name();
+        fields["count"] = std::to_string(f.count);
+        fields["action"] = "denied";
+        link_.publish(make_message(kDiagnosticsTopic, d));
     }
 }
 

@@ -46,6 +46,9 @@ void health(rpc::v1::RpcResponse& r, RpcContext& ctx) {
     for (const auto& v : sandbox::violation_counts()) {
         violations += (violations.empty() ? "" : ",") + v.syscall + ":" + std::to_string(v.count);
     }
+    for (const auto& f : sandbox::fs_denial_counts()) {
+        violations += (violations.empty() ? "" : ",") + f.what() + ":" + std::to_string(f.count);
+    }
     d["launcher.violations"] = violations;
 
     auto ph = ctx.plugin.health();

@@ -19,7 +19,9 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <iterator>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "daemoneye/launcher/sandbox/layers.hpp"
@@ -108,7 +110,20 @@ Status expose(const std::string& source, const std::string& path, bool recursive
     return {};
 }
 
+constexpr const char* kViewTrees[] = {"/proc", "/usr", "/lib", "/lib64"};
+constexpr const char* kViewFiles[] = {
+    "/etc/ld.so.cache", "/etc/passwd",  "/etc/group", "/etc/nsswitch.conf",     "/etc/localtime",
+    "/dev/null",        "/dev/urandom", "/dev/zero",  "/sys/devices/system/cpu"};
+
 }  // namespace
+
+std::vector<std::string> fsview_visible_paths(const FsViewPolicy& policy) {
+    std::vector<std::string> out(std::begin(kViewTrees), std::end(kViewTrees));
+    out.insert(out.end(), std::begin(kViewFiles), std::end(kViewFiles));
+    out.insert(out.end(), policy.read_paths.begin(), policy.read_paths.end());
+    out.insert(out.end(), policy.plugin_dirs.begin(), policy.plugin_dirs.end());
+    return out;
+}
 
 Result<LayerReport> apply_fsview(const FsViewPolicy& policy) {
     struct Entry {
@@ -127,12 +142,10 @@ Result<LayerReport> apply_fsview(const FsViewPolicy& policy) {
     add("/proc", "/proc", true);
     // Libraries and the loader; symlinked ones (/lib -> usr/lib on merged-/usr systems) become
     // symlinks and resolve through the /usr bind.
-    for (const char* p : {"/usr", "/lib", "/lib64"}) add(p, p, true);
-    for (const char* p :
-         {"/etc/ld.so.cache", "/etc/passwd", "/etc/group", "/etc/nsswitch.conf", "/etc/localtime",
-          "/dev/null", "/dev/urandom", "/dev/zero", "/sys/devices/system/cpu"}) {
-        add(p, p, false);
+    for (const char* p : kViewTrees) {
+        if (std::string_view(p) != "/proc") add(p, p, true);
     }
+    for (const char* p : kViewFiles) add(p, p, false);
     // Permission paths and the plugin's directory stay at the path the plugin (and the loader,
     // which dlopens the plugin after the sandbox) uses; the bind source is the resolved path,
     // since absolute symlinks on the way would resolve inside the new root after the pivot.

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "daemoneye/launcher/sandbox/layers.hpp"
+#include "daemoneye/launcher/sandbox/violations.hpp"
 
 namespace daemoneye::launcher {
 namespace {
@@ -101,6 +102,9 @@ Result<SandboxReport, Failure> apply_sandbox(const SandboxConfig& config) {
     // CAP_SYS_ADMIN, and getpwnam in the user layer reads the view's /etc/passwd).
     const bool ptrace_reader = config.permissions.has(Permission::Kind::ProcRead) ||
                                config.permissions.has(Permission::Kind::NetRead);
+    // What the filesystem layer lets through, for telling its denials from file permissions.
+    sandbox::FsLayer fs_layer = sandbox::FsLayer::None;
+    std::vector<std::string> fs_allowed;
     if (ptrace_reader) {
         sandbox::FsViewPolicy view;
         view.read_paths = config.permissions.read_paths();
@@ -108,6 +112,10 @@ Result<SandboxReport, Failure> apply_sandbox(const SandboxConfig& config) {
         auto fsview = sandbox::apply_fsview(view);
         if (!fsview) return sandbox_failure("fsview", fsview.error().message);
         report.push_back(*fsview);
+        if (fsview->applied) {
+            fs_layer = sandbox::FsLayer::FsView;
+            fs_allowed = sandbox::fsview_visible_paths(view);
+        }
     }
 
     auto priv = sandbox::drop_privileges(config.user, capabilities_for(config.permissions));
@@ -142,6 +150,12 @@ Result<SandboxReport, Failure> apply_sandbox(const SandboxConfig& config) {
         auto ll = sandbox::apply_landlock(landlock);
         if (!ll) return sandbox_failure("landlock", ll.error().message);
         report.push_back(*ll);
+        if (ll->applied) {
+            fs_layer = sandbox::FsLayer::Landlock;
+            fs_allowed = landlock.read_paths;
+            fs_allowed.insert(fs_allowed.end(), landlock.exec_paths.begin(),
+                              landlock.exec_paths.end());
+        }
     }
 
     sandbox::SeccompPolicy seccomp;
@@ -152,6 +166,9 @@ Result<SandboxReport, Failure> apply_sandbox(const SandboxConfig& config) {
     auto sc = sandbox::apply_seccomp(seccomp);
     if (!sc) return sandbox_failure("seccomp", sc.error().message);
     report.push_back(*sc);
+    if (fs_layer != sandbox::FsLayer::None) {
+        sandbox::enable_fs_denial_reporting(fs_layer, std::move(fs_allowed));
+    }
     return report;
 }
 

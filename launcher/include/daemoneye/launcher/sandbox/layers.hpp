@@ -40,6 +40,8 @@ struct FsViewPolicy {
     std::vector<std::string> plugin_dirs;
 };
 Result<LayerReport> apply_fsview(const FsViewPolicy& policy);
+// Every path the view makes visible (whole trees and single files), for the denial report.
+std::vector<std::string> fsview_visible_paths(const FsViewPolicy& policy);
 
 // user.cpp: as root, switch to `user` keeping only `keep_caps` (CAP_* numbers); reports "user"
 // and "caps". Not root: reports the user switch as not applied and drops any capability held
