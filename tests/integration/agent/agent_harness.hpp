@@ -2,6 +2,8 @@
 // daemoneye-cli binary and the filesystem (drop-in dir, sockets), as an operator would.
 #pragma once
 
+#include "../common/process_util.hpp"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -21,102 +23,10 @@
 
 namespace daemoneye::agent::testing {
 
+using namespace daemoneye::testing;
+
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-
-struct Run {
-    int exit_code = -1;  // -1: killed by a signal / not run
-    std::string out;
-    std::string err;
-};
-
-inline std::string slurp(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
-// Runs a program to completion; output through files so a chatty child never blocks.
-inline Run run_program(const std::vector<std::string>& argv_in,
-                       std::chrono::seconds timeout = 180s) {
-    char out_path[] = "/tmp/de-agent-test-out-XXXXXX";
-    char err_path[] = "/tmp/de-agent-test-err-XXXXXX";
-    const int out_fd = ::mkstemp(out_path);
-    const int err_fd = ::mkstemp(err_path);
-    std::vector<std::string> copies = argv_in;
-    std::vector<char*> argv;
-    for (auto& a : copies) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-        ::dup2(out_fd, 1);
-        ::dup2(err_fd, 2);
-        ::execv(argv[0], argv.data());
-        ::_exit(127);
-    }
-    ::close(out_fd);
-    ::close(err_fd);
-    Run run;
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    int status = 0;
-    for (;;) {
-        pid_t r = ::waitpid(pid, &status, WNOHANG);
-        if (r == pid) break;
-        if (std::chrono::steady_clock::now() > deadline) {
-            ::kill(pid, SIGKILL);
-            ::waitpid(pid, &status, 0);
-            break;
-        }
-        std::this_thread::sleep_for(20ms);
-    }
-    if (WIFEXITED(status)) run.exit_code = WEXITSTATUS(status);
-    run.out = slurp(out_path);
-    run.err = slurp(err_path);
-    ::unlink(out_path);
-    ::unlink(err_path);
-    return run;
-}
-
-inline bool wait_until(const std::function<bool()>& pred, std::chrono::seconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (pred()) return true;
-        std::this_thread::sleep_for(200ms);
-    }
-    return pred();
-}
-
-// Children of `parent` (from /proc), e.g. the launchers an agent spawned.
-inline std::vector<pid_t> children_of(pid_t parent) {
-    std::vector<pid_t> out;
-    DIR* d = ::opendir("/proc");
-    if (!d) return out;
-    while (dirent* e = ::readdir(d)) {
-        const pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
-        if (pid <= 0) continue;
-        std::ifstream st("/proc/" + std::string(e->d_name) + "/stat");
-        std::string line;
-        std::getline(st, line);
-        auto close = line.rfind(')');
-        if (close == std::string::npos) continue;
-        std::istringstream rest(line.substr(close + 2));
-        char state = 0;
-        pid_t ppid = 0;
-        rest >> state >> ppid;
-        if (ppid == parent && state != 'Z') out.push_back(pid);
-    }
-    ::closedir(d);
-    return out;
-}
-
-inline bool process_alive(pid_t pid) {
-    std::ifstream st("/proc/" + std::to_string(pid) + "/stat");
-    std::string line;
-    if (!std::getline(st, line)) return false;
-    auto close = line.rfind(')');
-    return close != std::string::npos && line.size() > close + 2 && line[close + 2] != 'Z';
-}
 
 class TempAgent {
   public:
