@@ -23,8 +23,15 @@ std::vector<int> capabilities_for(const PermissionSet& permissions) {
     for (const auto& p : permissions.items()) {
         switch (p.kind) {
             case Permission::Kind::ProcRead:
+                // Other users' /proc/<pid>/{exe,cwd,ns/*}: ptrace_may_access only. No
+                // CAP_DAC_READ_SEARCH: with it, /proc/<pid>/root of any process would lead to
+                // every file on the host (Landlock cannot be used here, see fsview); without it
+                // that path only reaches what user nobody may read anyway.
+                add_unique(caps, CAP_SYS_PTRACE);
+                break;
             case Permission::Kind::NetRead:
-                // Other users' /proc/<pid>/{exe,fd,environ}: ptrace_may_access + DAC on fd dirs.
+                // inode -> pid needs the fd links of other users' processes: ptrace_may_access,
+                // plus DAC search on /proc/<pid>/fd (mode 0500, owned by the process's user).
                 add_unique(caps, CAP_SYS_PTRACE);
                 add_unique(caps, CAP_DAC_READ_SEARCH);
                 break;

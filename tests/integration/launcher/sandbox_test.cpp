@@ -112,7 +112,7 @@ TEST(SandboxProbe, FromInsideWithoutPermissions) {
     stop(l);
 }
 
-TEST(SandboxProbe, ProcReadKeepsExactlyPtraceAndDacReadSearch) {
+TEST(SandboxProbe, ProcReadKeepsExactlyPtrace) {
     auto s = start("probe", {"--permission", "proc.read"});
     auto& l = *s.launcher;
     if (!layer(s.hello, "user").applied()) {
@@ -121,10 +121,13 @@ TEST(SandboxProbe, ProcReadKeepsExactlyPtraceAndDacReadSearch) {
     }
     auto h = l.call(rpc::v1::OPERATION_HEALTH_CHECK);
     ASSERT_TRUE(h.has_value());
-    // CAP_DAC_READ_SEARCH (2) | CAP_SYS_PTRACE (19)
-    EXPECT_EQ(detail(*h, "probe.capeff"), "0000000000080004");
-    EXPECT_EQ(detail(*h, "probe.capprm"), "0000000000080004");
-    EXPECT_EQ(detail(*h, "probe.capbnd"), "0000000000080004");
+    // CAP_SYS_PTRACE (19) only: no CAP_DAC_READ_SEARCH, so /proc/<pid>/root cannot be used to
+    // read files user nobody may not read.
+    EXPECT_EQ(detail(*h, "probe.capeff"), "0000000000080000");
+    EXPECT_EQ(detail(*h, "probe.capprm"), "0000000000080000");
+    EXPECT_EQ(detail(*h, "probe.capbnd"), "0000000000080000");
+    EXPECT_EQ(detail(*h, "probe.open_parent_root_shadow_errno"), std::to_string(EACCES))
+        << "/proc/<pid>/root/etc/shadow must not be readable";
     EXPECT_EQ(detail(*h, "probe.uid"), "65534");
     stop(l);
 }

@@ -49,6 +49,9 @@ TEST(Permissions, WhatTheSandboxDerives) {
     EXPECT_THAT(set->read_paths(), ::testing::ElementsAre("/proc", "/etc", "/usr/bin"));
     EXPECT_THAT(capabilities_for(*set),
                 ::testing::ElementsAre(CAP_DAC_READ_SEARCH, CAP_SYS_PTRACE));
+    auto proc = PermissionSet::from_grants({"proc.read"});
+    ASSERT_TRUE(proc.ok());
+    EXPECT_THAT(capabilities_for(*proc), ::testing::ElementsAre(CAP_SYS_PTRACE));
 
     auto none = PermissionSet::from_grants({});
     ASSERT_TRUE(none.ok());
