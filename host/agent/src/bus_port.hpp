@@ -73,8 +73,6 @@ class BusPort {
     virtual std::map<std::string, double> metrics() const = 0;
 };
 
-std::unique_ptr<BusPort> make_no_bus(std::string reason);
-
 // Publishes `payload` on `topic` (payload_type = its full protobuf type name).
 Status publish_payload(BusPort& bus, const std::string& topic,
                        const google::protobuf::Message& payload);
