@@ -20,7 +20,7 @@
 
 namespace daemoneye::agent {
 
-// Builds the bus the agent runs: the embedded broker when it is built in, else NoBus.
+// Builds the bus the agent runs: the embedded broker (broker_bus.cpp).
 std::unique_ptr<BusPort> make_agent_bus(boost::asio::io_context& io, const Config& config);
 
 class Agent {

@@ -1,7 +1,7 @@
 // What the agent's components need from the embedded EventBus broker, in one small interface so
 // the process manager, health and IPC handlers do not depend on the broker's internals.
-// broker_bus.cpp implements it over daemoneye::eventbus; NoBus says plainly that there is no
-// broker (used when the agent is built without one).
+// broker_bus.cpp implements it over daemoneye::eventbus; `available()` is false (with the reason)
+// when the broker could not start, e.g. its socket path is taken.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
