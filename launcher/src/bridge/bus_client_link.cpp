@@ -172,6 +172,9 @@ Result<bus::v1::Welcome> BusClientLink::handshake(const bus::v1::Hello& hello,
     options.manifest = hello.manifest();
     options.sandbox.assign(hello.sandbox().begin(), hello.sandbox().end());
     options.handshake_timeout = timeout;
+    // The emit buffer is the bound the plugin sees; the client's own queue only needs a few
+    // frames' worth for batching (and counts against the launcher's RLIMIT_AS).
+    options.outbound_buffer_bytes = 2 * options.max_frame_bytes;
 
     std::optional<Result<std::unique_ptr<BusClient>, BusError>> connected;
     asio::co_spawn(

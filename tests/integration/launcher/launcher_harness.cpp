@@ -149,7 +149,8 @@ std::optional<bus::v1::Envelope> Launcher::next(std::chrono::milliseconds timeou
         ssize_t n = ::recv(bus_, space.data(), space.size(), 0);
         if (n <= 0) {
             if (n < 0 && errno == EINTR) continue;
-            return std::nullopt;  // closed
+            peer_closed_ = true;
+            return std::nullopt;
         }
         decoder_.commit(static_cast<std::size_t>(n));
     }

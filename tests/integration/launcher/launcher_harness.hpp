@@ -62,7 +62,7 @@ class Launcher {
         while (!until()) {
             auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                 deadline - std::chrono::steady_clock::now());
-            if (left.count() <= 0) return false;
+            if (left.count() <= 0 || peer_closed_) return false;
             if (auto e = next(std::min(left, std::chrono::milliseconds(200))))
                 seen_.push_back(std::move(*e));
         }
@@ -96,7 +96,8 @@ class Launcher {
     std::deque<bus::v1::Envelope> inbox_;
     std::vector<bus::v1::Envelope> seen_;
     std::uint64_t next_correlation_ = 1;
-    std::string rpc_target_;  // control.collector.<name>.<instance>, from the Hello
+    std::string rpc_target_;    // control.collector.<name>.<instance>, from the Hello
+    bool peer_closed_ = false;  // the launcher closed its end (exited)
     bool reaped_ = false;
 };
 

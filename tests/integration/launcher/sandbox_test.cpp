@@ -364,7 +364,7 @@ TEST(Backpressure, FloodGetsBackpressureAndTheLauncherStaysResponsive) {
     auto s = start("flood", {"--emit-buffer-messages", "1000"});
     auto& l = *s.launcher;
     // Stop reading for a while: the socket fills, then the bounded buffer.
-    std::this_thread::sleep_for(1500ms);
+    std::this_thread::sleep_for(3000ms);
     auto h = l.call(rpc::v1::OPERATION_HEALTH_CHECK, 60s);
     ASSERT_TRUE(h.has_value()) << "health check must be answered during a flood";
     EXPECT_GT(std::stoull(detail(*h, "flood.backpressure")), 0u);
