@@ -615,7 +615,8 @@ void BrokerCore::publish_internal(std::string_view topic,
                                   const google::protobuf::MessageLite& payload) {
     const std::string bytes = payload.SerializeAsString();
     auto seq = own_sequencer_.next(topic);
-    MessageEncoder enc(topic, payload.GetTypeName(),
+    const std::string type = payload.GetTypeName();  // the encoder keeps a view of it
+    MessageEncoder enc(topic, type,
                        {reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()},
                        unix_now_ns(), nullptr);
     MessageRef buf = pool->allocate(enc.size() + stamp_size(0, seq.value_or(0)));
