@@ -66,8 +66,14 @@ Result<std::unique_ptr<ProcConnector>> ProcConnector::open() {
         for (auto* nh = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(nh, len);
              nh = NLMSG_NEXT(nh, len)) {
             auto* cn = static_cast<cn_msg*>(NLMSG_DATA(nh));
-            if (cn->id.idx != CN_IDX_PROC || cn->len < sizeof(proc_event)) continue;
-            auto* ev = reinterpret_cast<proc_event*>(cn->data);
+            if (NLMSG_PAYLOAD(nh, 0) < sizeof(cn_msg) + sizeof(proc_event) ||
+                cn->id.idx != CN_IDX_PROC || cn->len < sizeof(proc_event)) {
+                continue;
+            }
+            // proc_event sits at offset 36 of the message: copy it out to an aligned object.
+            proc_event event;
+            std::memcpy(&event, cn->data, sizeof event);
+            const proc_event* ev = &event;
             if (ev->what == proc_event::PROC_EVENT_NONE) {
                 if (ev->event_data.ack.err != 0) {
                     return failure(
@@ -110,8 +116,14 @@ bool ProcConnector::drain(std::vector<ConnectorEvent>& out) {
              nh = NLMSG_NEXT(nh, len)) {
             if (nh->nlmsg_type == NLMSG_ERROR || nh->nlmsg_type == NLMSG_NOOP) continue;
             auto* cn = static_cast<cn_msg*>(NLMSG_DATA(nh));
-            if (cn->id.idx != CN_IDX_PROC || cn->len < sizeof(proc_event)) continue;
-            auto* ev = reinterpret_cast<proc_event*>(cn->data);
+            if (NLMSG_PAYLOAD(nh, 0) < sizeof(cn_msg) + sizeof(proc_event) ||
+                cn->id.idx != CN_IDX_PROC || cn->len < sizeof(proc_event)) {
+                continue;
+            }
+            // proc_event sits at offset 36 of the message: copy it out to an aligned object.
+            proc_event event;
+            std::memcpy(&event, cn->data, sizeof event);
+            const proc_event* ev = &event;
             switch (ev->what) {
                 case proc_event::PROC_EVENT_FORK: {
                     const auto& f = ev->event_data.fork;
