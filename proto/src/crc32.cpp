@@ -36,7 +36,9 @@ void Crc32::update(const void* data, std::size_t len) {
     }
 }
 
-std::uint32_t Crc32::value() const { return state_; }
+std::uint32_t Crc32::value() const {
+    return state_;
+}
 
 std::uint32_t crc32(Crc32Variant variant, const void* data, std::size_t len) {
     Crc32 c(variant);

@@ -1,11 +1,14 @@
 #include "daemoneye/wire/framed_stream.hpp"
 
+#include <google/protobuf/message_lite.h>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <google/protobuf/message_lite.h>
 
 #include <string>
 
@@ -17,11 +20,37 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 // Each read asks for at least this much free space so one recv() picks up many small frames.
-constexpr std::size_t kReadChunk = 64 * 1024;
+constexpr std::size_t kReadChunk = std::size_t{64} * 1024;
 
 bool is_peer_gone(const boost::system::error_code& ec) {
     return ec == asio::error::eof || ec == asio::error::connection_reset ||
            ec == asio::error::broken_pipe;
+}
+
+// A deadline cancels only the operation it belongs to (a per-operation cancellation signal, not
+// socket.cancel(), which would also abort the other direction). The caller's own cancellation
+// (e.g. `co_await (stream.read_frame() || timer.async_wait())`) is forwarded to the same signal,
+// so binding our slot does not make the operation deaf to its parent.
+class ForwardCancellation {
+  public:
+    ForwardCancellation(asio::cancellation_slot outer, asio::cancellation_signal& inner)
+        : outer_(outer) {
+        if (outer_.is_connected()) {
+            outer_.assign([&inner](asio::cancellation_type type) { inner.emit(type); });
+        }
+    }
+    ~ForwardCancellation() {
+        if (outer_.is_connected()) outer_.clear();
+    }
+    ForwardCancellation(const ForwardCancellation&) = delete;
+    ForwardCancellation& operator=(const ForwardCancellation&) = delete;
+
+  private:
+    asio::cancellation_slot outer_;
+};
+
+IpcError cancelled(const char* what) {
+    return IpcError::io_error(std::make_error_code(std::errc::operation_canceled), what);
 }
 
 }  // namespace
@@ -48,8 +77,11 @@ struct FramedStream::Impl : std::enable_shared_from_this<FramedStream::Impl> {
     StreamOptions options;
     FrameDecoder decoder;
     asio::steady_timer timer;
+    asio::cancellation_signal read_cancel;
+    asio::cancellation_signal write_cancel;
     Clock::time_point read_deadline = Clock::time_point::max();
     Clock::time_point write_deadline = Clock::time_point::max();
+    std::chrono::milliseconds read_limit{0};  // the timeout behind read_deadline, for messages
     bool read_timed_out = false;
     bool write_timed_out = false;
     bool timer_armed = false;
@@ -57,12 +89,23 @@ struct FramedStream::Impl : std::enable_shared_from_this<FramedStream::Impl> {
     std::vector<asio::const_buffer> gather;
 
     void set_read_deadline(std::chrono::milliseconds timeout) {
+        read_limit = timeout;
         read_deadline = timeout.count() > 0 ? Clock::now() + timeout : Clock::time_point::max();
         arm(read_deadline);
     }
     void set_write_deadline(std::chrono::milliseconds timeout) {
         write_deadline = timeout.count() > 0 ? Clock::now() + timeout : Clock::time_point::max();
         arm(write_deadline);
+    }
+    void end_read() {
+        read_deadline = Clock::time_point::max();
+        read_timed_out = false;
+        read_cancel.slot().clear();
+    }
+    void end_write() {
+        write_deadline = Clock::time_point::max();
+        write_timed_out = false;
+        write_cancel.slot().clear();
     }
 
     void arm(Clock::time_point at) {
@@ -82,81 +125,160 @@ struct FramedStream::Impl : std::enable_shared_from_this<FramedStream::Impl> {
         if (now >= read_deadline) {
             read_timed_out = true;
             read_deadline = Clock::time_point::max();
-            boost::system::error_code ignored;
-            socket.cancel(ignored);
+            read_cancel.emit(asio::cancellation_type::terminal);
         }
         if (now >= write_deadline) {
             write_timed_out = true;
             write_deadline = Clock::time_point::max();
-            boost::system::error_code ignored;
-            socket.cancel(ignored);
+            write_cancel.emit(asio::cancellation_type::terminal);
         }
         arm(std::min(read_deadline, write_deadline));
     }
 
-    std::string partial_detail() const {
+    // "12 of 108 bytes of a frame" / "5 bytes of a frame header": how far the frame got.
+    std::string progress() const {
         const std::size_t have = decoder.buffered();
-        if (have == 0) return "no frame in progress";
-        std::string d = std::to_string(have) + " bytes of a frame received";
         if (auto len = decoder.pending_length()) {
-            d += " of " + std::to_string(kFrameHeaderSize + *len);
+            return std::to_string(have) + " of " + std::to_string(kFrameHeaderSize + *len) +
+                   " bytes of a frame";
         }
-        return d;
+        return std::to_string(have) + " of " + std::to_string(kFrameHeaderSize) +
+               " bytes of a frame header";
+    }
+
+    IpcError read_timeout_error() const {
+        const std::size_t have = decoder.buffered();
+        auto e =
+            IpcError::timeout(have == 0 ? "no frame started within the idle timeout of " +
+                                              std::to_string(read_limit.count()) + " ms"
+                                        : "read deadline of " + std::to_string(read_limit.count()) +
+                                              " ms passed with " + progress() + " received");
+        e.size = have;
+        if (auto len = decoder.pending_length()) e.max_size = kFrameHeaderSize + *len;
+        return e;
+    }
+
+    IpcError peer_closed_error() const {
+        const std::size_t have = decoder.buffered();
+        auto e =
+            IpcError::peer_closed(have == 0 ? std::string{} : "mid-frame, after " + progress());
+        e.size = have;
+        if (auto len = decoder.pending_length()) e.max_size = kFrameHeaderSize + *len;
+        return e;
+    }
+
+    IpcError write_error(const boost::system::error_code& ec, std::size_t written,
+                         std::size_t total) const {
+        if (write_timed_out) {
+            auto e = IpcError::timeout("write deadline of " +
+                                       std::to_string(options.write_timeout.count()) +
+                                       " ms passed with " + std::to_string(written) + " of " +
+                                       std::to_string(total) + " bytes written");
+            e.size = written;
+            e.max_size = total;
+            return e;
+        }
+        if (is_peer_gone(ec)) {
+            auto e = IpcError::peer_closed("while writing, after " + std::to_string(written) +
+                                           " of " + std::to_string(total) + " bytes");
+            e.size = written;
+            e.max_size = total;
+            return e;
+        }
+        return IpcError::io_error(ec, "writing, after " + std::to_string(written) + " of " +
+                                          std::to_string(total) + " bytes");
+    }
+
+    asio::awaitable<Result<void, IpcError>> write_buffers(
+        std::span<const asio::const_buffer> buffers, std::size_t total) {
+        auto state = co_await asio::this_coro::cancellation_state;
+        if (state.cancelled() != asio::cancellation_type::none) {
+            co_return unexpected(cancelled("write cancelled before it started"));
+        }
+        ForwardCancellation forward(state.slot(), write_cancel);
+        write_timed_out = false;
+        set_write_deadline(options.write_timeout);
+        auto [ec, n] = co_await asio::async_write(
+            socket, buffers,
+            asio::bind_cancellation_slot(write_cancel.slot(), asio::as_tuple(asio::use_awaitable)));
+        if (ec) {
+            auto e = write_error(ec, n, total);
+            end_write();
+            co_return unexpected(std::move(e));
+        }
+        end_write();
+        co_return Result<void, IpcError>{};
     }
 };
 
 FramedStream::FramedStream(Socket socket, StreamOptions options)
     : impl_(std::make_shared<Impl>(std::move(socket), options)) {}
 
-FramedStream::~FramedStream() { close(); }
+FramedStream::~FramedStream() {
+    close();
+}
 
 void FramedStream::close() {
     boost::system::error_code ignored;
     impl_->timer.cancel();
+    impl_->timer_armed = false;
     if (impl_->socket.is_open()) {
         impl_->socket.shutdown(Socket::shutdown_both, ignored);
         impl_->socket.close(ignored);
     }
 }
 
-bool FramedStream::is_open() const { return impl_->socket.is_open(); }
-FramedStream::Socket& FramedStream::socket() { return impl_->socket; }
-const StreamOptions& FramedStream::options() const { return impl_->options; }
+bool FramedStream::is_open() const {
+    return impl_->socket.is_open();
+}
+FramedStream::Socket& FramedStream::socket() {
+    return impl_->socket;
+}
+const StreamOptions& FramedStream::options() const {
+    return impl_->options;
+}
 
 asio::awaitable<Result<std::span<const std::uint8_t>, IpcError>> FramedStream::read_frame() {
-    Impl& s = *impl_;
-    auto keep = impl_;  // the watchdog may outlive us; so may this frame's view
+    auto keep = impl_;  // the watchdog may outlive this FramedStream; so may this coroutine
+    Impl& s = *keep;
+    auto state = co_await asio::this_coro::cancellation_state;
+    ForwardCancellation forward(state.slot(), s.read_cancel);
+    s.read_timed_out = false;
     for (;;) {
         auto next = s.decoder.next();
         if (!next) {
-            s.read_deadline = Clock::time_point::max();
-            co_return unexpected(next.error());
+            s.end_read();
+            co_return unexpected(std::move(next.error()));
         }
         if (*next) {
-            s.read_deadline = Clock::time_point::max();
+            s.end_read();
             co_return **next;
         }
+        // The deadline can pass between a read completing and this coroutine resuming.
+        if (s.read_timed_out) {
+            auto e = s.read_timeout_error();
+            s.end_read();
+            co_return unexpected(std::move(e));
+        }
+        if (state.cancelled() != asio::cancellation_type::none) {
+            s.end_read();
+            co_return unexpected(cancelled("read cancelled"));
+        }
+        const bool had_bytes = s.decoder.buffered() > 0;
         if (s.read_deadline == Clock::time_point::max()) {
-            s.set_read_deadline(s.decoder.buffered() > 0 ? s.options.read_timeout
-                                                         : s.options.idle_timeout);
+            s.set_read_deadline(had_bytes ? s.options.read_timeout : s.options.idle_timeout);
         }
         auto space = s.decoder.prepare(kReadChunk);
-        const bool had_bytes = s.decoder.buffered() > 0;
-        auto [ec, n] = co_await s.socket.async_read_some(asio::buffer(space.data(), space.size()),
-                                                         asio::as_tuple(asio::use_awaitable));
+        auto [ec, n] = co_await s.socket.async_read_some(
+            asio::buffer(space.data(), space.size()),
+            asio::bind_cancellation_slot(s.read_cancel.slot(),
+                                         asio::as_tuple(asio::use_awaitable)));
         if (ec) {
-            s.read_deadline = Clock::time_point::max();
-            if (s.read_timed_out) {
-                s.read_timed_out = false;
-                const auto limit = had_bytes ? s.options.read_timeout : s.options.idle_timeout;
-                co_return unexpected(IpcError::timeout(
-                    s.partial_detail() + " within " + std::to_string(limit.count()) + " ms"));
-            }
-            if (is_peer_gone(ec)) {
-                co_return unexpected(IpcError::peer_closed(
-                    had_bytes ? "mid-frame: " + s.partial_detail() : std::string{}));
-            }
-            co_return unexpected(IpcError::io_error(ec, "reading a frame"));
+            IpcError e = s.read_timed_out   ? s.read_timeout_error()
+                         : is_peer_gone(ec) ? s.peer_closed_error()
+                                            : IpcError::io_error(ec, "reading a frame");
+            s.end_read();
+            co_return unexpected(std::move(e));
         }
         s.decoder.commit(n);
         if (!had_bytes && n > 0) {
@@ -169,45 +291,28 @@ asio::awaitable<Result<std::span<const std::uint8_t>, IpcError>> FramedStream::r
 asio::awaitable<Result<void, IpcError>> FramedStream::read_message(
     google::protobuf::MessageLite& message) {
     auto frame = co_await read_frame();
-    if (!frame) co_return unexpected(frame.error());
+    if (!frame) co_return unexpected(std::move(frame.error()));
     co_return decode_payload(*frame, message);
 }
 
 asio::awaitable<Result<void, IpcError>> FramedStream::write_frame(
     std::span<const asio::const_buffer> parts) {
-    Impl& s = *impl_;
     auto keep = impl_;
+    Impl& s = *keep;
     std::size_t total = 0;
+    for (const auto& p : parts) total += p.size();
+    if (auto ok = check_length(total, s.options.max_frame_bytes); !ok) {
+        ok.error().detail = "writing a frame";
+        co_return ok;
+    }
     Crc32 crc(s.options.crc32_variant);
-    for (const auto& p : parts) {
-        total += p.size();
-        crc.update(p.data(), p.size());
-    }
-    if (total > s.options.max_frame_bytes) {
-        co_return unexpected(IpcError::too_large(total, s.options.max_frame_bytes));
-    }
-    if (total == 0) co_return unexpected(IpcError::invalid_length(0));
+    for (const auto& p : parts) crc.update(p.data(), p.size());
     std::uint8_t header[kFrameHeaderSize];
     write_header(header, {static_cast<std::uint32_t>(total), crc.value()});
     s.gather.clear();
     s.gather.emplace_back(header, sizeof header);
     s.gather.insert(s.gather.end(), parts.begin(), parts.end());
-    s.set_write_deadline(s.options.write_timeout);
-    auto [ec, n] = co_await asio::async_write(s.socket, s.gather, asio::as_tuple(asio::use_awaitable));
-    s.write_deadline = Clock::time_point::max();
-    if (ec) {
-        if (s.write_timed_out) {
-            s.write_timed_out = false;
-            co_return unexpected(IpcError::timeout("wrote " + std::to_string(n) + " of " +
-                                                   std::to_string(total + kFrameHeaderSize) +
-                                                   " bytes within " +
-                                                   std::to_string(s.options.write_timeout.count()) +
-                                                   " ms"));
-        }
-        if (is_peer_gone(ec)) co_return unexpected(IpcError::peer_closed("while writing"));
-        co_return unexpected(IpcError::io_error(ec, "writing a frame"));
-    }
-    co_return Result<void, IpcError>{};
+    co_return co_await s.write_buffers(s.gather, total + kFrameHeaderSize);
 }
 
 asio::awaitable<Result<void, IpcError>> FramedStream::write_frame(
@@ -218,36 +323,25 @@ asio::awaitable<Result<void, IpcError>> FramedStream::write_frame(
 
 asio::awaitable<Result<void, IpcError>> FramedStream::write_message(
     const google::protobuf::MessageLite& message) {
-    Impl& s = *impl_;
     auto keep = impl_;
+    Impl& s = *keep;
     s.write_buf.clear();
     if (auto ok = append_message_frame(s.write_buf, message, s.options.crc32_variant,
                                        s.options.max_frame_bytes);
         !ok) {
         co_return ok;
     }
-    co_return co_await write_raw(s.write_buf);
+    const asio::const_buffer all(s.write_buf.data(), s.write_buf.size());
+    co_return co_await s.write_buffers(std::span<const asio::const_buffer>(&all, 1),
+                                       s.write_buf.size());
 }
 
-asio::awaitable<Result<void, IpcError>> FramedStream::write_raw(std::span<const std::uint8_t> frames) {
-    Impl& s = *impl_;
+asio::awaitable<Result<void, IpcError>> FramedStream::write_raw(
+    std::span<const std::uint8_t> frames) {
     auto keep = impl_;
-    s.set_write_deadline(s.options.write_timeout);
-    auto [ec, n] = co_await asio::async_write(s.socket, asio::buffer(frames.data(), frames.size()),
-                                              asio::as_tuple(asio::use_awaitable));
-    s.write_deadline = Clock::time_point::max();
-    if (ec) {
-        if (s.write_timed_out) {
-            s.write_timed_out = false;
-            co_return unexpected(IpcError::timeout("wrote " + std::to_string(n) + " of " +
-                                                   std::to_string(frames.size()) + " bytes within " +
-                                                   std::to_string(s.options.write_timeout.count()) +
-                                                   " ms"));
-        }
-        if (is_peer_gone(ec)) co_return unexpected(IpcError::peer_closed("while writing"));
-        co_return unexpected(IpcError::io_error(ec, "writing frames"));
-    }
-    co_return Result<void, IpcError>{};
+    Impl& s = *keep;
+    const asio::const_buffer all(frames.data(), frames.size());
+    co_return co_await s.write_buffers(std::span<const asio::const_buffer>(&all, 1), frames.size());
 }
 
 }  // namespace daemoneye::wire

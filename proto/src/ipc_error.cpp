@@ -1,19 +1,28 @@
 #include "daemoneye/wire/ipc_error.hpp"
 
+#include <iomanip>
 #include <sstream>
 
 namespace daemoneye::wire {
 
 const char* to_string(IpcError::Kind kind) {
     switch (kind) {
-        case IpcError::Kind::Timeout: return "Timeout";
-        case IpcError::Kind::TooLarge: return "TooLarge";
-        case IpcError::Kind::CrcMismatch: return "CrcMismatch";
-        case IpcError::Kind::Io: return "Io";
-        case IpcError::Kind::Decode: return "Decode";
-        case IpcError::Kind::Encode: return "Encode";
-        case IpcError::Kind::PeerClosed: return "PeerClosed";
-        case IpcError::Kind::InvalidLength: return "InvalidLength";
+        case IpcError::Kind::Timeout:
+            return "Timeout";
+        case IpcError::Kind::TooLarge:
+            return "TooLarge";
+        case IpcError::Kind::CrcMismatch:
+            return "CrcMismatch";
+        case IpcError::Kind::Io:
+            return "Io";
+        case IpcError::Kind::Decode:
+            return "Decode";
+        case IpcError::Kind::Encode:
+            return "Encode";
+        case IpcError::Kind::PeerClosed:
+            return "PeerClosed";
+        case IpcError::Kind::InvalidLength:
+            return "InvalidLength";
     }
     return "Unknown";
 }
@@ -73,21 +82,35 @@ IpcError IpcError::invalid_length(std::uint64_t length) {
 std::string IpcError::message() const {
     std::ostringstream out;
     switch (kind) {
-        case Kind::Timeout: out << "timed out"; break;
+        case Kind::Timeout:
+            out << "timed out";
+            break;
         case Kind::TooLarge:
             out << "frame too large: " << size << " bytes exceeds max_frame_bytes " << max_size;
+            if (size > max_size) out << " by " << size - max_size;
             break;
         case Kind::CrcMismatch:
-            out << std::hex << "CRC32 mismatch: frame says 0x" << expected << ", payload has 0x"
-                << actual;
+            out << std::hex << std::setfill('0') << "CRC32 mismatch: frame carries 0x"
+                << std::setw(8) << expected << ", payload computes to 0x" << std::setw(8) << actual
+                << std::dec;
             break;
-        case Kind::Io: out << "I/O error: " << io.message(); break;
-        case Kind::Decode: out << "cannot decode payload"; break;
-        case Kind::Encode: out << "cannot encode message"; break;
-        case Kind::PeerClosed: out << "peer closed the connection"; break;
-        case Kind::InvalidLength: out << "invalid frame length " << size; break;
+        case Kind::Io:
+            out << "I/O error: " << io.message();
+            break;
+        case Kind::Decode:
+            out << "cannot decode payload";
+            break;
+        case Kind::Encode:
+            out << "cannot encode message";
+            break;
+        case Kind::PeerClosed:
+            out << "peer closed the connection";
+            break;
+        case Kind::InvalidLength:
+            out << "invalid frame length " << size << " (a frame carries at least 1 byte)";
+            break;
     }
-    if (!detail.empty()) out << " (" << detail << ")";
+    if (!detail.empty()) out << ": " << detail;
     return out.str();
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cassert>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -57,16 +58,15 @@ class [[nodiscard]] Result<void, E> {
 public:
     Result() = default;
     template <class G>
-    Result(Unexpected<G> u) : err_(E(std::move(u.error))), ok_(false) {}  // NOLINT
+    Result(Unexpected<G> u) : err_(E(std::move(u.error))) {}  // NOLINT
 
-    bool ok() const { return ok_; }
-    explicit operator bool() const { return ok_; }
-    const E& error() const { assert(!ok_); return err_; }
-    E& error() { assert(!ok_); return err_; }
+    bool ok() const { return !err_.has_value(); }
+    explicit operator bool() const { return ok(); }
+    const E& error() const { assert(!ok()); return *err_; }
+    E& error() { assert(!ok()); return *err_; }
 
 private:
-    E err_{};
-    bool ok_ = true;
+    std::optional<E> err_;  // success constructs no E (hot paths return Result<void> a lot)
 };
 
 using Status = Result<void>;

@@ -59,18 +59,18 @@ TEST(Emitter, DefaultTopicsFollowTheEventKind) {
     EXPECT_STREQ(topic_for(ev::ProcessBatch()), "events.process.batch");
     ev::NetworkEvent n;
     n.set_kind(ev::NETWORK_EVENT_KIND_LISTEN_STARTED);
-    EXPECT_STREQ(topic_for(n), "events.network.listen");
+    EXPECT_STREQ(topic_for(n), "events.network.listeners");
     n.set_kind(ev::NETWORK_EVENT_KIND_OPENED);
-    EXPECT_STREQ(topic_for(n), "events.network.connection");
-    EXPECT_STREQ(topic_for(ev::SocketBatch()), "events.network.batch");
+    EXPECT_STREQ(topic_for(n), "events.network.connections");
+    EXPECT_STREQ(topic_for(ev::SocketBatch()), "events.network.snapshot");
     ev::FileEvent f;
     f.set_kind(ev::FILE_EVENT_KIND_OVERFLOW);
     EXPECT_STREQ(topic_for(f), "events.filesystem.overflow");
     f.set_kind(ev::FILE_EVENT_KIND_CREATED);
-    EXPECT_STREQ(topic_for(f), "events.filesystem.change");
+    EXPECT_STREQ(topic_for(f), "events.filesystem.created");
     EXPECT_STREQ(topic_for(ev::FileBatch()), "events.filesystem.batch");
     EXPECT_STREQ(topic_for(ev::Alert()), "events.detection.alert");
-    for (const char* t : {"events.process.lifecycle", "events.network.listen",
+    for (const char* t : {"events.process.lifecycle", "events.network.listeners",
                           "events.filesystem.overflow", "events.detection.alert"}) {
         EXPECT_TRUE(sdk::topic::valid_topic(t)) << t;
     }
@@ -85,7 +85,7 @@ TEST(Emitter, TypedEmitSerializesWithTypeNameAndTopic) {
     EXPECT_EQ(r.sdk_host.emitter().emit("events.process.custom", ev::ProcessBatch()), DE_OK);
     auto events = r.host.events();
     ASSERT_EQ(events.size(), 2u);
-    EXPECT_EQ(events[0].topic, "events.network.connection");
+    EXPECT_EQ(events[0].topic, "events.network.connections");
     EXPECT_EQ(events[0].type_name, "daemoneye.events.v1.NetworkEvent");
     EXPECT_EQ(events[0].as<ev::NetworkEvent>().socket().local_port(), 22u);
     EXPECT_EQ(events[1].topic, "events.process.custom");

@@ -10,11 +10,11 @@
 //                 INTEGRITY                    -> events.process.integrity
 //                 ANOMALY                      -> events.process.anomaly
 //   ProcessBatch                               -> events.process.batch
-//   NetworkEvent  LISTEN_STARTED/STOPPED       -> events.network.listen
-//                 other kinds                  -> events.network.connection
-//   SocketBatch                                -> events.network.batch
-//   FileEvent     OVERFLOW                     -> events.filesystem.overflow
-//                 other kinds                  -> events.filesystem.change
+//   NetworkEvent  LISTEN_STARTED/STOPPED       -> events.network.listeners
+//                 other kinds                  -> events.network.connections
+//   SocketBatch                                -> events.network.snapshot
+//   FileEvent     CREATED/MODIFIED/DELETED/    -> events.filesystem.created/modified/deleted/
+//                 MOVED/ATTRIB/OVERFLOW           moved/attrib/overflow
 //   FileBatch                                  -> events.filesystem.batch
 //   Alert                                      -> events.detection.alert
 #pragma once
@@ -46,18 +46,32 @@ inline const char* topic_for(const NetworkEvent& event) {
     switch (event.kind()) {
         case NETWORK_EVENT_KIND_LISTEN_STARTED:
         case NETWORK_EVENT_KIND_LISTEN_STOPPED:
-            return "events.network.listen";
+            return "events.network.listeners";
         default:
-            return "events.network.connection";
+            return "events.network.connections";
     }
 }
 inline const char* topic_for(const SocketBatch&) {
-    return "events.network.batch";
+    return "events.network.snapshot";
 }
 
 inline const char* topic_for(const FileEvent& event) {
-    return event.kind() == FILE_EVENT_KIND_OVERFLOW ? "events.filesystem.overflow"
-                                                    : "events.filesystem.change";
+    switch (event.kind()) {
+        case FILE_EVENT_KIND_CREATED:
+            return "events.filesystem.created";
+        case FILE_EVENT_KIND_MODIFIED:
+            return "events.filesystem.modified";
+        case FILE_EVENT_KIND_DELETED:
+            return "events.filesystem.deleted";
+        case FILE_EVENT_KIND_MOVED:
+            return "events.filesystem.moved";
+        case FILE_EVENT_KIND_ATTRIB:
+            return "events.filesystem.attrib";
+        case FILE_EVENT_KIND_OVERFLOW:
+            return "events.filesystem.overflow";
+        default:
+            return "events.filesystem.unknown";
+    }
 }
 inline const char* topic_for(const FileBatch&) {
     return "events.filesystem.batch";

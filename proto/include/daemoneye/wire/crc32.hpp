@@ -16,12 +16,12 @@ std::optional<Crc32Variant> parse_crc32_variant(std::string_view text);  // "iee
 
 // Streaming CRC: update() any number of times over consecutive pieces, then value().
 class Crc32 {
-public:
+  public:
     explicit Crc32(Crc32Variant variant) : variant_(variant) {}
     void update(const void* data, std::size_t len);
     std::uint32_t value() const;
 
-private:
+  private:
     Crc32Variant variant_;
     std::uint32_t state_ = 0;  // ISA-L's running value (pre/post conditioning handled inside)
 };

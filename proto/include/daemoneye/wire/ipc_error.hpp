@@ -9,14 +9,28 @@
 namespace daemoneye::wire {
 
 struct IpcError {
-    enum class Kind { Timeout, TooLarge, CrcMismatch, Io, Decode, Encode, PeerClosed, InvalidLength };
+    enum class Kind {
+        Timeout,
+        TooLarge,
+        CrcMismatch,
+        Io,
+        Decode,
+        Encode,
+        PeerClosed,
+        InvalidLength
+    };
 
     Kind kind = Kind::Io;
-    std::uint64_t size = 0;      // TooLarge: announced length; InvalidLength: the length
-    std::uint64_t max_size = 0;  // TooLarge: the limit
+    // TooLarge: the announced/attempted payload length. InvalidLength: the length.
+    // Timeout, PeerClosed: bytes of the unfinished frame in hand (0 = between frames, i.e. a
+    // clean close or an idle timeout).
+    std::uint64_t size = 0;
+    // TooLarge: the limit. Timeout, PeerClosed: the whole frame's size (header + payload) once
+    // its header has arrived, else 0.
+    std::uint64_t max_size = 0;
     std::uint32_t expected = 0;  // CrcMismatch: CRC carried by the frame
     std::uint32_t actual = 0;    // CrcMismatch: CRC computed over the payload
-    std::error_code io;          // Io
+    std::error_code io;          // Io (operation_aborted when the stream was closed or cancelled)
     std::string detail;          // free text: what was being read/decoded, how far it got
 
     static IpcError timeout(std::string detail);
@@ -28,7 +42,8 @@ struct IpcError {
     static IpcError peer_closed(std::string detail = {});
     static IpcError invalid_length(std::uint64_t length);
 
-    // One line a person can act on, e.g. "frame too large: 2097152 bytes exceeds max 1048576".
+    // One line a person can act on, e.g.
+    // "frame too large: 2097152 bytes exceeds max_frame_bytes 1048576 by 1048576".
     std::string message() const;
 };
 

@@ -1,0 +1,83 @@
+#include "netmond_plugin.hpp"
+
+#include <map>
+
+namespace daemoneye::netmond {
+namespace {
+
+std::map<std::string, std::string> flat(const sdk::Config& c) {
+    return {c.entries().begin(), c.entries().end()};
+}
+
+NetmondConfig parse_or_throw(const sdk::Config& c) {
+    auto parsed = NetmondConfig::parse(flat(c));
+    if (!parsed) throw sdk::ConfigError(parsed.error());
+    return parsed.value();
+}
+
+}  // namespace
+
+NetmondPlugin::NetmondPlugin(sdk::Host& host, const sdk::Config& config) : host_(host) {
+    CollectorIo io;
+    io.emit = [&host](const char* topic, const char* type, const std::string& bytes) {
+        return host.emitter().emit_bytes(topic, type, bytes.data(), bytes.size());
+    };
+    io.log = [&host](de_log_level level, const std::string& msg) {
+        host.log(static_cast<sdk::LogLevel>(level), msg);
+    };
+    io.now_unix_nanos = [&host] {
+        return static_cast<uint64_t>(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(host.now().time_since_epoch())
+                .count());
+    };
+    collector_ = std::make_unique<NetmondCollector>(std::move(io), parse_or_throw(config));
+}
+
+void NetmondPlugin::start() {
+    collector_->start();
+}
+void NetmondPlugin::stop() {
+    collector_->stop();
+}
+
+void NetmondPlugin::on_config(const sdk::Config& config) {
+    collector_->reconfigure(parse_or_throw(config));
+}
+
+void NetmondPlugin::on_task(const sdk::Task& task, sdk::TaskSink& sink) {
+    const bool connections = task.kind() == "list_connections";
+    if (!connections && task.kind() != "list_listeners") throw task.unsupported();
+    auto filter = SocketFilter::parse(flat(task.params()));
+    if (!filter) throw sdk::ConfigError(filter.error());
+    const auto sockets = connections ? collector_->list_connections(filter.value())
+                                     : collector_->list_listeners(filter.value());
+    events::v1::SocketBatch batch;
+    batch.set_task_id(task.id());
+    for (const auto& s : sockets) {
+        *batch.add_sockets() = to_proto(s);
+        if (static_cast<size_t>(batch.sockets_size()) == kTaskBatch) {
+            if (sink.add(batch) != DE_OK) return;  // over the host's cap: result marked partial
+            batch.clear_sockets();
+        }
+    }
+    if (batch.sockets_size() > 0 || sockets.empty()) (void)sink.add(batch);
+}
+
+sdk::Health NetmondPlugin::health() {
+    const auto h = collector_->health();
+    sdk::Health out;
+    out.state = h.state;
+    out.errors = h.errors;
+    std::string_view rest = h.detail;
+    while (!rest.empty()) {
+        const size_t nl = rest.find('\n');
+        const std::string_view line = rest.substr(0, nl);
+        rest = nl == std::string_view::npos ? std::string_view{} : rest.substr(nl + 1);
+        const size_t eq = line.find('=');
+        if (eq != std::string_view::npos)
+            out.add(std::string(line.substr(0, eq)), std::string(line.substr(eq + 1)));
+    }
+    return out;
+}
+
+}  // namespace daemoneye::netmond
