@@ -1,40 +1,13 @@
-// A value or an error message a person can act on. Plugins build only against plugin-api/, so
-// this is fsmond's own small copy of the project's Result convention.
+// fsmond's error convention is the SDK's Outcome (plugins build only against plugin-api/).
 #pragma once
 
-#include <cassert>
-#include <string>
-#include <utility>
-#include <variant>
+#include <daemoneye/sdk/outcome.hpp>
 
 namespace daemoneye::fsmond {
 
-struct Failure {
-    std::string message;
-};
-
-template <class T>
-class [[nodiscard]] Outcome {
-  public:
-    Outcome(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT
-    Outcome(Failure f) : v_(std::in_place_index<1>, std::move(f)) {}    // NOLINT
-    bool ok() const { return v_.index() == 0; }
-    explicit operator bool() const { return ok(); }
-    T& value() {
-        assert(ok());
-        return std::get<0>(v_);
-    }
-    const T& value() const {
-        assert(ok());
-        return std::get<0>(v_);
-    }
-    const std::string& error() const {
-        assert(!ok());
-        return std::get<1>(v_).message;
-    }
-
-  private:
-    std::variant<T, Failure> v_;
-};
+using sdk::Failure;
+using sdk::Outcome;
+using sdk::parse_bool;
+using sdk::parse_uint;
 
 }  // namespace daemoneye::fsmond

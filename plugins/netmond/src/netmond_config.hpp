@@ -20,9 +20,4 @@ struct NetmondConfig {
     static Outcome<NetmondConfig> parse(const std::map<std::string, std::string>& flat);
 };
 
-// "true/false/yes/no/on/off/1/0" -> bool; nullopt-like failure via Outcome.
-Outcome<bool> parse_bool(const std::string& key, const std::string& value);
-Outcome<uint64_t> parse_uint(const std::string& key, const std::string& value, uint64_t min,
-                             uint64_t max);
-
 }  // namespace daemoneye::netmond
