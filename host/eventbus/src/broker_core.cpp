@@ -405,13 +405,15 @@ void BrokerCore::handle_unsubscribe(Session& s, const bus::v1::Unsubscribe& unsu
 }
 
 void BrokerCore::flush_deferred() {
-    deferring_flush = false;
-    // Flushing may close a session (a failed write) and that may queue output for others.
+    // Still deferring while flushing: an in-process client's handler runs here and its output
+    // joins this round; a failed write may close a session and queue output for others.
     while (!flush_pending.empty()) {
         auto pending = std::move(flush_pending);
         flush_pending.clear();
         for (auto& s : pending) s->flush_now();
     }
+    deferring_flush = false;
+    ++flush_round;
 }
 
 // --- publish and routing --------------------------------------------------------------------

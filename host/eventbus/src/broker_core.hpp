@@ -78,12 +78,26 @@ struct BrokerCore {
     BrokerMetrics metrics() const;
     std::vector<SessionStats> session_stats() const;
 
-    // While a socket session's inbound frame is being handled, socket sessions that get output
-    // register here and are flushed right after the frame (no posted handler, no extra epoll
-    // round): see RemoteSession::wake().
+    // While a socket session's inbound frame is being handled, sessions that get output
+    // register here and are served right after the frame (no posted handler, no extra epoll
+    // round): socket sessions write (RemoteSession::wake), in-process sessions deliver to their
+    // client once per round (LocalSession::wake) and what that client answers — an in-process
+    // RPC server's reply — is written in the same round.
     bool deferring_flush = false;
+    std::uint64_t flush_round = 0;  // +1 at the end of each flush_deferred()
     std::vector<std::shared_ptr<Session>> flush_pending;
     void flush_deferred();
+    // Runs f with output deferred as above (or inside the current deferral), then flushes.
+    template <class F>
+    void with_deferred_flush(F&& f) {
+        if (deferring_flush) {
+            f();
+            return;
+        }
+        deferring_flush = true;
+        f();
+        flush_deferred();
+    }
 
     std::function<void(const SessionEvent&)> on_open;
     std::function<void(const SessionEvent&)> on_closed;

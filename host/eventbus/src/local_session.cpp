@@ -19,13 +19,30 @@ LocalSession::~LocalSession() {
 }
 
 void LocalSession::wake() {
-    if (drain_posted_ || !broker_) return;
+    if (drain_posted_ || drain_listed_ || !broker_) return;
+    // Inside an inbound frame's handling: deliver right after it (once per round, so a client
+    // that keeps feeding itself still yields to everyone else through the posted path).
+    if (broker_->deferring_flush && inline_round_ != broker_->flush_round + 1) {
+        drain_listed_ = true;
+        inline_round_ = broker_->flush_round + 1;
+        broker_->flush_pending.push_back(shared_from_this());
+        return;
+    }
     drain_posted_ = true;
     boost::asio::post(broker_->executor,
                       [self = std::static_pointer_cast<LocalSession>(shared_from_this())] {
                           self->drain_posted_ = false;
-                          self->drain();
+                          if (auto* b = self->broker_) {
+                              b->with_deferred_flush([&] { self->drain(); });
+                          } else {
+                              self->drain();
+                          }
                       });
+}
+
+void LocalSession::flush_now() {
+    drain_listed_ = false;
+    drain();
 }
 
 void LocalSession::drain() {

@@ -32,12 +32,15 @@ class LocalSession final : public Session {
 
   private:
     void wake() override;
+    void flush_now() override;
     bool in_process() const override { return true; }
     void drain();
 
     std::shared_ptr<BufferPool> pool_;
     std::weak_ptr<LocalEndpoint> endpoint_;
     bool drain_posted_ = false;
+    bool drain_listed_ = false;       // in BrokerCore::flush_pending
+    std::uint64_t inline_round_ = 0;  // 1 + the flush round that last listed us
 };
 
 }  // namespace daemoneye::eventbus
