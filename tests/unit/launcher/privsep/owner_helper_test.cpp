@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <iostream>
 #include <thread>
 
 namespace daemoneye::launcher::privsep {
@@ -141,6 +142,44 @@ TEST_F(Served, ClientLooksUpThroughTheSocketAndSkipsStaleReplies) {
                 HasSubstr("max " + std::to_string(kMaxInodes)));
     EXPECT_FALSE(client.broken());
     ::close(s);
+}
+
+// The real forked, confined helper answers like an in-process walk; the timings are printed
+// for docs/launcher.md (no assertion on them).
+TEST(OwnerHelper, SpawnedHelperAnswersLikeAnInProcessWalk) {
+    OwnerHelperOptions options;
+    auto spawned = spawn_owner_helper(options);
+    if (spawned.fd < 0) GTEST_SKIP() << "helper not started: " << spawned.report.detail;
+    EXPECT_TRUE(spawned.report.applied);
+    EXPECT_THAT(spawned.report.detail, HasSubstr("pid " + std::to_string(spawned.pid)));
+    EXPECT_THAT(spawned.report.detail, HasSubstr("seccomp allow-list"));
+    OwnerHelperClient client(spawned.fd, spawned.pid);
+    std::vector<int> fds;
+    std::vector<std::uint64_t> inodes;
+    for (int i = 0; i < 300; ++i) {
+        fds.push_back(::socket(AF_INET, SOCK_DGRAM, 0));
+        inodes.push_back(inode_of(fds.back()));
+    }
+    ProcFd proc;
+    auto t0 = std::chrono::steady_clock::now();
+    const auto local = find_socket_owners(proc.fd, inodes);
+    auto t1 = std::chrono::steady_clock::now();
+    std::vector<OwnerRecord> remote;
+    auto st = client.lookup(inodes, [&](const OwnerRecord& r) { remote.push_back(r); });
+    auto t2 = std::chrono::steady_clock::now();
+    ASSERT_TRUE(st.ok()) << st.error().message;
+    ASSERT_EQ(remote.size(), inodes.size());
+    ASSERT_EQ(local.size(), inodes.size());
+    for (const auto& r : remote) {
+        EXPECT_EQ(r.pid, static_cast<std::uint32_t>(::getpid()));
+        EXPECT_FALSE(r.exe.empty());
+    }
+    auto us = [](auto d) {
+        return std::chrono::duration_cast<std::chrono::microseconds>(d).count();
+    };
+    std::cout << "[   INFO   ] 300 sockets: in-process walk " << us(t1 - t0)
+              << " us, through the helper " << us(t2 - t1) << " us\n";
+    for (int fd : fds) ::close(fd);
 }
 
 TEST(OwnerHelperClient, ADeadOrSilentHelperIsAnErrorNotAHang) {
