@@ -15,6 +15,8 @@
 #include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <memory>
+#include <optional>
 
 #include "daemoneye/launcher/bridge/bridge.hpp"
 #include "daemoneye/launcher/bridge/bus_client_link.hpp"
@@ -23,6 +25,7 @@
 #include "daemoneye/launcher/loader.hpp"
 #include "daemoneye/launcher/options.hpp"
 #include "daemoneye/launcher/permissions.hpp"
+#include "daemoneye/launcher/privsep/owner_helper.hpp"
 #include "daemoneye/launcher/sandbox/sandbox.hpp"
 
 namespace dl = daemoneye::launcher;
@@ -150,6 +153,21 @@ int main(int argc, char** argv) {
             "(uid {}). Debugging only; never in production. ***",
             getuid());
     }
+    // net.read: socket owners come from a privileged helper forked now, before the sandbox (the
+    // plugin itself keeps no capability for them; see privsep/owner_helper.hpp).
+    std::unique_ptr<dl::privsep::OwnerHelperClient> socket_owners;
+    std::optional<dl::LayerReport> helper_report;
+    if (!o.no_sandbox && granted->has(dl::Permission::Kind::NetRead)) {
+        dl::privsep::OwnerHelperOptions helper;
+        helper.user = o.user;
+        auto spawned = dl::privsep::spawn_owner_helper(helper);
+        if (spawned.fd >= 0) {
+            socket_owners =
+                std::make_unique<dl::privsep::OwnerHelperClient>(spawned.fd, spawned.pid);
+        }
+        helper_report = std::move(spawned.report);
+    }
+
     dl::SandboxConfig sandbox;
     sandbox.enabled = !o.no_sandbox;
     sandbox.permissions = *granted;
@@ -159,8 +177,10 @@ int main(int argc, char** argv) {
     sandbox.keep_fd = bus_fd;
     sandbox.plugin_path = o.plugin_path;
     sandbox.expected_parent = parent;
+    sandbox.helper_fd = socket_owners ? socket_owners->fd() : -1;
     auto report = dl::apply_sandbox(sandbox);
     if (!report) return exit_with(report.error().code, report.error().message);
+    if (helper_report) report->insert(report->begin(), std::move(*helper_report));
     for (const auto& layer : *report) {
         if (!layer.applied)
             spdlog::warn("sandbox layer '{}' NOT applied: {}", layer.name, layer.detail);
@@ -194,6 +214,7 @@ int main(int argc, char** argv) {
     bridge.emit_buffer_messages = o.emit_buffer_messages;
     bridge.emit_buffer_bytes = o.emit_buffer_bytes;
     bridge.on_violation = o.on_violation;
+    bridge.socket_owners = socket_owners.get();
     auto code = dl::run_bridge(link, *plugin, *report, bridge);
     spdlog::info("exiting with {} ({})", static_cast<int>(code), dl::to_string(code));
     spdlog::default_logger()->flush();

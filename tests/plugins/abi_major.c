@@ -5,7 +5,7 @@ static const char* const k_none[] = {NULL};
 
 static const de_plugin_descriptor k_descriptor = {sizeof(de_plugin_descriptor),
                                                   DE_PLUGIN_ABI_MAJOR + 1,
-                                                  DE_PLUGIN_ABI_MINOR,
+                                                  0, /* a major bump resets the minor */
                                                   "abi-major",
                                                   "1.0.0",
                                                   "Built for a future ABI major",

@@ -28,12 +28,14 @@ const char* ConfigStore::get(const std::string& key) const {
 }
 
 HostContext::HostContext(std::string instance_id, std::string plugin_name, TopicFilter publishes,
-                         EmitBuffer& events, std::size_t max_payload_bytes)
+                         EmitBuffer& events, std::size_t max_payload_bytes,
+                         privsep::OwnerHelperClient* socket_owners)
     : instance_id_(std::move(instance_id)),
       plugin_name_(std::move(plugin_name)),
       publishes_(std::move(publishes)),
       events_(events),
       max_payload_bytes_(max_payload_bytes),
+      socket_owners_(socket_owners),
       config_(std::make_shared<ConfigStore>(std::map<std::string, std::string>{})) {
     api_.struct_size = sizeof(de_host_api);
     api_.abi_major = DE_PLUGIN_ABI_MAJOR;
@@ -44,6 +46,7 @@ HostContext::HostContext(std::string instance_id, std::string plugin_name, Topic
     api_.now_unix_nanos = &HostContext::now_fn;
     api_.config_get = &HostContext::config_get_fn;
     api_.instance_id = instance_id_.c_str();
+    api_.socket_owners = socket_owners_ != nullptr ? &HostContext::socket_owners_fn : nullptr;
 }
 
 void HostContext::set_config(std::shared_ptr<const ConfigStore> next) {
@@ -154,6 +157,36 @@ const char* HostContext::config_get_fn(void* ctx, const char* key) {
         return self->config_->get(key);
     } catch (...) {
         return nullptr;
+    }
+}
+
+de_status HostContext::socket_owners_fn(void* ctx, const std::uint64_t* inodes, std::size_t count,
+                                        de_socket_owner_fn found, void* found_ctx) {
+    if (ctx == nullptr) return DE_ERR_INVALID_ARGUMENT;
+    auto* self = static_cast<HostContext*>(ctx);
+    try {
+        if (self->socket_owners_ == nullptr) return DE_ERR_UNSUPPORTED;
+        if (found == nullptr || (inodes == nullptr && count != 0) || count > DE_SOCKET_OWNERS_MAX) {
+            self->count_error();
+            return DE_ERR_INVALID_ARGUMENT;
+        }
+        if (count == 0) return DE_OK;
+        auto st = self->socket_owners_->lookup(
+            std::span<const std::uint64_t>(inodes, count), [&](const privsep::OwnerRecord& r) {
+                found(found_ctx, r.inode, r.pid, r.comm.c_str(), r.exe.c_str());
+            });
+        if (!st) {
+            self->count_error();
+            // First failure and then every 100th: a dead helper must not flood the log.
+            if (self->socket_owner_failures_.fetch_add(1, std::memory_order_relaxed) % 100 == 0) {
+                spdlog::warn("plugin {}: socket_owners: {}", self->plugin_name_,
+                             st.error().message);
+            }
+            return DE_ERR_INTERNAL;
+        }
+        return DE_OK;
+    } catch (...) {
+        return DE_ERR_INTERNAL;  // bad_alloc building the request
     }
 }
 

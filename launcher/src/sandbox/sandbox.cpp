@@ -30,10 +30,11 @@ std::vector<int> capabilities_for(const PermissionSet& permissions) {
                 add_unique(caps, CAP_SYS_PTRACE);
                 break;
             case Permission::Kind::NetRead:
-                // inode -> pid needs the fd links of other users' processes: ptrace_may_access,
-                // plus DAC search on /proc/<pid>/fd (mode 0500, owned by the process's user).
-                add_unique(caps, CAP_SYS_PTRACE);
-                add_unique(caps, CAP_DAC_READ_SEARCH);
+                // Nothing: sock_diag dumps and /proc/net need no capability, and inode -> owner
+                // (other users' /proc/<pid>/fd: CAP_DAC_READ_SEARCH + CAP_SYS_PTRACE) is answered
+                // by the socket-owner helper outside the sandbox (privsep/owner_helper.hpp,
+                // de_host_api::socket_owners). With CAP_DAC_READ_SEARCH in here, the plugin could
+                // read any host file through /proc/<pid>/root.
                 break;
             case Permission::Kind::ProcEvents:
                 add_unique(caps, CAP_NET_ADMIN);
@@ -85,7 +86,7 @@ Result<SandboxReport, Failure> apply_sandbox(const SandboxConfig& config) {
 
     report.push_back(sandbox::scrub_environment());
 
-    auto fds = sandbox::close_inherited_fds(config.keep_fd);
+    auto fds = sandbox::close_inherited_fds(config.keep_fd, config.helper_fd);
     if (!fds) return sandbox_failure("fds", fds.error().message);
     report.push_back(*fds);
 

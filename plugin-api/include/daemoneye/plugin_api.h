@@ -1,5 +1,5 @@
 /*
- * DaemonEye collector plugin ABI, version 1.0.
+ * DaemonEye collector plugin ABI, version 1.1 (1.1 added de_host_api::socket_owners).
  *
  * Pure C (C99 and later; C++ through extern "C"). No C++ or Boost types cross this boundary, so a
  * plugin can be written in C, C++, Rust, Zig or anything else with a C FFI. The C++ SDK
@@ -54,7 +54,8 @@
  *   "proc.events"        process lifecycle notifications (netlink proc connector; needs
  *                        CAP_NET_ADMIN and a netlink socket)
  *   "net.read"           read socket tables (/proc/net, sock_diag netlink); keeps the host's
- *                        network namespace view
+ *                        network namespace view; since ABI 1.1 the host offers socket owners
+ *                        through de_host_api::socket_owners
  *   "fs.read:<path>"     read-only access below <path>
  *   "fs.watch:<path>"    read and inotify-watch below <path>
  *   "fs.read", "fs.watch" without a path: the paths come from the operator (the agent grants
@@ -72,7 +73,7 @@ extern "C" {
 #endif
 
 #define DE_PLUGIN_ABI_MAJOR 1
-#define DE_PLUGIN_ABI_MINOR 0
+#define DE_PLUGIN_ABI_MINOR 1
 
 /* The one symbol a plugin exports; its type is de_plugin_entry_fn. */
 #define DE_PLUGIN_ENTRY_SYMBOL "daemoneye_plugin_entry"
@@ -138,6 +139,13 @@ typedef struct de_config {
     const de_kv* items; /* `count` entries; may be NULL when count == 0 */
 } de_config;
 
+/* Inodes per de_host_api::socket_owners call (ABI 1.1). */
+#define DE_SOCKET_OWNERS_MAX 4096
+
+/* Called by de_host_api::socket_owners for each socket whose holder was found (ABI 1.1). */
+typedef void (*de_socket_owner_fn)(void* found_ctx, uint64_t inode, uint32_t pid, const char* comm,
+                                   const char* exe);
+
 /* What the host offers the plugin.
  * OWNERSHIP: host-owned; the table, every pointer in it and `host_ctx` stay valid from the moment
  * create() is entered until destroy() returns. */
@@ -183,7 +191,36 @@ typedef struct de_host_api {
     /* This instance's id, e.g. "procmond-0". NUL-terminated.
      * OWNERSHIP: host-owned, valid until destroy() returns. */
     const char* instance_id;
+
+    /* ---- ABI 1.1 ---- Fields below exist only when struct_size covers them: test with
+     * DE_HOST_API_HAS(api, field) before use (a 1.0 host's table ends at instance_id). */
+
+    /* OPTIONAL (NULL or not covered by struct_size: not offered; read /proc yourself). Which
+     * processes hold these sockets. The launcher offers it to instances granted "net.read": a
+     * small privileged helper process outside the plugin's sandbox walks every process's
+     * /proc/<pid>/fd for "socket:[inode]" links, so the plugin itself needs no capability to see
+     * other users' processes.
+     * inodes, count: socket inode numbers (e.g. from /proc/net/tcp or sock_diag);
+     *   count <= DE_SOCKET_OWNERS_MAX; `inodes` may be NULL only when count == 0; 0 is ignored.
+     * found, found_ctx: called once for each inode for which a holder was found (at most once per
+     *   inode, in no particular order, on the calling thread, before socket_owners returns);
+     *   inodes without a visible holder get no call. Arguments of `found`: the inode, the pid of
+     *   one process holding it, its name (comm, "" when unknown) and its executable path ("" when
+     *   unreadable). OWNERSHIP: the strings are host-owned, valid during that call only.
+     *   `found` must not call socket_owners and must not throw, longjmp or unwind.
+     * Returns DE_OK (every inode looked up; some may have no holder), DE_ERR_INVALID_ARGUMENT
+     *   (NULL `found`, NULL `inodes` with count > 0, count > DE_SOCKET_OWNERS_MAX) or
+     *   DE_ERR_INTERNAL (the helper is gone or did not answer in time; the message went to the
+     *   host's log). Owners already reported stay valid.
+     * Thread-safe (calls are serialized); may block for as long as a walk of /proc takes. */
+    de_status (*socket_owners)(void* host_ctx, const uint64_t* inodes, size_t count,
+                               de_socket_owner_fn found, void* found_ctx);
 } de_host_api;
+
+/* Whether `api` (a de_host_api*) offers `field`: struct_size covers it and it is non-NULL. */
+#define DE_HOST_API_HAS(api, field)                                                                \
+    ((api) != NULL && (api)->struct_size >= offsetof(de_host_api, field) + sizeof((api)->field) && \
+     (api)->field != NULL)
 
 /* A task the agent routes to the plugin (the descriptor's `capabilities` name the kinds it serves).
  * OWNERSHIP: host-owned; the struct and everything it points to are valid for the on_task call

@@ -82,7 +82,8 @@ events::v1::SocketInfo to_proto(const ObservedSocket& s) {
 NetmondCollector::NetmondCollector(CollectorIo io, NetmondConfig config)
     : io_(std::move(io)),
       config_(config),
-      reader_(std::make_unique<SocketTableReader>(config.source)) {}
+      reader_(std::make_unique<SocketTableReader>(config.source)),
+      resolver_("/proc", io_.socket_owners) {}
 
 NetmondCollector::~NetmondCollector() {
     stop();
@@ -241,8 +242,8 @@ CollectorHealth NetmondCollector::health() const {
     std::lock_guard lock(scan_mutex_);
     CollectorHealth h;
     const auto& ws = resolver_.stats();
-    const bool partial =
-        last_tables_failed_ > 0 || ws.pids_unreadable > 0 || !config_.resolve_owners;
+    const bool partial = last_tables_failed_ > 0 || ws.pids_unreadable > 0 ||
+                         ws.host_failures > 0 || !config_.resolve_owners;
     h.state = last_tables_failed_ > 0 ? DE_HEALTH_DEGRADED : DE_HEALTH_HEALTHY;
     h.errors = errors_;
     h.detail = "mode=" + reader_->mode_name() + "\nview=" + (partial ? "partial" : "full") +
@@ -254,6 +255,8 @@ CollectorHealth NetmondCollector::health() const {
                "\nerrors=" + std::to_string(errors_) +
                "\nunreadable_pids=" + std::to_string(ws.pids_unreadable) +
                "\nowner_walks=" + std::to_string(ws.walks) +
+               "\nowner_source=" + (resolver_.uses_host() ? "host" : "proc") +
+               "\nowner_host_failures=" + std::to_string(ws.host_failures) +
                "\nlast_scan_us=" + std::to_string(last_scan_wall_us_) +
                "\nlast_scan_cpu_us=" + std::to_string(last_scan_cpu_us_);
     if (!last_error_.empty()) h.detail += "\nlast_error=" + last_error_;

@@ -34,6 +34,8 @@ struct CollectorIo {
     std::function<de_status(const char* topic, const char* type, const std::string& bytes)> emit;
     std::function<void(de_log_level, const std::string&)> log;
     std::function<uint64_t()> now_unix_nanos;
+    // The host's socket_owners (ABI 1.1), when offered; empty: walk /proc here.
+    HostLookup socket_owners;
 };
 
 struct SocketFilter {

@@ -30,6 +30,23 @@ NetmondPlugin::NetmondPlugin(sdk::Host& host, const sdk::Config& config) : host_
             std::chrono::duration_cast<std::chrono::nanoseconds>(host.now().time_since_epoch())
                 .count());
     };
+    if (host.offers_socket_owners()) {
+        // Owners through the host (under the launcher: its privileged helper), so this process
+        // needs no capability to see other users' /proc/<pid>/fd.
+        io.socket_owners = [&host](const std::vector<uint64_t>& inodes,
+                                   std::vector<HostOwner>& owners) {
+            std::vector<sdk::SocketOwner> found;
+            const de_status status = host.socket_owners(inodes.data(), inodes.size(), found);
+            for (auto& f : found)
+                owners.push_back({f.inode, f.pid, std::move(f.comm), std::move(f.exe)});
+            if (status != DE_OK) {
+                host.warn("socket owners from the host failed (", de_status_name(status),
+                          "); reading /proc directly for this scan");
+                return false;
+            }
+            return true;
+        };
+    }
     collector_ = std::make_unique<NetmondCollector>(std::move(io), parse_or_throw(config));
 }
 

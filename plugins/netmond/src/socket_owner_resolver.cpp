@@ -41,8 +41,8 @@ bool parse_socket_link(const char* link, size_t len, uint64_t& inode) {
 
 }  // namespace
 
-SocketOwnerResolver::SocketOwnerResolver(std::string proc_root)
-    : proc_root_(std::move(proc_root)) {}
+SocketOwnerResolver::SocketOwnerResolver(std::string proc_root, HostLookup host)
+    : proc_root_(std::move(proc_root)), host_(std::move(host)) {}
 
 std::shared_ptr<const ProcessRef> SocketOwnerResolver::owner(uint64_t inode) const {
     const auto it = owners_.find(inode);
@@ -80,7 +80,7 @@ void SocketOwnerResolver::refresh(const std::vector<uint64_t>& inodes) {
         missing.insert(inode);
     }
     if (!worth_walking) return;
-    walk(missing);
+    if (!host_ || !ask_host(missing)) walk(missing);
     for (uint64_t inode : missing) ++unowned_[inode];  // whatever the walk did not find
     for (const auto& [inode, ref] : owners_) unowned_.erase(inode);
 }
@@ -129,6 +129,37 @@ void SocketOwnerResolver::walk(std::unordered_set<uint64_t>& missing) {
         ::closedir(fds);
     }
     ::closedir(proc);
+}
+
+bool SocketOwnerResolver::ask_host(std::unordered_set<uint64_t>& missing) {
+    ++stats_.walks;
+    ++stats_.host_lookups;
+    stats_.pids_unreadable = 0;
+    stats_.fds_examined = 0;
+    const std::vector<uint64_t> wanted(missing.begin(), missing.end());
+    std::vector<HostOwner> found;
+    if (!host_(wanted, found)) {
+        ++stats_.host_failures;
+        --stats_.walks;  // walk() counts the fallback
+        return false;
+    }
+    // One ProcessRef per pid, shared by its sockets (as the walk does).
+    std::unordered_map<uint32_t, std::shared_ptr<const ProcessRef>> refs;
+    for (auto& o : found) {
+        const auto it = missing.find(o.inode);
+        if (it == missing.end() || o.pid == 0) continue;  // not asked for, or answered twice
+        auto& ref = refs[o.pid];
+        if (!ref) {
+            auto p = std::make_shared<ProcessRef>();
+            p->pid = o.pid;
+            p->name = std::move(o.comm);
+            p->exe = std::move(o.exe);
+            ref = std::move(p);
+        }
+        owners_.emplace(o.inode, ref);
+        missing.erase(it);
+    }
+    return true;
 }
 
 std::shared_ptr<const ProcessRef> SocketOwnerResolver::describe(uint32_t pid) {

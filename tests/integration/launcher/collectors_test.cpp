@@ -13,6 +13,7 @@
 
 #include "daemoneye/events/v1/events.pb.h"
 
+#include "foreign_listener.hpp"
 #include "launcher_harness.hpp"
 
 namespace daemoneye::launcher::test {
@@ -113,6 +114,32 @@ TEST(Collectors, NetmondRunsCleanInTheSandbox) {
                       EXPECT_TRUE(found) << "own listener on port " << port << " not listed";
                   });
     close(fd);
+}
+
+TEST(Collectors, NetmondResolvesAnotherUsersListenerThroughTheOwnerHelper) {
+    // The listener belongs to a process running as nobody that is not dumpable (root owns its
+    // /proc/<pid>/fd): netmond, which keeps no capability under net.read, can only learn the
+    // owner from the launcher's socket-owner helper (de_host_api::socket_owners).
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root to run a listener as another user";
+    ForeignListener foreign;
+    ASSERT_TRUE(foreign.ok) << "could not start a listener as uid 65534";
+    run_collector("netmond", {"net.read"}, {}, "list_listeners",
+                  {{"port", std::to_string(foreign.port)}}, [&](const rpc::v1::TaskResult& result) {
+                      bool found = false;
+                      for (const auto& rec : result.records()) {
+                          events::v1::SocketBatch batch;
+                          ASSERT_TRUE(batch.ParseFromString(rec.data()));
+                          for (const auto& s : batch.sockets()) {
+                              if (s.local_port() != foreign.port) continue;
+                              found = true;
+                              EXPECT_EQ(s.pid(), static_cast<std::uint32_t>(foreign.pid));
+                              EXPECT_EQ(s.uid(), 0u) << "created by root before the uid change";
+                              EXPECT_FALSE(s.exe().empty()) << "exe comes from the helper too";
+                              EXPECT_FALSE(s.process_name().empty());
+                          }
+                      }
+                      EXPECT_TRUE(found) << "listener on port " << foreign.port << " not listed";
+                  });
 }
 
 TEST(Collectors, FsmondRunsCleanInTheSandbox) {

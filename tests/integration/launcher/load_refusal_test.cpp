@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "daemoneye/plugin_api.h"
 #include "launcher_harness.hpp"
 
 namespace daemoneye::launcher::test {
@@ -29,7 +30,8 @@ TEST(LoadRefusal, WrongAbiMajorIsRefusedNamingBothVersionsAndTheRule) {
     ASSERT_TRUE(r.exited) << r.err;
     EXPECT_EQ(r.code, kAbiMismatch) << r.err;
     EXPECT_THAT(r.err, HasSubstr("plugin ABI 2.0"));
-    EXPECT_THAT(r.err, HasSubstr("host ABI 1.0"));
+    EXPECT_THAT(r.err, HasSubstr("host ABI " + std::to_string(DE_PLUGIN_ABI_MAJOR) + "." +
+                                 std::to_string(DE_PLUGIN_ABI_MINOR)));
     EXPECT_THAT(r.err,
                 HasSubstr("rule: plugin major == host major and plugin minor <= host minor"));
     EXPECT_TRUE(r.out.empty()) << r.out;
@@ -39,7 +41,12 @@ TEST(LoadRefusal, NewerAbiMinorIsRefused) {
     auto r = run_launcher({"--describe", plugin_path("abi_minor")});
     ASSERT_TRUE(r.exited) << r.err;
     EXPECT_EQ(r.code, kAbiMismatch) << r.err;
-    EXPECT_THAT(r.err, HasSubstr("plugin ABI 1.1 is not compatible with host ABI 1.0"));
+    const std::string host =
+        std::to_string(DE_PLUGIN_ABI_MAJOR) + "." + std::to_string(DE_PLUGIN_ABI_MINOR);
+    const std::string plugin =
+        std::to_string(DE_PLUGIN_ABI_MAJOR) + "." + std::to_string(DE_PLUGIN_ABI_MINOR + 1);
+    EXPECT_THAT(r.err,
+                HasSubstr("plugin ABI " + plugin + " is not compatible with host ABI " + host));
 }
 
 TEST(LoadRefusal, AbiMismatchIsRefusedInRunModeBeforeTheHandshake) {
@@ -144,7 +151,8 @@ TEST(Describe, PrintsManifestAndSandboxLayersAsJson) {
     ASSERT_TRUE(r.exited) << r.err;
     ASSERT_EQ(r.code, 0) << r.err;
     EXPECT_THAT(r.out, HasSubstr("\"name\":\"good\""));
-    EXPECT_THAT(r.out, HasSubstr("\"abi\":\"1.0\""));
+    EXPECT_THAT(r.out, HasSubstr("\"abi\":\"" + std::to_string(DE_PLUGIN_ABI_MAJOR) + "." +
+                                 std::to_string(DE_PLUGIN_ABI_MINOR) + "\""));
     EXPECT_THAT(r.out, HasSubstr("\"publishes\":[\"events.test.#\"]"));
     EXPECT_THAT(r.out, HasSubstr("\"capabilities\":[\"echo\",\"emit\"]"));
     EXPECT_THAT(r.out, HasSubstr("{\"name\":\"seccomp\",\"applied\":true"));

@@ -47,8 +47,13 @@ TEST(Permissions, WhatTheSandboxDerives) {
     ASSERT_TRUE(set.ok());
     EXPECT_TRUE(set->needs_host_network());
     EXPECT_THAT(set->read_paths(), ::testing::ElementsAre("/proc", "/etc", "/usr/bin"));
-    EXPECT_THAT(capabilities_for(*set),
-                ::testing::ElementsAre(CAP_DAC_READ_SEARCH, CAP_SYS_PTRACE));
+    // CAP_DAC_READ_SEARCH for the fs.* grants (Landlock-confined); nothing for net.read.
+    EXPECT_THAT(capabilities_for(*set), ::testing::ElementsAre(CAP_DAC_READ_SEARCH));
+    // net.read keeps no capability: socket owners come from the launcher's helper process, so
+    // the plugin cannot use /proc/<pid>/root to read host files.
+    auto net = PermissionSet::from_grants({"net.read"});
+    ASSERT_TRUE(net.ok());
+    EXPECT_TRUE(capabilities_for(*net).empty());
     auto proc = PermissionSet::from_grants({"proc.read"});
     ASSERT_TRUE(proc.ok());
     EXPECT_THAT(capabilities_for(*proc), ::testing::ElementsAre(CAP_SYS_PTRACE));

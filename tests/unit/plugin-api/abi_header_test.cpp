@@ -23,6 +23,7 @@ struct RecordedAbi {
 // One line per released ABI version, oldest first. Never edit a line; append one per bump.
 constexpr RecordedAbi kHistory[] = {
     {1, 0, 0x0caf585a8600b68dULL},
+    {1, 1, 0x9a7572ea8ee2e536ULL},  // de_host_api::socket_owners appended (net.read privsep)
 };
 
 std::string read_header() {
@@ -104,6 +105,25 @@ TEST(AbiHeader, VersionMacrosAgreeWithTheStructs) {
     EXPECT_STREQ(DE_PLUGIN_ENTRY_SYMBOL, "daemoneye_plugin_entry");
     EXPECT_STREQ(de_status_name(DE_ERR_BACKPRESSURE), "DE_ERR_BACKPRESSURE");
     EXPECT_STREQ(de_status_name(static_cast<de_status>(99)), "DE_ERR_UNKNOWN");
+}
+
+TEST(AbiHeader, Abi11OnlyAppendsToTheHostApi) {
+    // 1.1 appended socket_owners after instance_id: every 1.0 field keeps its offset, and a 1.0
+    // host's table (ending at instance_id) does not cover the new field.
+    constexpr std::size_t k10HostApiSize = offsetof(de_host_api, instance_id) + sizeof(void*);
+    EXPECT_EQ(offsetof(de_host_api, socket_owners), k10HostApiSize);
+    EXPECT_EQ(sizeof(de_host_api), k10HostApiSize + sizeof(void*));
+
+    de_host_api api{};
+    api.struct_size = static_cast<std::uint32_t>(k10HostApiSize);
+    api.socket_owners = reinterpret_cast<decltype(api.socket_owners)>(1);  // garbage past the end
+    EXPECT_FALSE(DE_HOST_API_HAS(&api, socket_owners)) << "a 1.0 table must not offer it";
+    api.struct_size = sizeof api;
+    EXPECT_TRUE(DE_HOST_API_HAS(&api, socket_owners));
+    api.socket_owners = nullptr;
+    EXPECT_FALSE(DE_HOST_API_HAS(&api, socket_owners)) << "NULL: not offered";
+    const de_host_api* none = nullptr;
+    EXPECT_FALSE(DE_HOST_API_HAS(none, socket_owners));
 }
 
 }  // namespace

@@ -122,3 +122,68 @@ TEST(PluginLibrary, ExplainsWhyALibraryDoesNotLoad) {
 }
 
 }  // namespace
+
+// ---- ABI 1.1 socket_owners through sdk::Host and the TestHost ----
+namespace {
+
+TEST(HostSocketOwners, NotOfferedByDefaultAndUnsupportedThroughTheSdk) {
+    TestHost host(rude());
+    sdk::Host h(host.host_api());
+    EXPECT_FALSE(h.offers_socket_owners());
+    std::vector<sdk::SocketOwner> out;
+    const std::uint64_t inode = 42;
+    EXPECT_EQ(h.socket_owners(&inode, 1, out), DE_ERR_UNSUPPORTED);
+    EXPECT_TRUE(out.empty());
+}
+
+TEST(HostSocketOwners, LookupsAreSplitIntoCallsOfTheAbiMaximum) {
+    TestHost host(rude());
+    std::size_t largest = 0;
+    host.offer_socket_owners(
+        [&](const std::vector<std::uint64_t>& inodes, std::vector<sdk::SocketOwner>& owners) {
+            largest = std::max(largest, inodes.size());
+            for (auto i : inodes) {
+                if (i % 2 == 0) owners.push_back({i, static_cast<std::uint32_t>(i), "c", "/e"});
+            }
+            owners.push_back({999999999, 1, "x", "/x"});  // not asked: the host drops it
+            return DE_OK;
+        });
+    sdk::Host h(host.host_api());
+    ASSERT_TRUE(h.offers_socket_owners());
+    std::vector<std::uint64_t> inodes;
+    for (std::uint64_t i = 1; i <= DE_SOCKET_OWNERS_MAX + 100; ++i) inodes.push_back(i);
+    std::vector<sdk::SocketOwner> out;
+    ASSERT_EQ(h.socket_owners(inodes.data(), inodes.size(), out), DE_OK);
+    EXPECT_EQ(host.socket_owner_calls(), 2u);
+    EXPECT_EQ(largest, static_cast<std::size_t>(DE_SOCKET_OWNERS_MAX));
+    EXPECT_EQ(out.size(), inodes.size() / 2);
+    for (const auto& o : out) {
+        EXPECT_EQ(o.inode % 2, 0u);
+        EXPECT_EQ(o.pid, o.inode);
+        EXPECT_EQ(o.exe, "/e");
+    }
+    EXPECT_TRUE(host.violations().empty());
+}
+
+TEST(HostSocketOwners, BadRawCallsAndHostFailuresAreStatusesNotCrashes) {
+    TestHost host(rude());
+    host.offer_socket_owners([](const std::vector<std::uint64_t>&, std::vector<sdk::SocketOwner>&) {
+        return DE_ERR_INTERNAL;
+    });
+    const de_host_api* api = host.host_api();
+    ASSERT_TRUE(DE_HOST_API_HAS(api, socket_owners));
+    auto ignore = [](void*, std::uint64_t, std::uint32_t, const char*, const char*) {};
+    std::vector<std::uint64_t> many(DE_SOCKET_OWNERS_MAX + 1, 7);
+    EXPECT_EQ(api->socket_owners(api->host_ctx, many.data(), many.size(), ignore, nullptr),
+              DE_ERR_INVALID_ARGUMENT);
+    EXPECT_EQ(api->socket_owners(api->host_ctx, nullptr, 3, ignore, nullptr),
+              DE_ERR_INVALID_ARGUMENT);
+    EXPECT_EQ(api->socket_owners(api->host_ctx, many.data(), 1, nullptr, nullptr),
+              DE_ERR_INVALID_ARGUMENT);
+    EXPECT_EQ(host.violations().size(), 3u);
+    sdk::Host h(api);
+    std::vector<sdk::SocketOwner> out;
+    EXPECT_EQ(h.socket_owners(many.data(), 1, out), DE_ERR_INTERNAL);
+}
+
+}  // namespace

@@ -1,9 +1,10 @@
-// The host as a C++ plugin sees it: an Emitter (events onto the bus), logging, the clock and the
-// instance id. One Host exists per plugin instance; the SDK creates it before the collector's
-// constructor and destroys it after the collector, so a collector may keep a Host& for its whole
-// life and use it from any thread.
+// The host as a C++ plugin sees it: an Emitter (events onto the bus), logging, the clock, the
+// instance id and, from ABI 1.1 hosts, optional services such as socket_owners. One Host exists per
+// plugin instance; the SDK creates it before the collector's constructor and destroys it after the
+// collector, so a collector may keep a Host& for its whole life and use it from any thread.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <concepts>
@@ -14,6 +15,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "daemoneye/plugin_api.h"
 
@@ -145,6 +147,14 @@ class Emitter {
     std::atomic<std::uint64_t> failed_{0};
 };
 
+// One socket holder reported by the host (Host::socket_owners).
+struct SocketOwner {
+    std::uint64_t inode = 0;
+    std::uint32_t pid = 0;
+    std::string comm;  // process name; empty when unknown
+    std::string exe;   // executable path; empty when unreadable
+};
+
 class Host {
   public:
     explicit Host(const de_host_api* api) noexcept : api_(api), emitter_(api) {}
@@ -204,6 +214,45 @@ class Host {
         const char* value = api_->config_get(api_->host_ctx, key.c_str());
         if (value == nullptr) return std::nullopt;
         return std::string(value);
+    }
+
+    // ---- socket owners (ABI 1.1, optional) ----
+
+    // True when the host offers de_host_api::socket_owners (a 1.1+ host that fills it in: the
+    // launcher does for instances granted net.read). Otherwise read /proc yourself.
+    bool offers_socket_owners() const noexcept { return DE_HOST_API_HAS(api_, socket_owners); }
+
+    // Looks up which processes hold the sockets `inodes` (any number: split into calls of at most
+    // DE_SOCKET_OWNERS_MAX). Found owners are appended to `out`; sockets without a visible holder
+    // are simply absent. Returns DE_ERR_UNSUPPORTED when the host does not offer it, the host's
+    // status otherwise (owners found before a failure stay in `out`). Never throws.
+    de_status socket_owners(const std::uint64_t* inodes, std::size_t count,
+                            std::vector<SocketOwner>& out) const noexcept {
+        if (!offers_socket_owners()) return DE_ERR_UNSUPPORTED;
+        if (inodes == nullptr && count != 0) return DE_ERR_INVALID_ARGUMENT;
+        struct Sink {
+            std::vector<SocketOwner>* out;
+            bool failed = false;
+        } sink{&out};
+        auto found = [](void* ctx, std::uint64_t inode, std::uint32_t pid, const char* comm,
+                        const char* exe) noexcept {
+            auto* s = static_cast<Sink*>(ctx);
+            try {
+                s->out->push_back(SocketOwner{inode, pid, comm != nullptr ? comm : "",
+                                              exe != nullptr ? exe : ""});
+            } catch (...) {  // bad_alloc: nothing may unwind through the host
+                s->failed = true;
+            }
+        };
+        for (std::size_t done = 0; done < count;) {
+            const std::size_t n = std::min<std::size_t>(count - done, DE_SOCKET_OWNERS_MAX);
+            const de_status status =
+                api_->socket_owners(api_->host_ctx, inodes + done, n, found, &sink);
+            if (status != DE_OK) return status;
+            if (sink.failed) return DE_ERR_INTERNAL;
+            done += n;
+        }
+        return DE_OK;
     }
 
     std::uint16_t host_abi_major() const noexcept { return api_->abi_major; }

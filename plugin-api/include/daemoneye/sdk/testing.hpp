@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <cstring>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -34,6 +35,7 @@
 #include <vector>
 
 #include "daemoneye/plugin_api.h"
+#include "daemoneye/sdk/host.hpp"
 #include "daemoneye/sdk/topic.hpp"
 
 namespace daemoneye::sdk::testing {
@@ -363,6 +365,22 @@ class TestHost {
         fixed_now_ = unix_nanos;
     }
 
+    // ABI 1.1 de_host_api::socket_owners. By default it is not offered (NULL, like a launcher
+    // without net.read or under --no-sandbox). `lookup` gets the requested inodes (0 removed) and
+    // fills the owners it knows; its status is returned to the plugin as is. Call before create().
+    using SocketOwnerLookup = std::function<de_status(const std::vector<std::uint64_t>& inodes,
+                                                      std::vector<SocketOwner>& owners)>;
+    void offer_socket_owners(SocketOwnerLookup lookup) {
+        std::lock_guard lock(mutex_);
+        socket_owner_lookup_ = std::move(lookup);
+        api_.socket_owners = socket_owner_lookup_ ? &TestHost::socket_owners_thunk : nullptr;
+    }
+    // Calls the plugin made to socket_owners (valid or not).
+    std::uint64_t socket_owner_calls() const {
+        std::lock_guard lock(mutex_);
+        return socket_owner_calls_;
+    }
+
   private:
     enum class Phase { none, creating, created, running, stopped, destroying };
 
@@ -484,6 +502,45 @@ class TestHost {
         return it == self->config_.end() ? nullptr : it->second;
     }
 
+    static de_status socket_owners_thunk(void* ctx, const std::uint64_t* inodes, std::size_t count,
+                                         de_socket_owner_fn found, void* found_ctx) {
+        auto* self = static_cast<TestHost*>(ctx);
+        SocketOwnerLookup lookup;
+        {
+            std::lock_guard lock(self->mutex_);
+            ++self->socket_owner_calls_;
+            if (found == nullptr || (inodes == nullptr && count != 0) ||
+                count > DE_SOCKET_OWNERS_MAX) {
+                self->violations_.push_back("socket_owners with a NULL callback or inodes, or " +
+                                            std::to_string(count) + " inodes (max " +
+                                            std::to_string(DE_SOCKET_OWNERS_MAX) + ")");
+                return DE_ERR_INVALID_ARGUMENT;
+            }
+            lookup = self->socket_owner_lookup_;
+        }
+        try {
+            std::vector<std::uint64_t> wanted;
+            for (std::size_t i = 0; i < count; ++i) {
+                if (inodes[i] != 0) wanted.push_back(inodes[i]);
+            }
+            std::vector<SocketOwner> owners;
+            const de_status status = lookup(wanted, owners);
+            if (status != DE_OK) return status;
+            std::vector<std::uint64_t> reported;
+            for (const auto& o : owners) {
+                if (std::find(wanted.begin(), wanted.end(), o.inode) == wanted.end() ||
+                    std::find(reported.begin(), reported.end(), o.inode) != reported.end()) {
+                    continue;  // the host contract: requested inodes only, once each
+                }
+                reported.push_back(o.inode);
+                found(found_ctx, o.inode, o.pid, o.comm.c_str(), o.exe.c_str());
+            }
+            return DE_OK;
+        } catch (...) {
+            return DE_ERR_INTERNAL;
+        }
+    }
+
     static de_status add_record_thunk(void* ctx, const char* type_name, const std::uint8_t* data,
                                       std::size_t len) {
         auto* state = static_cast<SinkState*>(ctx);
@@ -514,6 +571,8 @@ class TestHost {
     bool closed_ = false;
     std::optional<std::uint64_t> fixed_now_;
     std::map<std::string, const char*, std::less<>> config_;
+    SocketOwnerLookup socket_owner_lookup_;
+    std::uint64_t socket_owner_calls_ = 0;
     std::deque<std::string> kept_values_;
 };
 

@@ -15,6 +15,7 @@
 #include "daemoneye/launcher/exit_code.hpp"
 #include "daemoneye/launcher/loader.hpp"
 #include "daemoneye/launcher/options.hpp"
+#include "daemoneye/launcher/privsep/owner_helper.hpp"
 #include "daemoneye/launcher/sandbox/layer.hpp"
 
 namespace daemoneye::launcher {
@@ -27,6 +28,8 @@ struct BridgeConfig {
     std::chrono::milliseconds handshake_timeout{30000};
     std::chrono::milliseconds shutdown_flush_timeout{5000};
     ViolationAction on_violation = ViolationAction::Deny;
+    // net.read: the socket-owner helper behind de_host_api::socket_owners (nullptr: not offered).
+    privsep::OwnerHelperClient* socket_owners = nullptr;
 };
 
 // Runs the instance until it is stopped or the bus is lost; returns the exit code.

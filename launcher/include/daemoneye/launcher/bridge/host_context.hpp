@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "daemoneye/launcher/bridge/emit_buffer.hpp"
+#include "daemoneye/launcher/privsep/owner_helper.hpp"
 #include "daemoneye/launcher/topic_filter.hpp"
 #include "daemoneye/plugin_api.h"
 
@@ -37,8 +38,11 @@ class ConfigStore {
 
 class HostContext {
   public:
+    // `socket_owners`: the net.read helper's client; nullptr leaves de_host_api::socket_owners
+    // NULL (not offered). Must outlive this context.
     HostContext(std::string instance_id, std::string plugin_name, TopicFilter publishes,
-                EmitBuffer& events, std::size_t max_payload_bytes);
+                EmitBuffer& events, std::size_t max_payload_bytes,
+                privsep::OwnerHelperClient* socket_owners = nullptr);
     HostContext(const HostContext&) = delete;
     HostContext& operator=(const HostContext&) = delete;
 
@@ -65,6 +69,8 @@ class HostContext {
     static void log_fn(void* ctx, de_log_level level, const char* msg);
     static std::uint64_t now_fn(void* ctx);
     static const char* config_get_fn(void* ctx, const char* key);
+    static de_status socket_owners_fn(void* ctx, const std::uint64_t* inodes, std::size_t count,
+                                      de_socket_owner_fn found, void* found_ctx);
 
     de_status emit(const char* topic, const char* type, const std::uint8_t* data, std::size_t len);
     void log(de_log_level level, const char* msg);
@@ -74,6 +80,8 @@ class HostContext {
     TopicFilter publishes_;
     EmitBuffer& events_;
     std::size_t max_payload_bytes_;
+    privsep::OwnerHelperClient* socket_owners_;
+    std::atomic<std::uint64_t> socket_owner_failures_{0};
     de_host_api api_{};
 
     mutable std::mutex config_mutex_;

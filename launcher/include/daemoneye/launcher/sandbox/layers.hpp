@@ -17,8 +17,9 @@ namespace daemoneye::launcher::sandbox {
 // environment.cpp: clears every variable (the plugin gets an empty environment).
 LayerReport scrub_environment();
 
-// fds.cpp: closes every descriptor except 0, 1, 2 and `keep_fd` (-1: none).
-Result<LayerReport> close_inherited_fds(int keep_fd);
+// fds.cpp: closes every descriptor except 0, 1, 2, `keep_fd` (the bus) and `helper_fd` (the
+// socket-owner helper's socket); -1: none.
+Result<LayerReport> close_inherited_fds(int keep_fd, int helper_fd = -1);
 
 // pdeathsig.cpp: SIGKILL when the parent dies; fails when the parent is already gone
 // (getppid() != expected_parent). Re-armed after the user switch, which clears it.

@@ -25,6 +25,7 @@ struct SandboxConfig {
     std::string user = "nobody";
     ViolationAction on_violation = ViolationAction::Deny;
     int keep_fd = -1;           // the bus fd
+    int helper_fd = -1;         // net.read: the socket-owner helper's socket (privsep/)
     std::string plugin_path;    // readable + executable under Landlock
     pid_t expected_parent = 0;  // getppid() at startup
 };

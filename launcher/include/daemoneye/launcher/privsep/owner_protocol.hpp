@@ -1,0 +1,91 @@
+// The wire format between the launcher (client, inside the sandbox, sharing its address space and
+// descriptors with the plugin) and the socket-owner helper (privileged, outside the sandbox) on a
+// SOCK_SEQPACKET socketpair: one request per message, answers in one or more messages.
+//
+// The helper treats every request as hostile (the plugin can write to the socket directly): sizes
+// are fixed and bounded, every field is checked, and the only question it answers is "which
+// processes hold these socket inodes" — it never opens a path a request names.
+//
+//   request  = header{magic, version, kind = LOOKUP, request_id, count} + count x u64 inode
+//   response = header{magic, version, status, request_id, flags, count} + payload
+//     status OK:           count records {u64 inode, u32 pid, u16 comm_len, u16 exe_len,
+//                          comm bytes, exe bytes}; flags LAST on the final message of a request
+//     status BAD_REQUEST:  payload = reason text (count 0, LAST)
+//     status READY / SETUP_FAILED: once, at start-up; payload = what the helper applied / why
+//                          it gave up
+// Integers are in host byte order (both ends are the same process image on the same machine).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "daemoneye/plugin_api.h"
+#include "daemoneye/result.hpp"
+
+namespace daemoneye::launcher::privsep {
+
+inline constexpr std::uint32_t kMagic = 0x48594544;  // "DEYH"
+inline constexpr std::uint16_t kVersion = 1;
+inline constexpr std::size_t kHeaderBytes = 16;
+inline constexpr std::size_t kMaxInodes = DE_SOCKET_OWNERS_MAX;
+inline constexpr std::size_t kMaxRequestBytes = kHeaderBytes + kMaxInodes * 8;
+inline constexpr std::size_t kMaxResponseBytes = 64 * 1024;
+inline constexpr std::size_t kMaxCommBytes = 64;
+inline constexpr std::size_t kMaxExeBytes = 4096;
+inline constexpr std::size_t kMaxReasonBytes = 512;
+
+enum class RequestKind : std::uint16_t { Lookup = 1 };
+enum class ReplyStatus : std::uint16_t { Ok = 0, BadRequest = 1, Ready = 2, SetupFailed = 3 };
+inline constexpr std::uint16_t kFlagLast = 1;
+
+struct Request {
+    std::uint32_t request_id = 0;
+    std::vector<std::uint64_t> inodes;
+};
+
+struct OwnerRecord {
+    std::uint64_t inode = 0;
+    std::uint32_t pid = 0;
+    std::string comm;
+    std::string exe;
+};
+
+struct ResponseHeader {
+    ReplyStatus status = ReplyStatus::Ok;
+    std::uint32_t request_id = 0;
+    std::uint16_t flags = 0;
+    std::uint16_t count = 0;
+};
+
+struct Response {
+    ResponseHeader header;
+    std::vector<OwnerRecord> records;  // status Ok
+    std::string text;                  // the other statuses
+};
+
+// A lookup request; `inodes` must hold at most kMaxInodes.
+std::vector<std::uint8_t> encode_request(std::uint32_t request_id,
+                                         std::span<const std::uint64_t> inodes);
+
+// Checks everything: size, magic, version, kind, count, exact length. The error says what is
+// wrong ("request: 20 bytes, expected 16 + 8 x 2 = 32").
+Result<Request> decode_request(std::span<const std::uint8_t> bytes);
+// The request id of a message, when it is long enough to carry one (for error replies).
+std::uint32_t peek_request_id(std::span<const std::uint8_t> bytes);
+
+// Packs `records` into messages of at most kMaxResponseBytes; the last one is flagged LAST (an
+// empty result is one empty LAST message). comm/exe are cut to their maximum sizes.
+std::vector<std::vector<std::uint8_t>> encode_owner_responses(std::uint32_t request_id,
+                                                              std::span<const OwnerRecord> records);
+// A one-message reply carrying text: BAD_REQUEST, READY or SETUP_FAILED (text cut to
+// kMaxReasonBytes).
+std::vector<std::uint8_t> encode_text_response(ReplyStatus status, std::uint32_t request_id,
+                                               std::string_view text);
+
+Result<Response> decode_response(std::span<const std::uint8_t> bytes);
+
+}  // namespace daemoneye::launcher::privsep

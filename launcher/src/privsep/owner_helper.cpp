@@ -1,0 +1,429 @@
+#include "daemoneye/launcher/privsep/owner_helper.hpp"
+
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <poll.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <unordered_set>
+
+#include "daemoneye/launcher/sandbox/layers.hpp"
+
+namespace daemoneye::launcher::privsep {
+namespace {
+
+// Raw system calls: the launcher executable interposes the libc open family (fs_interpose.cpp),
+// and the helper's seccomp filter is written for exactly these.
+int sys_openat(int dirfd, const char* path, int flags) {
+    return static_cast<int>(::syscall(SYS_openat, dirfd, path, flags | O_CLOEXEC, 0));
+}
+long sys_getdents64(int fd, void* buf, std::size_t len) {
+    return ::syscall(SYS_getdents64, fd, buf, len);
+}
+long sys_readlinkat(int dirfd, const char* path, char* buf, std::size_t len) {
+    return ::syscall(SYS_readlinkat, dirfd, path, buf, len);
+}
+
+struct Dirent64 {
+    std::uint64_t d_ino;
+    std::int64_t d_off;
+    unsigned short d_reclen;
+    unsigned char d_type;
+    char d_name[1];
+};
+
+// Calls fn(name) for every entry of the open directory `fd`; stops when fn returns false.
+template <class Fn>
+void for_each_entry(int fd, Fn&& fn) {
+    alignas(8) char buf[8192];
+    for (;;) {
+        const long n = sys_getdents64(fd, buf, sizeof buf);
+        if (n <= 0) return;
+        for (long at = 0; at < n;) {
+            const auto* d = reinterpret_cast<const Dirent64*>(buf + at);
+            if (d->d_reclen == 0) return;
+            at += d->d_reclen;
+            if (!fn(static_cast<const char*>(d->d_name))) return;
+        }
+    }
+}
+
+bool parse_pid(const char* s, std::uint32_t& pid) {
+    if (*s == '\0') return false;
+    std::uint64_t v = 0;
+    for (; *s != '\0'; ++s) {
+        if (*s < '0' || *s > '9') return false;
+        v = v * 10 + static_cast<std::uint64_t>(*s - '0');
+        if (v > 0x7fffffff) return false;
+    }
+    pid = static_cast<std::uint32_t>(v);
+    return pid != 0;
+}
+
+// "socket:[12345]" -> 12345
+bool parse_socket_link(const char* link, std::size_t len, std::uint64_t& inode) {
+    constexpr char kPrefix[] = "socket:[";
+    constexpr std::size_t kPrefixLen = sizeof kPrefix - 1;
+    if (len <= kPrefixLen + 1 || len > kPrefixLen + 21 ||
+        std::memcmp(link, kPrefix, kPrefixLen) != 0 || link[len - 1] != ']') {
+        return false;
+    }
+    std::uint64_t v = 0;
+    for (std::size_t i = kPrefixLen; i + 1 < len; ++i) {
+        if (link[i] < '0' || link[i] > '9') return false;
+        v = v * 10 + static_cast<std::uint64_t>(link[i] - '0');
+    }
+    inode = v;
+    return true;
+}
+
+void describe(int proc_fd, std::uint32_t pid, OwnerRecord& r) {
+    const std::string base = std::to_string(pid);
+    const int fd = sys_openat(proc_fd, (base + "/comm").c_str(), O_RDONLY);
+    if (fd >= 0) {
+        char buf[kMaxCommBytes];
+        const ssize_t n = ::read(fd, buf, sizeof buf);
+        ::close(fd);
+        if (n > 0) {
+            r.comm.assign(buf, static_cast<std::size_t>(n));
+            while (!r.comm.empty() && r.comm.back() == '\n') r.comm.pop_back();
+        }
+    }
+    char exe[kMaxExeBytes];
+    const long n = sys_readlinkat(proc_fd, (base + "/exe").c_str(), exe, sizeof exe);
+    if (n > 0) r.exe.assign(exe, static_cast<std::size_t>(n));
+}
+
+}  // namespace
+
+std::vector<OwnerRecord> find_socket_owners(int proc_fd, std::span<const std::uint64_t> inodes,
+                                            WalkStats* stats) {
+    std::vector<OwnerRecord> found;
+    std::unordered_set<std::uint64_t> missing;
+    for (std::uint64_t inode : inodes) {
+        if (inode != 0) missing.insert(inode);
+    }
+    if (missing.empty() || ::lseek(proc_fd, 0, SEEK_SET) != 0) return found;
+    WalkStats local;
+    WalkStats& st = stats != nullptr ? *stats : local;
+    char link[64];
+    for_each_entry(proc_fd, [&](const char* name) {
+        std::uint32_t pid;
+        if (!parse_pid(name, pid)) return true;
+        const std::string fd_dir = std::string(name) + "/fd";
+        const int dfd = sys_openat(proc_fd, fd_dir.c_str(), O_RDONLY | O_DIRECTORY);
+        if (dfd < 0) {
+            if (errno != ENOENT && errno != ESRCH) ++st.pids_unreadable;
+            return true;
+        }
+        std::size_t first = found.size();
+        bool described = false;
+        for_each_entry(dfd, [&](const char* fd_name) {
+            if (fd_name[0] == '.') return true;
+            ++st.fds_examined;
+            const std::string path = fd_dir + "/" + fd_name;
+            const long n = sys_readlinkat(proc_fd, path.c_str(), link, sizeof link);
+            std::uint64_t inode;
+            if (n <= 0 || !parse_socket_link(link, static_cast<std::size_t>(n), inode)) return true;
+            const auto it = missing.find(inode);
+            if (it == missing.end()) return true;
+            OwnerRecord r;
+            r.inode = inode;
+            r.pid = pid;
+            if (!described) {
+                describe(proc_fd, pid, r);
+                described = true;
+            } else {
+                r.comm = found[first].comm;
+                r.exe = found[first].exe;
+            }
+            found.push_back(std::move(r));
+            missing.erase(it);
+            return !missing.empty();
+        });
+        ::close(dfd);
+        return !missing.empty();
+    });
+    return found;
+}
+
+namespace {
+
+bool send_message(int fd, const std::vector<std::uint8_t>& m) {
+    for (;;) {
+        const ssize_t n = ::send(fd, m.data(), m.size(), MSG_NOSIGNAL);
+        if (n == static_cast<ssize_t>(m.size())) return true;
+        if (n < 0 && errno == EINTR) continue;
+        return false;
+    }
+}
+
+}  // namespace
+
+void serve_owner_requests(int fd, int proc_fd, pid_t expected_parent) {
+    std::vector<std::uint8_t> buf(kMaxRequestBytes + 1);
+    std::uint64_t rejected = 0;
+    for (;;) {
+        pollfd p{fd, POLLIN | POLLRDHUP, 0};
+        const int r = ::poll(&p, 1, 1000);
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            return;
+        }
+        if (expected_parent > 0 && ::getppid() != expected_parent) return;  // orphaned
+        if (r == 0) continue;
+        // MSG_TRUNC: the return value is the message's real length, even past the buffer.
+        const ssize_t n = ::recv(fd, buf.data(), buf.size(), MSG_TRUNC | MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno == EINTR || errno == EAGAIN) continue;
+            return;
+        }
+        if (n == 0 && (p.revents & (POLLHUP | POLLRDHUP)) != 0) return;  // the launcher is gone
+        const auto len = static_cast<std::size_t>(n);
+        std::string why;
+        std::uint32_t id = 0;
+        if (len > buf.size() - 1) {
+            id = peek_request_id(std::span(buf.data(), buf.size()));
+            why = "request: " + std::to_string(len) + " bytes, over the limit of " +
+                  std::to_string(kMaxRequestBytes);
+        } else {
+            const std::span<const std::uint8_t> bytes(buf.data(), len);
+            auto request = decode_request(bytes);
+            if (request) {
+                const auto owners = find_socket_owners(proc_fd, request->inodes);
+                for (const auto& m : encode_owner_responses(request->request_id, owners)) {
+                    if (!send_message(fd, m)) return;
+                }
+                continue;
+            }
+            id = peek_request_id(bytes);
+            why = request.error().message;
+        }
+        ++rejected;
+        why += " (rejected requests so far: " + std::to_string(rejected) + ")";
+        if (!send_message(fd, encode_text_response(ReplyStatus::BadRequest, id, why))) return;
+    }
+}
+
+namespace {
+
+constexpr int kHelperFd = 3;
+
+// The helper's own allow-list; anything else kills it. Opens and readlinks only relative to the
+// /proc descriptor and read-only; memory never executable; no exec, fork, sockets, ptrace,
+// mount, setuid.
+Result<int> install_helper_seccomp(int proc_fd) {
+    std::unique_ptr<void, void (*)(void*)> ctx(seccomp_init(SCMP_ACT_KILL_PROCESS),
+                                               [](void* c) { seccomp_release(c); });
+    if (!ctx) return fail("seccomp_init failed");
+    seccomp_attr_set(ctx.get(), SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
+    int rules = 0;
+    std::string error;
+    auto add = [&](const char* name, std::vector<scmp_arg_cmp> args = {}) {
+        const int nr = seccomp_syscall_resolve_name(name);
+        if (nr == __NR_SCMP_ERROR) return;  // not on this architecture
+        const int rc = seccomp_rule_add_array(ctx.get(), SCMP_ACT_ALLOW, nr,
+                                              static_cast<unsigned>(args.size()),
+                                              args.empty() ? nullptr : args.data());
+        if (rc != 0 && error.empty()) error = std::string(name) + ": " + std::strerror(-rc);
+        ++rules;
+    };
+    for (const char* name :
+         {"read",     "write",       "close",      "lseek",         "getdents64",
+          "recvfrom", "sendto",      "recvmsg",    "sendmsg",       "poll",
+          "ppoll",    "brk",         "munmap",     "mremap",        "madvise",
+          "futex",    "exit",        "exit_group", "rt_sigreturn",  "rt_sigprocmask",
+          "getpid",   "gettid",      "getppid",    "clock_gettime", "restart_syscall",
+          "fstat",    "sched_yield", "getrandom"}) {
+        add(name);
+    }
+    const auto dir = static_cast<scmp_datum_t>(proc_fd);
+    constexpr scmp_datum_t kWriteFlags = O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_PATH;
+    add("openat", {SCMP_A0(SCMP_CMP_EQ, dir), SCMP_A2(SCMP_CMP_MASKED_EQ, kWriteFlags, 0)});
+    add("readlinkat", {SCMP_A0(SCMP_CMP_EQ, dir)});
+    add("newfstatat", {SCMP_A3(SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, AT_EMPTY_PATH)});
+    add("mmap", {SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)});
+    add("mprotect", {SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)});
+    add("tgkill", {SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(::getpid()))});
+    if (!error.empty()) return fail("seccomp rule for " + error);
+    if (const int rc = seccomp_load(ctx.get()); rc != 0) {
+        return fail(std::string("seccomp_load: ") + std::strerror(-rc));
+    }
+    return rules;
+}
+
+[[noreturn]] void helper_main(int fd, pid_t launcher, const OwnerHelperOptions& options) {
+    auto give_up = [&](const std::string& why) {
+        send_message(fd, encode_text_response(ReplyStatus::SetupFailed, 0, why));
+        ::_exit(70);
+    };
+    ::prctl(PR_SET_NAME, "de-owner-helper", 0, 0, 0);
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) give_up("PR_SET_PDEATHSIG failed");
+    if (::getppid() != launcher) ::_exit(71);  // the launcher died before the signal was armed
+    if (fd != kHelperFd) {
+        if (::dup2(fd, kHelperFd) < 0) give_up(std::string("dup2: ") + std::strerror(errno));
+        fd = kHelperFd;
+    }
+    // Nothing of the launcher's (the bus socket above all) stays open in here.
+    if (::syscall(SYS_close_range, kHelperFd + 1, ~0u, 0u) != 0) {
+        for (int i = kHelperFd + 1; i < 4096; ++i) ::close(i);
+    }
+    ::clearenv();
+    const rlimit files{16, 16}, core{0, 0};
+    ::setrlimit(RLIMIT_NOFILE, &files);
+    ::setrlimit(RLIMIT_CORE, &core);
+    const int proc_fd = sys_openat(AT_FDCWD, options.proc_root.c_str(), O_RDONLY | O_DIRECTORY);
+    if (proc_fd < 0) give_up("open " + options.proc_root + ": " + std::strerror(errno));
+
+    auto priv = sandbox::drop_privileges(options.user, {CAP_DAC_READ_SEARCH, CAP_SYS_PTRACE});
+    if (!priv) give_up("user: " + priv.error().message);
+    // A credential change clears the parent-death signal: arm it again, then re-check the race.
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) give_up("PR_SET_PDEATHSIG failed");
+    if (::getppid() != launcher) ::_exit(71);
+    ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);  // the plugin (same uid) cannot ptrace or read us
+    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) give_up("PR_SET_NO_NEW_PRIVS failed");
+    auto rules = install_helper_seccomp(proc_fd);
+    if (!rules) give_up("seccomp: " + rules.error().message);
+
+    std::string detail = "pid " + std::to_string(::getpid()) + ", outside the sandbox: ";
+    for (const auto& r : *priv) detail += r.name + " " + r.detail + "; ";
+    detail += "no_new_privs; not dumpable; dies with the launcher; seccomp allow-list of " +
+              std::to_string(*rules) + " rules (opens/readlinks only under " + options.proc_root +
+              ", read-only; no exec, fork, sockets or ptrace; anything else kills it). Answers "
+              "only socket inode -> owner (de_host_api::socket_owners); the plugin keeps no "
+              "capability for it";
+    if (!send_message(fd, encode_text_response(ReplyStatus::Ready, 0, detail))) ::_exit(72);
+    serve_owner_requests(fd, proc_fd, launcher);
+    ::_exit(0);
+}
+
+}  // namespace
+
+SpawnedHelper spawn_owner_helper(const OwnerHelperOptions& options) {
+    SpawnedHelper out;
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+        out.report =
+            not_applied("owner_helper", std::string("socketpair: ") + std::strerror(errno));
+        return out;
+    }
+    const pid_t launcher = ::getpid();
+    const pid_t pid = ::fork();
+    if (pid < 0) {
+        const int err = errno;
+        ::close(sv[0]);
+        ::close(sv[1]);
+        out.report = not_applied("owner_helper", std::string("fork: ") + std::strerror(err));
+        return out;
+    }
+    if (pid == 0) {
+        ::close(sv[0]);
+        helper_main(sv[1], launcher, options);
+    }
+    ::close(sv[1]);
+    auto abandon = [&](const std::string& why) {
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, nullptr, 0);
+        ::close(sv[0]);
+        out.report = not_applied("owner_helper", why +
+                                                     "; socket owners are not offered "
+                                                     "(de_host_api::socket_owners is NULL)");
+        return out;
+    };
+    pollfd p{sv[0], POLLIN, 0};
+    int r;
+    do {
+        r = ::poll(&p, 1, static_cast<int>(options.ready_timeout.count()));
+    } while (r < 0 && errno == EINTR);
+    if (r <= 0) return abandon("helper did not report ready in time");
+    std::vector<std::uint8_t> buf(kMaxResponseBytes);
+    const ssize_t n = ::recv(sv[0], buf.data(), buf.size(), MSG_DONTWAIT);
+    if (n <= 0) return abandon("helper exited during its set-up");
+    auto reply =
+        decode_response(std::span<const std::uint8_t>(buf.data(), static_cast<std::size_t>(n)));
+    if (!reply) return abandon("helper: " + reply.error().message);
+    if (reply->header.status != ReplyStatus::Ready)
+        return abandon("helper gave up: " + reply->text);
+    out.fd = sv[0];
+    out.pid = pid;
+    out.report = applied("owner_helper", reply->text);
+    return out;
+}
+
+OwnerHelperClient::OwnerHelperClient(int fd, pid_t pid, std::chrono::milliseconds timeout)
+    : fd_(fd), pid_(pid), timeout_(timeout), buffer_(kMaxResponseBytes + 1) {}
+
+OwnerHelperClient::~OwnerHelperClient() {
+    if (fd_ >= 0) ::close(fd_);  // the helper sees EOF and exits
+}
+
+bool OwnerHelperClient::broken() const {
+    std::lock_guard lock(mutex_);
+    return broken_;
+}
+
+Status OwnerHelperClient::lookup(std::span<const std::uint64_t> inodes, const Found& found) {
+    std::lock_guard lock(mutex_);
+    if (broken_) return fail("the socket-owner helper is not running");
+    if (inodes.size() > kMaxInodes) {
+        return fail(std::to_string(inodes.size()) + " inodes in one lookup (max " +
+                    std::to_string(kMaxInodes) + ")");
+    }
+    const std::uint32_t id = next_id_++;
+    if (next_id_ == 0) next_id_ = 1;
+    const auto request = encode_request(id, inodes);
+    if (!send_message(fd_, request)) {
+        broken_ = true;
+        return fail(std::string("socket-owner helper: send failed: ") + std::strerror(errno));
+    }
+    const auto deadline = std::chrono::steady_clock::now() + timeout_;
+    for (;;) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) {
+            return fail("socket-owner helper: no answer within " +
+                        std::to_string(timeout_.count()) + " ms");
+        }
+        pollfd p{fd_, POLLIN, 0};
+        const int r = ::poll(&p, 1, static_cast<int>(left.count()));
+        if (r < 0 && errno != EINTR) {
+            broken_ = true;
+            return fail(std::string("socket-owner helper: poll: ") + std::strerror(errno));
+        }
+        if (r <= 0) continue;
+        const ssize_t n = ::recv(fd_, buffer_.data(), buffer_.size(), MSG_DONTWAIT);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;  // someone else read it
+        if (n <= 0) {
+            broken_ = true;
+            return fail("socket-owner helper exited");
+        }
+        auto reply = decode_response(
+            std::span<const std::uint8_t>(buffer_.data(), static_cast<std::size_t>(n)));
+        if (!reply) {
+            broken_ = true;
+            return fail("socket-owner helper: " + reply.error().message);
+        }
+        if (reply->header.request_id != id) continue;  // a late answer to a timed-out request
+        if (reply->header.status == ReplyStatus::BadRequest) {
+            return fail("socket-owner helper refused the request: " + reply->text);
+        }
+        if (reply->header.status != ReplyStatus::Ok) continue;
+        for (const auto& rec : reply->records) found(rec);
+        if ((reply->header.flags & kFlagLast) != 0) return {};
+    }
+}
+
+}  // namespace daemoneye::launcher::privsep
