@@ -200,6 +200,24 @@ void BrokerCore::on_frame(Session& s, std::span<const std::uint8_t> payload) {
             on_publish_bytes(s, msg);
             continue;
         }
+        if (body_field == field::kEnvRpcRequest || body_field == field::kEnvRpcResponse) {
+            const bool request = body_field == field::kEnvRpcRequest;
+            google::protobuf::MessageLite& m =
+                request ? static_cast<google::protobuf::MessageLite&>(scratch_request_)
+                        : scratch_response_;
+            if (!m.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
+                protocol_error(s, bus::v1::ERROR_CODE_PROTOCOL,
+                               std::string("malformed ") + envelope_name(body_field) + " (item " +
+                                   std::to_string(index) + ")");
+                continue;
+            }
+            if (request) {
+                handle_rpc_request(s, scratch_request_, body);
+            } else {
+                handle_rpc_response(s, scratch_response_, item);
+            }
+            continue;
+        }
         if (!scratch_envelope_.ParseFromArray(item.data(), static_cast<int>(item.size()))) {
             protocol_error(s, bus::v1::ERROR_CODE_PROTOCOL,
                            std::string("malformed ") + envelope_name(body_field) + " (item " +
@@ -208,6 +226,22 @@ void BrokerCore::on_frame(Session& s, std::span<const std::uint8_t> payload) {
         }
         on_envelope(s, scratch_envelope_);
     }
+}
+
+void BrokerCore::on_rpc_request(Session& s, const rpc::v1::RpcRequest& request) {
+    if (!s.welcomed) {
+        protocol_error(s, bus::v1::ERROR_CODE_PROTOCOL, "expected Hello first", 0, true);
+        return;
+    }
+    handle_rpc_request(s, request);
+}
+
+void BrokerCore::on_rpc_response(Session& s, const rpc::v1::RpcResponse& response) {
+    if (!s.welcomed) {
+        protocol_error(s, bus::v1::ERROR_CODE_PROTOCOL, "expected Hello first", 0, true);
+        return;
+    }
+    handle_rpc_response(s, response);
 }
 
 void BrokerCore::on_envelope(Session& s, const bus::v1::Envelope& env) {
@@ -671,7 +705,8 @@ void BrokerCore::answer_rpc(Session& requester, const rpc::v1::RpcRequest& reque
     }
 }
 
-void BrokerCore::handle_rpc_request(Session& s, const rpc::v1::RpcRequest& req) {
+void BrokerCore::handle_rpc_request(Session& s, const rpc::v1::RpcRequest& req,
+                                    std::span<const std::uint8_t> raw) {
     if (req.correlation_id().empty()) {
         ++counters.protocol_errors;
         answer_rpc(s, req, rpc::v1::ERROR_CODE_INVALID_OPERATION,
@@ -721,11 +756,27 @@ void BrokerCore::handle_rpc_request(Session& s, const rpc::v1::RpcRequest& req) 
                    "no session serves RPC target '" + req.target() + "'");
         return;
     }
-    bus::v1::Envelope env;
-    auto* fwd = env.mutable_rpc_request();
-    *fwd = req;
-    fwd->set_reply_to(reply_topic(s.id()));
-    if (!server->enqueue_control(env)) {
+    bool queued = false;
+    const std::string reply_to = reply_topic(s.id());
+    if (!raw.empty() && !server->in_process()) {
+        // The bytes as they came, plus reply_to appended: a repeated singular field's last
+        // occurrence wins, so the server reads ours whatever the client wrote.
+        const std::size_t body = raw.size() + len_field_size(reply_to.size());
+        auto buf = pool->allocate(len_field_size(body));
+        std::uint8_t* p = put_len_header(buf->data(), field::kEnvRpcRequest, body);
+        std::memcpy(p, raw.data(), raw.size());
+        p = put_bytes(p + raw.size(), field::kRpcRequestReplyTo, reply_to.data(), reply_to.size());
+        buf->size = static_cast<std::uint32_t>(p - buf->data());
+        queued = server->enqueue_control_encoded(std::move(buf));
+    } else {
+        auto env = std::make_shared<bus::v1::Envelope>();
+        auto* fwd = env->mutable_rpc_request();
+        *fwd = req;
+        fwd->set_reply_to(reply_to);
+        queued = server->in_process() ? server->enqueue_control(std::move(env))
+                                      : server->enqueue_control(*env);
+    }
+    if (!queued) {
         ++counters.rpc_failed;
         answer_rpc(s, req, rpc::v1::ERROR_CODE_COMMUNICATION_ERROR,
                    "RPC target '" + req.target() + "' (" + server->describe() +
@@ -741,7 +792,8 @@ void BrokerCore::handle_rpc_request(Session& s, const rpc::v1::RpcRequest& req) 
     arm_rpc_sweep();
 }
 
-void BrokerCore::handle_rpc_response(Session& s, const rpc::v1::RpcResponse& rsp) {
+void BrokerCore::handle_rpc_response(Session& s, const rpc::v1::RpcResponse& rsp,
+                                     std::span<const std::uint8_t> raw_envelope) {
     auto it = inflight_.find(rsp.correlation_id());
     if (it == inflight_.end()) {
         ++counters.rpc_late_replies;
@@ -760,9 +812,19 @@ void BrokerCore::handle_rpc_response(Session& s, const rpc::v1::RpcResponse& rsp
     inflight_.erase(it);
     Session* requester = find_session(entry.requester);
     if (!requester) return;  // went away meanwhile: nobody to tell
-    bus::v1::Envelope env;
-    *env.mutable_rpc_response() = rsp;
-    if (!requester->enqueue_control(env)) {
+    bool queued = false;
+    if (!raw_envelope.empty() && !requester->in_process()) {
+        auto buf = pool->allocate(raw_envelope.size());
+        std::memcpy(buf->data(), raw_envelope.data(), raw_envelope.size());
+        buf->size = static_cast<std::uint32_t>(raw_envelope.size());
+        queued = requester->enqueue_control_encoded(std::move(buf));
+    } else {
+        auto env = std::make_shared<bus::v1::Envelope>();
+        *env->mutable_rpc_response() = rsp;
+        queued = requester->in_process() ? requester->enqueue_control(std::move(env))
+                                         : requester->enqueue_control(*env);
+    }
+    if (!queued) {
         ++counters.rpc_failed;
         (void)s.enqueue_error(bus::v1::ERROR_CODE_BACKPRESSURE,
                               "reply for '" + rsp.correlation_id() + "' could not be queued: " +

@@ -64,6 +64,9 @@ struct BrokerCore {
     // A whole Batch frame from a socket session.
     void on_frame(Session& session, std::span<const std::uint8_t> payload);
     void on_envelope(Session& session, const bus::v1::Envelope& envelope);
+    // The same as an Envelope carrying them (in-process clients send RPC without one).
+    void on_rpc_request(Session& session, const rpc::v1::RpcRequest& request);
+    void on_rpc_response(Session& session, const rpc::v1::RpcResponse& response);
     void on_publish_bytes(Session& session, std::span<const std::uint8_t> message);
     Result<void, BusError> publish_local(Session& session, std::string_view topic,
                                          std::string_view payload_type,
@@ -110,8 +113,13 @@ struct BrokerCore {
     void handle_hello(Session& s, const bus::v1::Hello& hello);
     void handle_subscribe(Session& s, const bus::v1::Subscribe& sub);
     void handle_unsubscribe(Session& s, const bus::v1::Unsubscribe& unsub);
-    void handle_rpc_request(Session& s, const rpc::v1::RpcRequest& request);
-    void handle_rpc_response(Session& s, const rpc::v1::RpcResponse& response);
+    // `raw`: the request's / the response's Envelope as it arrived from a socket (validated by
+    // parsing it into `request` / `response`); when given, a socket peer gets those bytes
+    // forwarded (the request with its reply_to appended) instead of a copy re-encoded.
+    void handle_rpc_request(Session& s, const rpc::v1::RpcRequest& request,
+                            std::span<const std::uint8_t> raw = {});
+    void handle_rpc_response(Session& s, const rpc::v1::RpcResponse& response,
+                             std::span<const std::uint8_t> raw_envelope = {});
     void answer_rpc(Session& requester, const rpc::v1::RpcRequest& request, rpc::v1::ErrorCode code,
                     std::string message);
     void fail_inflight_for(std::uint64_t session_id);
@@ -146,6 +154,10 @@ struct BrokerCore {
     boost::asio::steady_timer rpc_sweep_;
     bool sweep_armed_ = false;
     bus::v1::Envelope scratch_envelope_;
+    // RPC bodies parse into their own objects: reusing them keeps their strings' storage
+    // (an Envelope's oneof would free and re-allocate the body on every switch of kind).
+    rpc::v1::RpcRequest scratch_request_;
+    rpc::v1::RpcResponse scratch_response_;
 };
 
 }  // namespace daemoneye::eventbus

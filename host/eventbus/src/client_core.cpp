@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <charconv>
+
 #include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -122,7 +124,7 @@ void BusClient::Impl::on_deliver(MessageView& m, std::span<const std::uint64_t> 
     }
 }
 
-void BusClient::Impl::on_envelope(const bus::v1::Envelope& env) {
+void BusClient::Impl::on_envelope(bus::v1::Envelope& env) {
     using E = bus::v1::Envelope;
     switch (env.body_case()) {
         case E::kAck:
@@ -140,24 +142,11 @@ void BusClient::Impl::on_envelope(const bus::v1::Envelope& env) {
             if (error_callback) error_callback(e);
             break;
         }
-        case E::kRpcResponse: {
-            const auto& r = env.rpc_response();
-            if (!calls_.contains(r.correlation_id())) {
-                ++counters.rpc_late_replies;
-                spdlog::info("eventbus client '{}': late reply for '{}' dropped",
-                             options.client_name, r.correlation_id());
-                break;
-            }
-            if (r.status() == rpcv1::STATUS_ERROR) {
-                complete_call(r.correlation_id(),
-                              unexpected(RpcError{r.error().code(), r.error().message(), r}));
-            } else {
-                complete_call(r.correlation_id(), r);
-            }
+        case E::kRpcResponse:
+            on_rpc_response(*env.mutable_rpc_response());
             break;
-        }
         case E::kRpcRequest:
-            serve_request(env.rpc_request());
+            serve_request(*env.mutable_rpc_request());
             break;
         case E::kHeartbeat:
             break;
@@ -171,6 +160,26 @@ void BusClient::Impl::on_envelope(const bus::v1::Envelope& env) {
         default:
             spdlog::warn("eventbus client '{}': unexpected message from the broker (field {})",
                          options.client_name, static_cast<int>(env.body_case()));
+    }
+}
+
+void BusClient::Impl::on_rpc_response(rpcv1::RpcResponse& r) {
+    auto it = calls_.find(r.correlation_id());
+    if (it == calls_.end()) {
+        ++counters.rpc_late_replies;
+        spdlog::info("eventbus client '{}': late reply for '{}' dropped", options.client_name,
+                     r.correlation_id());
+        return;
+    }
+    auto done = std::move(it->second.done);
+    calls_.erase(it);
+    if (!done) return;
+    if (r.status() == rpcv1::STATUS_ERROR) {
+        RpcError e{r.error().code(), r.error().message(), {}};
+        e.response = std::move(r);
+        done(unexpected(std::move(e)));
+    } else {
+        done(std::move(r));
     }
 }
 
@@ -283,8 +292,17 @@ std::vector<ClientSubscriptionStats> BusClient::Impl::subscription_stats() const
 // --- RPC ------------------------------------------------------------------------------------
 
 std::string BusClient::Impl::next_correlation_id() {
-    return options.client_name + "-" + std::to_string(welcome.session_id()) + "-" +
-           std::to_string(call_nonce_ & 0xFFFFFF) + "-" + std::to_string(next_call_++);
+    if (call_prefix_session_ != welcome.session_id()) {
+        call_prefix_session_ = welcome.session_id();
+        call_prefix_ = options.client_name + "-" + std::to_string(welcome.session_id()) + "-" +
+                       std::to_string(call_nonce_ & 0xFFFFFF) + "-";
+    }
+    char n[24];
+    const auto r = std::to_chars(n, n + sizeof n, next_call_++);
+    std::string id;
+    id.reserve(call_prefix_.size() + static_cast<std::size_t>(r.ptr - n));
+    id.append(call_prefix_).append(n, r.ptr);
+    return id;
 }
 
 void BusClient::Impl::complete_call(const std::string& id,
@@ -337,16 +355,16 @@ void BusClient::Impl::async_call(RpcRequest request, std::chrono::milliseconds t
     if (corr->correlation_id().empty()) corr->set_correlation_id(req.correlation_id());
     if (corr->root_correlation_id().empty()) corr->set_root_correlation_id(corr->correlation_id());
 
-    const std::string id = req.correlation_id();
     const auto deadline = std::chrono::steady_clock::now() + timeout;
-    calls_.emplace(id, PendingCall{std::move(done), deadline, timeout});
+    const auto& id =
+        calls_.emplace(req.correlation_id(), PendingCall{std::move(done), deadline, timeout})
+            .first->first;
     arm_call_sweep(deadline);
     ++counters.rpc_calls;
-    bus::v1::Envelope env;
-    *env.mutable_rpc_request() = std::move(req);
-    if (auto sent = transport->send(env); !sent) {
-        complete_call(id, unexpected(RpcError{
-                              rpcv1::ERROR_CODE_COMMUNICATION_ERROR, sent.error().message, {}}));
+    if (auto sent = transport->send_rpc_request(req); !sent) {
+        complete_call(
+            std::string(id),
+            unexpected(RpcError{rpcv1::ERROR_CODE_COMMUNICATION_ERROR, sent.error().message, {}}));
     }
 }
 
@@ -387,7 +405,7 @@ void BusClient::Impl::sweep_calls() {
     if (next != std::chrono::steady_clock::time_point::max()) arm_call_sweep(next);
 }
 
-void BusClient::Impl::serve_request(const rpcv1::RpcRequest& request) {
+void BusClient::Impl::serve_request(rpcv1::RpcRequest& request) {
     const Subscription* best = nullptr;
     for (const auto& [id, sub] : subs_) {
         if (!sub.rpc || !pattern_matches(sub.pattern, request.target())) continue;
@@ -395,10 +413,8 @@ void BusClient::Impl::serve_request(const rpcv1::RpcRequest& request) {
             best = &sub;
         }
     }
-    auto respond = [self = shared_from_this()](rpcv1::RpcResponse rsp) {
-        bus::v1::Envelope env;
-        *env.mutable_rpc_response() = std::move(rsp);
-        if (self->transport) (void)self->transport->send(env);
+    auto respond = [self = shared_from_this()](const rpcv1::RpcResponse& rsp) {
+        if (self->transport) (void)self->transport->send_rpc_response(rsp);
     };
     if (!best) {
         auto rsp = rpc_failure(
@@ -406,13 +422,13 @@ void BusClient::Impl::serve_request(const rpcv1::RpcRequest& request) {
             "'" + options.client_name + "' no longer serves '" + request.target() + "'");
         rsp.set_correlation_id(request.correlation_id());
         *rsp.mutable_correlation() = request.correlation();
-        respond(std::move(rsp));
+        respond(rsp);
         return;
     }
     ++counters.rpc_served;
     asio::co_spawn(
         executor,
-        [handler = best->rpc_handler, request, respond,
+        [handler = best->rpc_handler, request = std::move(request), respond,
          name = options.client_name]() mutable -> asio::awaitable<void> {
             const auto start = std::chrono::steady_clock::now();
             rpcv1::RpcResponse rsp;
@@ -432,7 +448,7 @@ void BusClient::Impl::serve_request(const rpcv1::RpcRequest& request) {
             if (rsp.responder().empty()) rsp.set_responder(name);
             rsp.set_execution_time_us(static_cast<std::uint64_t>(
                 std::chrono::duration_cast<std::chrono::microseconds>(took).count()));
-            respond(std::move(rsp));
+            respond(rsp);
         },
         asio::detached);
 }

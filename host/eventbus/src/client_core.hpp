@@ -34,7 +34,10 @@ class BusClient::Impl : public std::enable_shared_from_this<BusClient::Impl> {
 
     // From the transport.
     void on_deliver(MessageView& message, std::span<const std::uint64_t> ids);
-    void on_envelope(const bus::v1::Envelope& envelope);
+    void on_envelope(bus::v1::Envelope& envelope);  // may be moved from
+    // RPC bodies; both may be moved from.
+    void on_rpc_response(rpcv1::RpcResponse& response);
+    void serve_request(rpcv1::RpcRequest& request);
     void on_connected(const bus::v1::Welcome& welcome, bool reconnected);
     void on_disconnected(const std::string& reason, bool reconnecting);
     void set_state(ConnectionState s);
@@ -77,7 +80,6 @@ class BusClient::Impl : public std::enable_shared_from_this<BusClient::Impl> {
     void expect_ack(std::uint64_t id, std::function<void(Result<void, BusError>)> done);
     void complete_ack(std::uint64_t id, Result<void, BusError> result);
     void complete_call(const std::string& id, Result<rpcv1::RpcResponse, RpcError> result);
-    void serve_request(const rpcv1::RpcRequest& request);
     // One timer for every pending call's deadline (no timer object or timerfd re-arm per call:
     // a new call's deadline is re-armed only when it is earlier than the armed expiry).
     void arm_call_sweep(std::chrono::steady_clock::time_point deadline);
@@ -92,6 +94,8 @@ class BusClient::Impl : public std::enable_shared_from_this<BusClient::Impl> {
     std::unique_ptr<boost::asio::steady_timer> call_sweep_;
     bool call_sweep_armed_ = false;
     std::uint64_t call_nonce_ = 0;
+    std::string call_prefix_;  // "<name>-<session>-<nonce>-" for the session it names
+    std::uint64_t call_prefix_session_ = UINT64_MAX;
 };
 
 }  // namespace daemoneye::eventbus

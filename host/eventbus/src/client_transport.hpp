@@ -10,6 +10,7 @@
 
 #include "daemoneye/bus/v1/bus.pb.h"
 #include "daemoneye/eventbus/bus_error.hpp"
+#include "daemoneye/eventbus/rpc_request.hpp"
 #include "daemoneye/result.hpp"
 
 namespace daemoneye::eventbus {
@@ -23,6 +24,9 @@ class ClientTransport {
                                            const common::v1::CorrelationMetadata* correlation) = 0;
     // Control messages: Subscribe, Unsubscribe, RPC, Heartbeat, Goodbye.
     virtual Result<void, BusError> send(const bus::v1::Envelope& envelope) = 0;
+    // RPC without an Envelope object around it (a socket writes the Envelope header itself).
+    virtual Result<void, BusError> send_rpc_request(const rpcv1::RpcRequest& request) = 0;
+    virtual Result<void, BusError> send_rpc_response(const rpcv1::RpcResponse& response) = 0;
     virtual boost::asio::awaitable<void> wait_writable() = 0;
     virtual boost::asio::awaitable<void> flush() = 0;
     virtual std::size_t outbound_bytes() const = 0;

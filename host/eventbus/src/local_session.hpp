@@ -17,7 +17,7 @@ class LocalEndpoint {
   public:
     virtual ~LocalEndpoint() = default;
     virtual void deliver(MessageView& message, std::span<const std::uint64_t> ids) = 0;
-    virtual void control(const bus::v1::Envelope& envelope) = 0;
+    virtual void control(bus::v1::Envelope& envelope) = 0;  // may be moved from
     virtual void disconnected(const std::string& reason) = 0;
 };
 
@@ -29,11 +29,11 @@ class LocalSession final : public Session {
     void attach(std::weak_ptr<LocalEndpoint> endpoint) { endpoint_ = std::move(endpoint); }
     void close(std::string reason) override;
     BrokerCore* broker() const { return broker_; }
+    bool in_process() const override { return true; }
 
   private:
     void wake() override;
     void flush_now() override;
-    bool in_process() const override { return true; }
     void drain();
 
     std::shared_ptr<BufferPool> pool_;

@@ -38,6 +38,22 @@ Result<void, BusError> LocalTransport::send(const bus::v1::Envelope& envelope) {
     return {};
 }
 
+Result<void, BusError> LocalTransport::send_rpc_request(const rpcv1::RpcRequest& request) {
+    if (!connected()) {
+        return unexpected(BusError{BusError::Code::NotConnected, "broker is not running"});
+    }
+    session_->broker()->on_rpc_request(*session_, request);
+    return {};
+}
+
+Result<void, BusError> LocalTransport::send_rpc_response(const rpcv1::RpcResponse& response) {
+    if (!connected()) {
+        return unexpected(BusError{BusError::Code::NotConnected, "broker is not running"});
+    }
+    session_->broker()->on_rpc_response(*session_, response);
+    return {};
+}
+
 asio::awaitable<void> LocalTransport::wait_writable() {
     co_return;
 }
@@ -53,7 +69,7 @@ void LocalTransport::deliver(MessageView& message, std::span<const std::uint64_t
     if (auto core = core_.lock()) core->on_deliver(message, ids);
 }
 
-void LocalTransport::control(const bus::v1::Envelope& envelope) {
+void LocalTransport::control(bus::v1::Envelope& envelope) {
     if (auto core = core_.lock()) core->on_envelope(envelope);
 }
 

@@ -19,6 +19,8 @@ class LocalTransport final : public ClientTransport, public LocalEndpoint {
                                    std::span<const std::uint8_t> payload,
                                    const common::v1::CorrelationMetadata* correlation) override;
     Result<void, BusError> send(const bus::v1::Envelope& envelope) override;
+    Result<void, BusError> send_rpc_request(const rpcv1::RpcRequest& request) override;
+    Result<void, BusError> send_rpc_response(const rpcv1::RpcResponse& response) override;
     boost::asio::awaitable<void> wait_writable() override;
     boost::asio::awaitable<void> flush() override;
     std::size_t outbound_bytes() const override { return 0; }
@@ -26,7 +28,7 @@ class LocalTransport final : public ClientTransport, public LocalEndpoint {
     void close(const std::string& reason) override;
 
     void deliver(MessageView& message, std::span<const std::uint64_t> ids) override;
-    void control(const bus::v1::Envelope& envelope) override;
+    void control(bus::v1::Envelope& envelope) override;
     void disconnected(const std::string& reason) override;
 
   private:

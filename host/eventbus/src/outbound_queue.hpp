@@ -22,7 +22,8 @@ struct OutboundItem {
     std::uint32_t accounted_bytes = 0;  // what the queue counted for it (survives a move)
     MessageRef bytes;  // Deliver: the shared Message bytes; Envelope: one encoded Envelope
     boost::container::small_vector<std::uint64_t, 2> subscription_ids;  // Deliver
-    std::shared_ptr<const bus::v1::Envelope> object;  // Object: control for in-process sessions
+    std::shared_ptr<bus::v1::Envelope>
+        object;  // Object: control for an in-process session (its own)
 };
 
 struct QueueLimits {

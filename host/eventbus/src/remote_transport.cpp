@@ -259,6 +259,22 @@ bool RemoteTransport::dispatch(std::span<const std::uint8_t> frame) {
             core->on_deliver(*view, ids_);
             continue;
         }
+        if ((body == field::kEnvRpcRequest || body == field::kEnvRpcResponse) && bwt == kLen &&
+            env.bytes(bytes) && env.done()) {
+            if (body == field::kEnvRpcResponse) {
+                if (!response_.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+                    return false;
+                }
+                core->on_rpc_response(response_);
+            } else {
+                if (!request_.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+                    return false;
+                }
+                core->serve_request(request_);
+            }
+            if (!connected_ && closed_) break;
+            continue;
+        }
         if (!envelope_.ParseFromArray(item.data(), static_cast<int>(item.size()))) return false;
         core->on_envelope(envelope_);
         if (!connected_ && closed_) break;
@@ -386,6 +402,34 @@ Result<void, BusError> RemoteTransport::send(const bus::v1::Envelope& envelope) 
     std::uint8_t* p = reserve_item(item);
     p = put_len_header(p, field::kBatchItems, body);
     envelope.SerializeWithCachedSizesToArray(p);
+    if (was_empty) schedule_flush();
+    return {};
+}
+
+Result<void, BusError> RemoteTransport::send_rpc_request(const rpcv1::RpcRequest& request) {
+    return send_body(field::kEnvRpcRequest, request);
+}
+
+Result<void, BusError> RemoteTransport::send_rpc_response(const rpcv1::RpcResponse& response) {
+    return send_body(field::kEnvRpcResponse, response);
+}
+
+Result<void, BusError> RemoteTransport::send_body(std::uint32_t envelope_field,
+                                                  const google::protobuf::MessageLite& body) {
+    if (!connected_) return unexpected(not_connected());
+    const std::size_t size = body.ByteSizeLong();
+    const std::size_t env = len_field_size(size);
+    const std::size_t item = len_field_size(env);
+    if (item > options_.max_frame_bytes) {
+        return unexpected(BusError{
+            BusError::Code::Limit,
+            "control message of " + std::to_string(size) + " bytes exceeds max_frame_bytes"});
+    }
+    const bool was_empty = out_.empty();
+    std::uint8_t* p = reserve_item(item);
+    p = put_len_header(p, field::kBatchItems, env);
+    p = put_len_header(p, envelope_field, size);
+    body.SerializeWithCachedSizesToArray(p);
     if (was_empty) schedule_flush();
     return {};
 }

@@ -39,6 +39,8 @@ class RemoteTransport final : public ClientTransport,
                                    std::span<const std::uint8_t> payload,
                                    const common::v1::CorrelationMetadata* correlation) override;
     Result<void, BusError> send(const bus::v1::Envelope& envelope) override;
+    Result<void, BusError> send_rpc_request(const rpcv1::RpcRequest& request) override;
+    Result<void, BusError> send_rpc_response(const rpcv1::RpcResponse& response) override;
     boost::asio::awaitable<void> wait_writable() override;
     boost::asio::awaitable<void> flush() override;
     std::size_t outbound_bytes() const override { return out_.size() + writing_.size(); }
@@ -81,7 +83,14 @@ class RemoteTransport final : public ClientTransport,
     boost::asio::steady_timer progress_;
     bool writer_waiting_ = false;
 
+    // Encodes `body` as Envelope field `envelope_field` straight into the outbound buffer.
+    Result<void, BusError> send_body(std::uint32_t envelope_field,
+                                     const google::protobuf::MessageLite& body);
+
     bus::v1::Envelope envelope_;
+    // RPC bodies parse into their own reused objects (no Envelope oneof churn).
+    rpcv1::RpcRequest request_;
+    rpcv1::RpcResponse response_;
     std::vector<std::uint64_t> ids_;
     std::mt19937_64 rng_;
 };

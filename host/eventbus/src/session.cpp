@@ -38,23 +38,35 @@ bool Session::enqueue_delivery(const MessageRef& message, std::span<const std::u
     return true;
 }
 
-bool Session::enqueue_control(const bus::v1::Envelope& envelope) {
-    OutboundItem item;
-    if (in_process()) {
-        item.kind = OutboundItem::Kind::Object;
-        item.object = std::make_shared<const bus::v1::Envelope>(envelope);
-    } else {
-        if (!broker_) return false;
-        const std::size_t size = envelope.ByteSizeLong();
-        item.kind = OutboundItem::Kind::Envelope;
-        item.bytes = broker_->pool->allocate(size);
-        envelope.SerializeWithCachedSizesToArray(item.bytes->data());
-        item.bytes->size = static_cast<std::uint32_t>(size);
-    }
+bool Session::push_control(OutboundItem item) {
     const bool was_empty = queue_.empty();
     if (!queue_.push_control(std::move(item))) return false;
     if (was_empty) wake();
     return true;
+}
+
+bool Session::enqueue_control(std::shared_ptr<bus::v1::Envelope> envelope) {
+    OutboundItem item;
+    item.kind = OutboundItem::Kind::Object;
+    item.object = std::move(envelope);
+    return push_control(std::move(item));
+}
+
+bool Session::enqueue_control(const bus::v1::Envelope& envelope) {
+    if (in_process()) return enqueue_control(std::make_shared<bus::v1::Envelope>(envelope));
+    if (!broker_) return false;
+    const std::size_t size = envelope.ByteSizeLong();
+    auto bytes = broker_->pool->allocate(size);
+    envelope.SerializeWithCachedSizesToArray(bytes->data());
+    bytes->size = static_cast<std::uint32_t>(size);
+    return enqueue_control_encoded(std::move(bytes));
+}
+
+bool Session::enqueue_control_encoded(MessageRef envelope) {
+    OutboundItem item;
+    item.kind = OutboundItem::Kind::Envelope;
+    item.bytes = std::move(envelope);
+    return push_control(std::move(item));
 }
 
 bool Session::enqueue_error(bus::v1::ErrorCode code, std::string message, std::uint64_t ref) {

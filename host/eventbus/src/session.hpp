@@ -66,6 +66,10 @@ class Session : public std::enable_shared_from_this<Session> {
     // Router side. False: the queue is full (the caller counts the drop / tells the sender).
     bool enqueue_delivery(const MessageRef& message, std::span<const std::uint64_t> ids);
     bool enqueue_control(const bus::v1::Envelope& envelope);
+    // In-process sessions only: the object itself, handed to the client (which may move from it).
+    bool enqueue_control(std::shared_ptr<bus::v1::Envelope> envelope);
+    // An Envelope already encoded (socket sessions only: see in_process()).
+    bool enqueue_control_encoded(MessageRef envelope);
     bool enqueue_error(bus::v1::ErrorCode code, std::string message, std::uint64_t ref = 0);
 
     // Ends the session: after queued control messages are flushed (best effort, bounded by the
@@ -104,16 +108,15 @@ class Session : public std::enable_shared_from_this<Session> {
     SessionStats stats() const;
     std::string describe() const;  // "session 7 (procmond/procmond-1)"
 
-  protected:
-  public:
     // Writes what is queued now (socket sessions; see BrokerCore::flush_deferred).
     virtual void flush_now() {}
-
-  protected:
-    // Wakes the drainer (writer / in-process dispatcher) once after items arrive.
-    virtual void wake() = 0;
     // In-process sessions take control objects as they are; socket sessions encode them.
     virtual bool in_process() const { return false; }
+
+  protected:
+    bool push_control(OutboundItem item);
+    // Wakes the drainer (writer / in-process dispatcher) once after items arrive.
+    virtual void wake() = 0;
 
     BrokerCore* broker_;
     OutboundQueue queue_;

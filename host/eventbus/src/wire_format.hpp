@@ -138,6 +138,7 @@ inline constexpr std::uint32_t kEnvHello = 1, kEnvWelcome = 2, kEnvSubscribe = 3
                                kEnvRpcRequest = 7, kEnvRpcResponse = 8, kEnvHeartbeat = 9,
                                kEnvGoodbye = 10, kEnvError = 11, kEnvAck = 12;
 inline constexpr std::uint32_t kEnvMax = 12;
+inline constexpr std::uint32_t kRpcRequestReplyTo = 7;
 inline constexpr std::uint32_t kPublishMessage = 1;
 inline constexpr std::uint32_t kDeliverMessage = 1, kDeliverSubscriptionIds = 2;
 inline constexpr std::uint32_t kMsgTopic = 1, kMsgPayloadType = 2, kMsgPayload = 3,
