@@ -758,14 +758,20 @@ void BrokerCore::handle_rpc_request(Session& s, const rpc::v1::RpcRequest& req,
     }
     bool queued = false;
     const std::string reply_to = reply_topic(s.id());
-    if (!raw.empty() && !server->in_process()) {
-        // The bytes as they came, plus reply_to appended: a repeated singular field's last
-        // occurrence wins, so the server reads ours whatever the client wrote.
-        const std::size_t body = raw.size() + len_field_size(reply_to.size());
+    if (!server->in_process()) {
+        // The request's bytes (as they came from a socket, or encoded once here), plus reply_to
+        // appended: a repeated singular field's last occurrence wins, so the server reads ours
+        // whatever the client wrote.
+        const std::size_t size = raw.empty() ? req.ByteSizeLong() : raw.size();
+        const std::size_t body = size + len_field_size(reply_to.size());
         auto buf = pool->allocate(len_field_size(body));
         std::uint8_t* p = put_len_header(buf->data(), field::kEnvRpcRequest, body);
-        std::memcpy(p, raw.data(), raw.size());
-        p = put_bytes(p + raw.size(), field::kRpcRequestReplyTo, reply_to.data(), reply_to.size());
+        if (raw.empty()) {
+            req.SerializeWithCachedSizesToArray(p);
+        } else {
+            std::memcpy(p, raw.data(), size);
+        }
+        p = put_bytes(p + size, field::kRpcRequestReplyTo, reply_to.data(), reply_to.size());
         buf->size = static_cast<std::uint32_t>(p - buf->data());
         queued = server->enqueue_control_encoded(std::move(buf));
     } else {
@@ -773,8 +779,7 @@ void BrokerCore::handle_rpc_request(Session& s, const rpc::v1::RpcRequest& req,
         auto* fwd = env->mutable_rpc_request();
         *fwd = req;
         fwd->set_reply_to(reply_to);
-        queued = server->in_process() ? server->enqueue_control(std::move(env))
-                                      : server->enqueue_control(*env);
+        queued = server->enqueue_control(std::move(env));
     }
     if (!queued) {
         ++counters.rpc_failed;
@@ -813,16 +818,24 @@ void BrokerCore::handle_rpc_response(Session& s, const rpc::v1::RpcResponse& rsp
     Session* requester = find_session(entry.requester);
     if (!requester) return;  // went away meanwhile: nobody to tell
     bool queued = false;
-    if (!raw_envelope.empty() && !requester->in_process()) {
-        auto buf = pool->allocate(raw_envelope.size());
-        std::memcpy(buf->data(), raw_envelope.data(), raw_envelope.size());
-        buf->size = static_cast<std::uint32_t>(raw_envelope.size());
+    if (!requester->in_process()) {
+        // The Envelope as it came from a socket, or encoded once here.
+        const std::size_t size =
+            raw_envelope.empty() ? len_field_size(rsp.ByteSizeLong()) : raw_envelope.size();
+        auto buf = pool->allocate(size);
+        if (raw_envelope.empty()) {
+            std::uint8_t* p = put_len_header(buf->data(), field::kEnvRpcResponse,
+                                             static_cast<std::size_t>(rsp.GetCachedSize()));
+            rsp.SerializeWithCachedSizesToArray(p);
+        } else {
+            std::memcpy(buf->data(), raw_envelope.data(), size);
+        }
+        buf->size = static_cast<std::uint32_t>(size);
         queued = requester->enqueue_control_encoded(std::move(buf));
     } else {
         auto env = std::make_shared<bus::v1::Envelope>();
         *env->mutable_rpc_response() = rsp;
-        queued = requester->in_process() ? requester->enqueue_control(std::move(env))
-                                         : requester->enqueue_control(*env);
+        queued = requester->enqueue_control(std::move(env));
     }
     if (!queued) {
         ++counters.rpc_failed;

@@ -156,15 +156,14 @@ asio::awaitable<void> BusClient::flush() {
 
 asio::awaitable<Result<rpcv1::RpcResponse, RpcError>> BusClient::call(
     RpcRequest request, std::chrono::milliseconds timeout) {
-    auto impl = impl_;
+    // Not a coroutine itself: the caller awaits the callback bridge directly (one frame less).
     using R = Result<rpcv1::RpcResponse, RpcError>;
     auto shared = std::make_shared<RpcRequest>(std::move(request));
-    std::function<void(std::function<void(R)>)> start = [impl, shared,
+    std::function<void(std::function<void(R)>)> start = [impl = impl_, shared,
                                                          timeout](std::function<void(R)> done) {
         impl->async_call(std::move(*shared), timeout, std::move(done));
     };
-    auto op = await_callback<R>(impl->executor, std::move(start));
-    co_return co_await std::move(op);
+    return await_callback<R>(impl_->executor, std::move(start));
 }
 
 void BusClient::async_call(RpcRequest request, std::chrono::milliseconds timeout,

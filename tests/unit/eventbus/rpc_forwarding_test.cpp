@@ -1,0 +1,277 @@
+// RPC through the broker in every pairing of caller and server (in-process / socket), and what
+// the broker does to the bytes it forwards: a socket request goes on as it came with the broker's
+// reply_to appended (whatever reply_to the caller wrote), unknown fields pass through, replies
+// reach the caller unchanged, and a malformed RPC body is refused without ending the session.
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+
+#include "daemoneye/eventbus/broker.hpp"
+#include "daemoneye/eventbus/bus_client.hpp"
+#include "daemoneye/eventbus/protocol.hpp"
+#include "daemoneye/wire/frame_codec.hpp"
+#include "wire_format.hpp"
+
+namespace daemoneye::eventbus {
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+class RpcForwarding : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        dir_ = "/tmp/de-rpcfwd-" + std::to_string(::getpid());
+        BrokerOptions o;
+        o.socket_path = dir_ + "/bus.sock";
+        broker_ = Broker::create(io_.get_executor(), o).value();
+        ASSERT_TRUE(broker_->listen());
+        thread_ = std::thread([this] { io_.run(); });
+        local_server_ = on_loop([this]() -> asio::awaitable<std::unique_ptr<BusClient>> {
+            ClientOptions o;
+            o.client_name = "local-server";
+            auto c = BusClient::connect_local(*broker_, o).value();
+            auto op = c->serve("control.fwd.local", handler("local-server"));
+            EXPECT_TRUE(co_await std::move(op));
+            co_return c;
+        });
+        remote_server_ = socket_client("remote-server");
+        on_loop([this]() -> asio::awaitable<bool> {
+            auto op = remote_server_->serve("control.fwd.remote", handler("remote-server"));
+            co_return static_cast<bool>(co_await std::move(op));
+        });
+    }
+    void TearDown() override {
+        on_loop([this]() -> asio::awaitable<bool> {
+            local_server_.reset();
+            remote_server_.reset();
+            callers_.clear();
+            broker_->stop();
+            co_return true;
+        });
+        work_.reset();
+        io_.stop();
+        thread_.join();
+        std::filesystem::remove_all(dir_);
+    }
+
+    // Runs a coroutine on the broker's loop and waits for its result.
+    template <class F>
+    auto on_loop(F f) -> typename std::invoke_result_t<F>::value_type {
+        using T = typename std::invoke_result_t<F>::value_type;
+        std::promise<T> p;
+        asio::co_spawn(
+            io_,
+            [&]() -> asio::awaitable<void> {
+                auto op = f();
+                p.set_value(co_await std::move(op));
+            },
+            asio::detached);
+        auto fut = p.get_future();
+        EXPECT_EQ(fut.wait_for(30s), std::future_status::ready);
+        return fut.get();
+    }
+
+    std::unique_ptr<BusClient> socket_client(const std::string& name) {
+        return on_loop([&]() -> asio::awaitable<std::unique_ptr<BusClient>> {
+            ClientOptions o;
+            o.client_name = name;
+            o.socket_path = dir_ + "/bus.sock";
+            auto op = BusClient::connect(io_.get_executor(), o);
+            auto c = co_await std::move(op);
+            EXPECT_TRUE(c) << c.error().message;
+            co_return c ? std::move(*c) : nullptr;
+        });
+    }
+
+    RpcHandler handler(std::string name) {
+        return [this, name](rpcv1::RpcRequest req) -> asio::awaitable<rpcv1::RpcResponse> {
+            {
+                std::lock_guard lock(mu_);
+                seen_reply_to_[name] = req.reply_to();
+            }
+            auto r = rpc_ok();
+            r.mutable_health()->set_message(name + " saw " + req.client_id());
+            co_return r;
+        };
+    }
+    std::string seen_reply_to(const std::string& server) {
+        std::lock_guard lock(mu_);
+        return seen_reply_to_[server];
+    }
+
+    std::string dir_;
+    asio::io_context io_{1};
+    asio::executor_work_guard<asio::io_context::executor_type> work_{io_.get_executor()};
+    std::unique_ptr<Broker> broker_;
+    std::thread thread_;
+    std::unique_ptr<BusClient> local_server_, remote_server_;
+    std::vector<std::pair<std::string, std::unique_ptr<BusClient>>> callers_;
+    std::mutex mu_;
+    std::map<std::string, std::string> seen_reply_to_;
+};
+
+TEST_F(RpcForwarding, EveryPairingOfCallerAndServerRoundTripsWithCorrelation) {
+    callers_.emplace_back("local-caller",
+                          on_loop([this]() -> asio::awaitable<std::unique_ptr<BusClient>> {
+                              ClientOptions o;
+                              o.client_name = "local-caller";
+                              co_return BusClient::connect_local(*broker_, o).value();
+                          }));
+    callers_.emplace_back("socket-caller", socket_client("socket-caller"));
+    for (auto& [name, caller] : callers_) {
+        for (const std::string server : {"local-server", "remote-server"}) {
+            const std::string target =
+                server == "local-server" ? "control.fwd.local" : "control.fwd.remote";
+            common::v1::CorrelationMetadata corr;
+            corr.set_parent_correlation_id("parent-7");
+            corr.set_workflow_stage("probe");
+            (*corr.mutable_tags())["k"] = "v";
+            auto req = RpcRequest::health_check(name, target, 5s);
+            req.correlation(corr);
+            auto rsp = on_loop([&]() { return caller->call(req, 5s); });
+            ASSERT_TRUE(rsp) << name << " -> " << server << ": " << rsp.error().message;
+            EXPECT_EQ(rsp->health().message(), server + " saw " + name);
+            EXPECT_EQ(rsp->correlation().parent_correlation_id(), "parent-7");
+            EXPECT_EQ(rsp->correlation().workflow_stage(), "probe");
+            EXPECT_EQ(rsp->correlation().tags().at("k"), "v");
+            EXPECT_EQ(rsp->responder(), server);
+            EXPECT_EQ(seen_reply_to(server), reply_topic(caller->session_id()));
+        }
+    }
+    EXPECT_EQ(broker_->metrics().rpc_responses, 4u);
+}
+
+// A hand-written client over the socket: frames in, frames out, nothing else.
+class RawClient {
+  public:
+    explicit RawClient(const std::string& path) : decoder_(1 << 20, wire::Crc32Variant::Ieee) {
+        fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_un a{};
+        a.sun_family = AF_UNIX;
+        std::snprintf(a.sun_path, sizeof a.sun_path, "%s", path.c_str());
+        EXPECT_EQ(::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+        timeval tv{10, 0};
+        ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    }
+    ~RawClient() { ::close(fd_); }
+    void send_items(const std::vector<std::string>& envelopes) {
+        std::string batch;
+        for (const auto& e : envelopes) {
+            std::uint8_t head[16];
+            auto* p = wirefmt::put_len_header(head, wirefmt::field::kBatchItems, e.size());
+            batch.append(reinterpret_cast<char*>(head), static_cast<std::size_t>(p - head));
+            batch += e;
+        }
+        std::vector<std::uint8_t> out;
+        ASSERT_TRUE(wire::append_frame(
+            out, {reinterpret_cast<const std::uint8_t*>(batch.data()), batch.size()},
+            wire::Crc32Variant::Ieee, 1 << 20));
+        ASSERT_EQ(::write(fd_, out.data(), out.size()), static_cast<ssize_t>(out.size()));
+    }
+    // The next Envelope from the broker (skipping deliveries and heartbeats), or nullopt.
+    std::optional<bus::v1::Envelope> next() {
+        for (;;) {
+            while (pending_.empty()) {
+                auto f = decoder_.next();
+                if (!f) return std::nullopt;
+                if (*f) {
+                    bus::v1::Batch b;
+                    if (!b.ParseFromArray((*f)->data(), static_cast<int>((*f)->size()))) {
+                        return std::nullopt;
+                    }
+                    for (auto& e : *b.mutable_items()) pending_.push_back(std::move(e));
+                    continue;
+                }
+                auto room = decoder_.prepare(4096);
+                const auto n = ::read(fd_, room.data(), room.size());
+                if (n <= 0) return std::nullopt;
+                decoder_.commit(static_cast<std::size_t>(n));
+            }
+            auto e = std::move(pending_.front());
+            pending_.erase(pending_.begin());
+            if (e.has_heartbeat() || e.has_deliver()) continue;
+            return e;
+        }
+    }
+
+  private:
+    int fd_ = -1;
+    wire::FrameDecoder decoder_;
+    std::vector<bus::v1::Envelope> pending_;
+};
+
+std::string envelope_with(const google::protobuf::MessageLite& body, std::uint32_t field,
+                          const std::string& extra_body_bytes = {}) {
+    const std::string b = body.SerializeAsString() + extra_body_bytes;
+    std::uint8_t head[16];
+    auto* p = wirefmt::put_len_header(head, field, b.size());
+    return std::string(reinterpret_cast<char*>(head), static_cast<std::size_t>(p - head)) + b;
+}
+
+TEST_F(RpcForwarding, SocketRequestIsForwardedAsItCameWithTheBrokersReplyTo) {
+    RawClient raw(dir_ + "/bus.sock");
+    bus::v1::Envelope hello;
+    hello.mutable_hello()->set_protocol_version(kProtocolVersion);
+    hello.mutable_hello()->set_client_name("raw");
+    raw.send_items({hello.SerializeAsString()});
+    auto welcome = raw.next();
+    ASSERT_TRUE(welcome && welcome->has_welcome());
+    const std::string mine = welcome->welcome().reply_topic();
+
+    rpcv1::RpcRequest req;
+    req.set_correlation_id("raw-1");
+    req.set_client_id("raw");
+    req.set_target("control.fwd.remote");
+    req.set_timeout_ms(5000);
+    req.set_reply_to(reply_topic(1));  // somebody else's: the broker's own wins
+    req.mutable_correlation()->set_workflow_stage("raw-stage");
+    req.mutable_health_check();
+    // An unknown field (a newer client's): passes through to the server untouched.
+    const std::string unknown = "\xf8\x06\x2a";  // field 111, varint 42
+    raw.send_items({envelope_with(req, wirefmt::field::kEnvRpcRequest, unknown)});
+    auto rsp = raw.next();
+    ASSERT_TRUE(rsp && rsp->has_rpc_response()) << (rsp ? rsp->DebugString() : "nothing");
+    EXPECT_EQ(rsp->rpc_response().correlation_id(), "raw-1");
+    EXPECT_EQ(rsp->rpc_response().status(), rpcv1::STATUS_OK);
+    EXPECT_EQ(rsp->rpc_response().correlation().workflow_stage(), "raw-stage");
+    EXPECT_EQ(seen_reply_to("remote-server"), mine);
+
+    // A malformed body (invalid UTF-8 in a string field): an Error naming it, session goes on.
+    rpcv1::RpcRequest bad = req;
+    bad.set_correlation_id("raw-2");
+    std::string bytes = envelope_with(bad, wirefmt::field::kEnvRpcRequest);
+    const auto at = bytes.find("raw-2");
+    ASSERT_NE(at, std::string::npos);
+    bytes[at] = '\xff';
+    raw.send_items({bytes});
+    auto err = raw.next();
+    ASSERT_TRUE(err && err->has_error()) << (err ? err->DebugString() : "nothing");
+    EXPECT_NE(err->error().message().find("malformed rpc_request"), std::string::npos)
+        << err->error().message();
+
+    req.set_correlation_id("raw-3");
+    req.set_target("control.fwd.local");
+    raw.send_items({envelope_with(req, wirefmt::field::kEnvRpcRequest)});
+    rsp = raw.next();
+    ASSERT_TRUE(rsp && rsp->has_rpc_response()) << (rsp ? rsp->DebugString() : "nothing");
+    EXPECT_EQ(rsp->rpc_response().correlation_id(), "raw-3");
+    EXPECT_EQ(rsp->rpc_response().responder(), "local-server");
+    EXPECT_EQ(seen_reply_to("local-server"), mine);
+}
+
+}  // namespace
+}  // namespace daemoneye::eventbus
