@@ -97,7 +97,7 @@ class RpcForwarding : public ::testing::Test {
         });
     }
 
-    RpcHandler handler(std::string name) {
+    RpcHandler handler(const std::string& name) {
         return [this, name](rpcv1::RpcRequest req) -> asio::awaitable<rpcv1::RpcResponse> {
             {
                 std::lock_guard lock(mu_);
@@ -132,7 +132,9 @@ TEST_F(RpcForwarding, EveryPairingOfCallerAndServerRoundTripsWithCorrelation) {
                               co_return BusClient::connect_local(*broker_, o).value();
                           }));
     callers_.emplace_back("socket-caller", socket_client("socket-caller"));
-    for (auto& [name, caller] : callers_) {
+    for (auto& entry : callers_) {
+        const std::string& name = entry.first;
+        BusClient* caller = entry.second.get();
         for (const std::string server : {"local-server", "remote-server"}) {
             const std::string target =
                 server == "local-server" ? "control.fwd.local" : "control.fwd.remote";
