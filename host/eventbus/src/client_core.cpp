@@ -431,9 +431,12 @@ void BusClient::Impl::serve_request(rpcv1::RpcRequest& request) {
         [handler = best->rpc_handler, request = std::move(request), respond,
          name = options.client_name]() mutable -> asio::awaitable<void> {
             const auto start = std::chrono::steady_clock::now();
+            // The reply needs only these; the handler gets the request itself (no copy).
+            std::string correlation_id = request.correlation_id();
+            common::v1::CorrelationMetadata correlation = request.correlation();
             rpcv1::RpcResponse rsp;
             try {
-                auto op = handler(request);
+                auto op = handler(std::move(request));
                 rsp = co_await std::move(op);
             } catch (const std::exception& e) {
                 rsp = rpc_failure(rpcv1::ERROR_CODE_EXECUTION_ERROR,
@@ -442,8 +445,8 @@ void BusClient::Impl::serve_request(rpcv1::RpcRequest& request) {
                 rsp = rpc_failure(rpcv1::ERROR_CODE_EXECUTION_ERROR, "handler threw");
             }
             const auto took = std::chrono::steady_clock::now() - start;
-            rsp.set_correlation_id(request.correlation_id());
-            *rsp.mutable_correlation() = request.correlation();
+            rsp.set_correlation_id(std::move(correlation_id));
+            *rsp.mutable_correlation() = std::move(correlation);
             if (rsp.status() == rpcv1::STATUS_UNSPECIFIED) rsp.set_status(rpcv1::STATUS_OK);
             if (rsp.responder().empty()) rsp.set_responder(name);
             rsp.set_execution_time_us(static_cast<std::uint64_t>(
