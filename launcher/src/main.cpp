@@ -178,6 +178,7 @@ int main(int argc, char** argv) {
     sandbox.plugin_path = o.plugin_path;
     sandbox.expected_parent = parent;
     sandbox.helper_fd = socket_owners ? socket_owners->fd() : -1;
+    sandbox.helper_pid = socket_owners ? socket_owners->pid() : 0;
     auto report = dl::apply_sandbox(sandbox);
     if (!report) return exit_with(report.error().code, report.error().message);
     if (helper_report) report->insert(report->begin(), std::move(*helper_report));

@@ -5,6 +5,9 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstring>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -85,21 +88,35 @@ asio::awaitable<Status> Agent::start() {
         registry_watch_error_ = s.error().message;
         spdlog::error("plugins: drop-in watch not running: {}", registry_watch_error_);
     }
-    pm_->start_enabled();
+    // The watchdog pings start now: waiting for the collectors may take a while. (The periodic
+    // RPC self-check waits for the one below.)
+    last_rpc_check_ = Clock::now();
+    periodic();
+    notify("STATUS=starting collectors");
+    auto started = co_await pm_->start_enabled();
     // One self-check now, so the first health report already knows whether RPC answers.
     last_rpc_check_ = Clock::now();
     co_await rpc_self_check();
-    periodic();
-    if (std::getenv("NOTIFY_SOCKET")) {
-        sd_notify(0, "READY=1\nSTATUS=running");
+    if (stopping_) co_return Status{};  // SIGTERM during start: STOPPING=1 was sent instead
+    // READY=1 only once every enabled collector said Hello (or failed to): "ready" means
+    // monitoring, not just listening.
+    std::string status = "STATUS=running: " + std::to_string(started.started) + " of " +
+                         std::to_string(started.enabled) + " enabled collector(s) up";
+    if (!started.failed.empty()) {
+        status += "; failed to start: ";
+        for (std::size_t i = 0; i < started.failed.size(); ++i)
+            status += (i ? ", " : "") + started.failed[i];
+        std::replace(status.begin(), status.end(), '\n', ' ');  // one line: one variable
     }
+    notify("READY=1\n" + status);
     co_return Status{};
 }
 
 asio::awaitable<void> Agent::shutdown() {
     if (stopping_) co_return;
     stopping_ = true;
-    if (std::getenv("NOTIFY_SOCKET")) sd_notify(0, "STOPPING=1");
+    notify("STOPPING=1\nSTATUS=stopping " + std::to_string(pm_->live_children()) +
+           " collector process(es)");
     periodic_timer_.cancel();
     registry_->stop();
     spdlog::info("stopping {} collector process(es)", pm_->live_children());
@@ -109,6 +126,12 @@ asio::awaitable<void> Agent::shutdown() {
     bus_->stop();
     if (!config_.metrics.textfile_path.empty()) write_textfile();
     spdlog::info("agent stopped");
+}
+
+void Agent::notify(const std::string& state) {
+    if (std::getenv("NOTIFY_SOCKET") == nullptr) return;  // not run by systemd (Type=notify)
+    const int r = sd_notify(0, state.c_str());
+    if (r < 0) spdlog::warn("sd_notify: {}", std::strerror(-r));
 }
 
 void Agent::periodic() {
@@ -124,7 +147,7 @@ void Agent::periodic() {
     periodic_timer_.expires_after(interval);
     periodic_timer_.async_wait([this, watchdog](const boost::system::error_code& ec) {
         if (ec || stopping_) return;
-        if (watchdog) sd_notify(0, "WATCHDOG=1");
+        if (watchdog) notify("WATCHDOG=1");
         const auto now = Clock::now();
         if (now - last_rpc_check_ >= seconds(config_.rpc.health_check_interval_seconds) ||
             last_rpc_check_ == Clock::time_point{}) {

@@ -55,6 +55,8 @@ class Agent {
     boost::asio::awaitable<void> handle_plugin_installed(
         const daemoneye::ipc::v1::PluginInstalled& p, Responder& responder);
     void periodic();
+    // sd_notify(state) when run by systemd (NOTIFY_SOCKET set); a no-op otherwise.
+    void notify(const std::string& state);
     boost::asio::awaitable<void> rpc_self_check();
     void write_textfile();
 

@@ -699,16 +699,41 @@ asio::awaitable<Status> ProcessManager::restart(std::string name) {
     co_return co_await impl->start_plugin(name);
 }
 
-void ProcessManager::start_enabled() {
-    for (const auto& [name, _] : impl_->plugins) {
-        if (!impl_->config.collector(name).enabled) {
+asio::awaitable<ProcessManager::StartSummary> ProcessManager::start_enabled() {
+    auto impl = impl_;
+    // Shared with the completion handlers, which may outlive this coroutine's frame only if the
+    // agent is torn down mid-start.
+    struct Progress {
+        StartSummary summary;
+        std::size_t remaining = 0;
+        Notifier done;
+    };
+    auto progress = std::make_shared<Progress>();
+    std::vector<std::string> names;
+    for (const auto& [name, _] : impl->plugins) {
+        if (!impl->config.collector(name).enabled) {
             spdlog::info("collector {}: not started (collectors.{}.enabled is false)", name, name);
             continue;
         }
-        asio::co_spawn(impl_->io, start(name), [name](std::exception_ptr, Status s) {
-            if (!s) spdlog::error("collector {}: start failed: {}", name, s.error().message);
+        names.push_back(name);
+    }
+    progress->summary.enabled = names.size();
+    progress->remaining = names.size();
+    for (const auto& name : names) {
+        asio::co_spawn(impl->io, start(name), [name, progress](std::exception_ptr ep, Status s) {
+            if (ep || !s) {
+                const std::string why = ep ? "internal error" : s.error().message;
+                spdlog::error("collector {}: start failed: {}", name, why);
+                progress->summary.failed.push_back(name + ": " + why);
+            } else {
+                ++progress->summary.started;
+            }
+            --progress->remaining;
+            progress->done.notify();
         });
     }
+    while (progress->remaining > 0) co_await progress->done.wait_until(Clock::now() + seconds(1));
+    co_return progress->summary;
 }
 
 asio::awaitable<void> ProcessManager::shutdown() {

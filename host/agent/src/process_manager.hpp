@@ -64,8 +64,15 @@ class ProcessManager {
     // Graceful (RPC, SIGTERM, SIGKILL after the timeouts) or forced (SIGKILL now).
     boost::asio::awaitable<Status> stop(std::string name, bool force);
     boost::asio::awaitable<Status> restart(std::string name);
-    // Starts every plugin whose collectors.<name>.enabled is true (not awaiting them).
-    void start_enabled();
+    // Starts every plugin whose collectors.<name>.enabled is true, concurrently; completes when
+    // each said Hello or failed (bounded by broker.startup_timeout_seconds per instance), so the
+    // agent reports READY=1 to systemd only once its collectors are up.
+    struct StartSummary {
+        std::size_t enabled = 0;          // plugins
+        std::size_t started = 0;          // of those, every instance said Hello
+        std::vector<std::string> failed;  // "name: why"
+    };
+    boost::asio::awaitable<StartSummary> start_enabled();
     // Stops every collector (agent shutdown). Completes when every child is reaped.
     boost::asio::awaitable<void> shutdown();
 

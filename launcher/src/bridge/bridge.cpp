@@ -80,6 +80,7 @@ class Session {
   private:
     void monitor_loop();
     void report_violations();
+    void report_owner_helper();
     void publish_heartbeat();
     void publish_diagnostic(const std::string& severity, const std::string& message,
                             const std::string& phase);
@@ -172,7 +173,8 @@ ExitCode Session::run() {
                                                   std::chrono::steady_clock::now() - started_)
                                                   .count());
         },
-        [this] { return events_->size(); }};
+        [this] { return events_->size(); },
+        config_.socket_owners};
     for (;;) {
         auto event = queue_.pop();
         if (auto* req = std::get_if<rpc::v1::RpcRequest>(&event)) {
@@ -247,6 +249,7 @@ void Session::monitor_loop() {
                 StopEvent{std::string("signal ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT")});
         }
         report_violations();
+        report_owner_helper();
         if (std::chrono::steady_clock::now() >= next_heartbeat) {
             publish_heartbeat();
             next_heartbeat = std::chrono::steady_clock::now() + heartbeat_interval_;
@@ -303,6 +306,18 @@ void Session::report_violations() {
         fields["action"] = "denied";
         link_.publish(make_message(kDiagnosticsTopic, d));
     }
+}
+
+// net.read: reap the socket-owner helper as soon as it dies (no zombie until the launcher
+// exits) and say so once, in the log and on the diagnostics topic; the health check keeps
+// reporting it (launcher.owner_helper).
+void Session::report_owner_helper() {
+    if (config_.socket_owners == nullptr) return;
+    auto notice = config_.socket_owners->take_exit_notice();
+    if (!notice) return;
+    spdlog::error("plugin {}: {}; socket owners are unavailable until the collector restarts",
+                  name(), *notice);
+    publish_diagnostic("error", "plugin " + name() + ": " + *notice, "owner_helper");
 }
 
 void Session::publish_heartbeat() {

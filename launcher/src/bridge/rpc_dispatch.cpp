@@ -1,6 +1,7 @@
 #include "daemoneye/launcher/bridge/rpc_dispatch.hpp"
 
 #include <chrono>
+#include <optional>
 
 #include "daemoneye/launcher/sandbox/violations.hpp"
 
@@ -52,6 +53,18 @@ void health(rpc::v1::RpcResponse& r, RpcContext& ctx) {
     d["launcher.violations"] = violations;
 
     auto ph = ctx.plugin.health();
+    // After the plugin's own health call, which may have just asked the helper.
+    std::optional<privsep::HelperState> helper;
+    if (ctx.owner_helper != nullptr) {
+        helper = ctx.owner_helper->state();
+        d["launcher.owner_helper"] = helper->text;
+        d["launcher.owner_helper.lookups"] = std::to_string(helper->lookups);
+        // The helper walks /proc for the plugin; what it could not read is a partial view the
+        // plugin cannot see (de_host_api::socket_owners carries no counters).
+        d["launcher.owner_helper.unreadable_pids"] =
+            std::to_string(helper->last_walk.pids_unreadable);
+        d["launcher.owner_helper.fds_examined"] = std::to_string(helper->last_walk.fds_examined);
+    }
     if (!ph) {
         h->set_state(rpc::v1::HEALTH_STATE_UNHEALTHY);
         h->set_message(ph.error().message);
@@ -62,6 +75,13 @@ void health(rpc::v1::RpcResponse& r, RpcContext& ctx) {
     h->set_errors(ctx.host.errors() + ph->errors);
     for (auto& [k, v] : ph->details) d[k] = v;
     h->set_message(ctx.plugin.running() ? "running" : "stopped");
+    if (helper && !helper->running) {
+        // The plugin may not notice (it only sees failed lookups): say it plainly here.
+        if (h->state() == rpc::v1::HEALTH_STATE_HEALTHY) {
+            h->set_state(rpc::v1::HEALTH_STATE_DEGRADED);
+        }
+        h->set_message(h->message() + "; socket-owner helper " + helper->text);
+    }
 }
 
 }  // namespace

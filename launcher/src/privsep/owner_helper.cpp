@@ -203,8 +203,9 @@ void serve_owner_requests(int fd, int proc_fd, pid_t expected_parent) {
             const std::span<const std::uint8_t> bytes(buf.data(), len);
             auto request = decode_request(bytes);
             if (request) {
-                const auto owners = find_socket_owners(proc_fd, request->inodes);
-                for (const auto& m : encode_owner_responses(request->request_id, owners)) {
+                WalkStats stats;
+                const auto owners = find_socket_owners(proc_fd, request->inodes, &stats);
+                for (const auto& m : encode_owner_responses(request->request_id, owners, stats)) {
                     if (!send_message(fd, m)) return;
                 }
                 continue;
@@ -370,9 +371,57 @@ OwnerHelperClient::~OwnerHelperClient() {
     if (fd_ >= 0) ::close(fd_);  // the helper sees EOF and exits
 }
 
-bool OwnerHelperClient::broken() const {
-    std::lock_guard lock(mutex_);
-    return broken_;
+void OwnerHelperClient::reap() {
+    if (exit_ || pid_ <= 0) return;
+    int status = 0;
+    const pid_t r = ::waitpid(pid_, &status, WNOHANG);
+    if (r == 0) return;  // still running
+    if (r < 0) {
+        // ECHILD: reaped by someone else (the plugin shares our seccomp allowance). Anything else
+        // (EINTR; EPERM from a filter without the allowance) says nothing about the helper.
+        if (errno != ECHILD) return;
+        exit_ = "exited (exit status unknown: reaped by another thread)";
+    } else if (WIFEXITED(status)) {
+        exit_ = "exited with status " + std::to_string(WEXITSTATUS(status));
+    } else if (WIFSIGNALED(status)) {
+        const int sig = WTERMSIG(status);
+        const char* abbrev = ::sigabbrev_np(sig);
+        exit_ = "killed by signal " + std::to_string(sig) +
+                (abbrev != nullptr ? std::string(" (SIG") + abbrev + ")" : std::string()) +
+                (sig == SIGSYS ? ": its seccomp filter refused a system call" : "");
+    } else {
+        return;  // stopped/continued: not reported without WUNTRACED/WCONTINUED
+    }
+    broken_ = true;
+}
+
+HelperState OwnerHelperClient::state() {
+    std::lock_guard lock(exit_mutex_);
+    reap();
+    HelperState s;
+    s.pid = pid_;
+    s.last_walk = last_walk_;
+    s.lookups = lookups_;
+    if (exit_) {
+        s.text = "pid " + std::to_string(pid_) + " " + *exit_ +
+                 "; socket owners are unavailable until the collector restarts";
+    } else if (broken_) {
+        s.text = "pid " + std::to_string(pid_) +
+                 " not answering (its socket closed or sent garbage); socket owners are "
+                 "unavailable until the collector restarts";
+    } else {
+        s.running = true;
+        s.text = "running (pid " + std::to_string(pid_) + ")";
+    }
+    return s;
+}
+
+std::optional<std::string> OwnerHelperClient::take_exit_notice() {
+    std::lock_guard lock(exit_mutex_);
+    reap();
+    if (!exit_ || exit_noticed_) return std::nullopt;
+    exit_noticed_ = true;
+    return "socket-owner helper (pid " + std::to_string(pid_) + ") " + *exit_;
 }
 
 Status OwnerHelperClient::lookup(std::span<const std::uint64_t> inodes, const Found& found) {
@@ -422,7 +471,12 @@ Status OwnerHelperClient::lookup(std::span<const std::uint64_t> inodes, const Fo
         }
         if (reply->header.status != ReplyStatus::Ok) continue;
         for (const auto& rec : reply->records) found(rec);
-        if ((reply->header.flags & kFlagLast) != 0) return {};
+        if ((reply->header.flags & kFlagLast) != 0) {
+            std::lock_guard exit_lock(exit_mutex_);
+            last_walk_ = reply->stats;
+            ++lookups_;
+            return {};
+        }
     }
 }
 

@@ -89,17 +89,22 @@ Result<Request> decode_request(std::span<const std::uint8_t> bytes) {
     return r;
 }
 
-std::vector<std::vector<std::uint8_t>> encode_owner_responses(
-    std::uint32_t request_id, std::span<const OwnerRecord> records) {
+std::vector<std::vector<std::uint8_t>> encode_owner_responses(std::uint32_t request_id,
+                                                              std::span<const OwnerRecord> records,
+                                                              const WalkStats& stats) {
     std::vector<std::vector<std::uint8_t>> messages;
     std::vector<std::uint8_t> body;
     std::uint16_t count = 0;
     auto flush = [&](bool last) {
         std::vector<std::uint8_t> m;
         m.reserve(kHeaderBytes + body.size());
-        put_header(m, static_cast<std::uint16_t>(ReplyStatus::Ok), request_id, last ? kFlagLast : 0,
-                   count);
+        put_header(m, static_cast<std::uint16_t>(ReplyStatus::Ok), request_id,
+                   last ? kFlagLast | kFlagStats : 0, count);
         m.insert(m.end(), body.begin(), body.end());
+        if (last) {
+            put<std::uint64_t>(m, stats.pids_unreadable);
+            put<std::uint64_t>(m, stats.fds_examined);
+        }
         messages.push_back(std::move(m));
         body.clear();
         count = 0;
@@ -108,7 +113,9 @@ std::vector<std::vector<std::uint8_t>> encode_owner_responses(
         const std::size_t comm_len = std::min(r.comm.size(), kMaxCommBytes);
         const std::size_t exe_len = std::min(r.exe.size(), kMaxExeBytes);
         const std::size_t size = kRecordFixedBytes + comm_len + exe_len;
-        if (kHeaderBytes + body.size() + size > kMaxResponseBytes || count == UINT16_MAX) {
+        // Room is kept for the stats trailer: any message may turn out to be the last.
+        if (kHeaderBytes + body.size() + size + kStatsBytes > kMaxResponseBytes ||
+            count == UINT16_MAX) {
             flush(false);
         }
         put<std::uint64_t>(body, r.inode);
@@ -156,6 +163,14 @@ Result<Response> decode_response(std::span<const std::uint8_t> bytes) {
                       bytes.size() - kHeaderBytes);
         return r;
     }
+    std::size_t end = bytes.size();
+    if ((r.header.flags & kFlagStats) != 0) {
+        if (end - kHeaderBytes < kStatsBytes) return fail("helper reply: truncated stats");
+        end -= kStatsBytes;
+        r.stats.pids_unreadable = get<std::uint64_t>(bytes, end);
+        r.stats.fds_examined = get<std::uint64_t>(bytes, end + 8);
+    }
+    bytes = bytes.first(end);
     std::size_t at = kHeaderBytes;
     r.records.reserve(r.header.count);
     for (std::uint16_t i = 0; i < r.header.count; ++i) {

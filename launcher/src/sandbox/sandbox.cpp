@@ -171,6 +171,7 @@ Result<SandboxReport, Failure> apply_sandbox(const SandboxConfig& config) {
     seccomp.netlink_sock_diag = config.permissions.has(Permission::Kind::NetRead);
     seccomp.netlink_connector = config.permissions.has(Permission::Kind::ProcEvents);
     seccomp.inotify = config.permissions.has(Permission::Kind::FsWatch);
+    seccomp.reap_child = config.helper_pid > 0 ? config.helper_pid : 0;
     auto sc = sandbox::apply_seccomp(seccomp);
     if (!sc) return sandbox_failure("seccomp", sc.error().message);
     report.push_back(*sc);

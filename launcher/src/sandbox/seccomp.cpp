@@ -257,6 +257,13 @@ Result<LayerReport> apply_seccomp(const SeccompPolicy& policy) {
         DE_TRY(f.add(allow, "bind"));
         extras += ", bind";
     }
+    if (policy.reap_child > 0) {
+        // glibc's waitpid is wait4; no other child exists (clone is threads only).
+        DE_TRY(f.add(allow, "wait4",
+                     {SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(policy.reap_child))}));
+        extras += std::string(extras.empty() ? "" : "; ") + "wait4(" +
+                  std::to_string(policy.reap_child) + ", the socket-owner helper)";
+    }
     if (policy.inotify) {
         for (const char* name :
              {"inotify_init", "inotify_init1", "inotify_add_watch", "inotify_rm_watch"}) {

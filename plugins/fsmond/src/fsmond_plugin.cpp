@@ -1,24 +1,11 @@
 #include "fsmond_plugin.hpp"
 
-#include <map>
+#include <daemoneye/sdk/config_map.hpp>
 
 namespace daemoneye::fsmond {
-namespace {
-
-std::map<std::string, std::string> flat(const sdk::Config& c) {
-    return {c.entries().begin(), c.entries().end()};
-}
-
-FsmondConfig parse_or_throw(const sdk::Config& c) {
-    auto parsed = FsmondConfig::parse(flat(c));
-    if (!parsed) throw sdk::ConfigError(parsed.error());
-    return parsed.value();
-}
-
-}  // namespace
 
 FsmondPlugin::FsmondPlugin(sdk::Host& host, const sdk::Config& config)
-    : host_(host), collector_(make(parse_or_throw(config))) {}
+    : host_(host), collector_(make(sdk::parse_config(config, &FsmondConfig::parse))) {}
 
 std::unique_ptr<FsmondCollector> FsmondPlugin::make(FsmondConfig config) {
     CollectorIo io;
@@ -50,7 +37,8 @@ void FsmondPlugin::stop() {
 }
 
 void FsmondPlugin::on_config(const sdk::Config& config) {
-    auto next = make(parse_or_throw(config));  // throws before anything changes
+    // Throws before anything changes.
+    auto next = make(sdk::parse_config(config, &FsmondConfig::parse));
     if (running_) {
         auto started = next->start();
         if (!started) throw sdk::Error(DE_ERR_INTERNAL, "fsmond: new config: " + started.error());
@@ -63,7 +51,7 @@ void FsmondPlugin::on_task(const sdk::Task& task, sdk::TaskSink& sink) {
     events::v1::FileBatch batch;
     batch.set_task_id(task.id());
     if (task.kind() == "stat_path") {
-        auto info = collector_->stat_path(flat(task.params()));
+        auto info = collector_->stat_path(sdk::to_map(task.params()));
         if (!info) {
             const bool missing = info.error().rfind("not found", 0) == 0;
             throw sdk::Error(missing ? DE_ERR_NOT_FOUND : DE_ERR_INVALID_ARGUMENT, info.error());
@@ -73,7 +61,7 @@ void FsmondPlugin::on_task(const sdk::Task& task, sdk::TaskSink& sink) {
         return;
     }
     if (task.kind() != "recent_changes") throw task.unsupported();
-    auto events = collector_->recent_changes(flat(task.params()));
+    auto events = collector_->recent_changes(sdk::to_map(task.params()));
     if (!events) throw sdk::ConfigError(events.error());
     for (auto& e : events.value()) {
         *batch.add_events() = std::move(e);

@@ -1,21 +1,8 @@
 #include "netmond_plugin.hpp"
 
-#include <map>
+#include <daemoneye/sdk/config_map.hpp>
 
 namespace daemoneye::netmond {
-namespace {
-
-std::map<std::string, std::string> flat(const sdk::Config& c) {
-    return {c.entries().begin(), c.entries().end()};
-}
-
-NetmondConfig parse_or_throw(const sdk::Config& c) {
-    auto parsed = NetmondConfig::parse(flat(c));
-    if (!parsed) throw sdk::ConfigError(parsed.error());
-    return parsed.value();
-}
-
-}  // namespace
 
 NetmondPlugin::NetmondPlugin(sdk::Host& host, const sdk::Config& config) : host_(host) {
     CollectorIo io;
@@ -47,7 +34,8 @@ NetmondPlugin::NetmondPlugin(sdk::Host& host, const sdk::Config& config) : host_
             return true;
         };
     }
-    collector_ = std::make_unique<NetmondCollector>(std::move(io), parse_or_throw(config));
+    collector_ = std::make_unique<NetmondCollector>(
+        std::move(io), sdk::parse_config(config, &NetmondConfig::parse));
 }
 
 void NetmondPlugin::start() {
@@ -58,13 +46,13 @@ void NetmondPlugin::stop() {
 }
 
 void NetmondPlugin::on_config(const sdk::Config& config) {
-    collector_->reconfigure(parse_or_throw(config));
+    collector_->reconfigure(sdk::parse_config(config, &NetmondConfig::parse));
 }
 
 void NetmondPlugin::on_task(const sdk::Task& task, sdk::TaskSink& sink) {
     const bool connections = task.kind() == "list_connections";
     if (!connections && task.kind() != "list_listeners") throw task.unsupported();
-    auto filter = SocketFilter::parse(flat(task.params()));
+    auto filter = SocketFilter::parse(sdk::to_map(task.params()));
     if (!filter) throw sdk::ConfigError(filter.error());
     const auto sockets = connections ? collector_->list_connections(filter.value())
                                      : collector_->list_listeners(filter.value());

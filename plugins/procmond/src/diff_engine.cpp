@@ -92,7 +92,7 @@ std::vector<ProcessChange> DiffEngine::diff(const ProcessTable& previous,
 }
 
 void DiffEngine::diff_one(const Process* prev, const Process* cur, const ProcessTable& context,
-                          std::vector<ProcessChange>& out) {
+                          std::vector<ProcessChange>& out, bool exec_seen) {
     if (prev && !cur) {
         out.push_back(make(ChangeKind::kExited, *prev));
         forget(*prev);
@@ -105,7 +105,10 @@ void DiffEngine::diff_one(const Process* prev, const Process* cur, const Process
         return;
     }
     bool interesting = false;
-    if (image_changed(*prev, *cur)) {
+    // After a kernel-reported exec, a new image fingerprint (the address layout differs after
+    // every exec) is enough; the same fingerprint means a scan already reported this exec.
+    if (image_changed(*prev, *cur) ||
+        (exec_seen && prev->image_fingerprint != cur->image_fingerprint)) {
         ProcessChange c = make(ChangeKind::kExec, *cur, *prev);
         c.changed_fields = changed_fields(*prev, *cur);
         c.changed_fields.insert(c.changed_fields.begin(), "exe");

@@ -49,8 +49,11 @@ class DiffEngine {
     std::vector<ProcessChange> diff(const ProcessTable& previous, const ProcessTable& current);
 
     // One process observed out of band (netlink): prev/cur may be null (unknown / gone).
+    // `exec_seen`: the kernel reported an exec, which is an EXEC even when the exe looks the same
+    // (a process re-executing its own file, or a previous record read mid-exec that already
+    // named the new file) as long as the image fingerprint moved (else a scan already saw it).
     void diff_one(const Process* prev, const Process* cur, const ProcessTable& context,
-                  std::vector<ProcessChange>& out);
+                  std::vector<ProcessChange>& out, bool exec_seen = false);
 
   private:
     void check_anomalies(const Process& p, const ProcessTable& table,

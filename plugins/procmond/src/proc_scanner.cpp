@@ -166,8 +166,42 @@ Result<Process> ProcScanner::read_process(std::int32_t pid, const ScanOptions& o
 }
 
 ProcScanner::ReadOutcome ProcScanner::read_into(std::int32_t pid, const ScanOptions& options,
-                                                const Process* previous, bool full, Process& p,
+                                                const Process* previous, bool full, Process& out,
                                                 ScanStats& stats) {
+    constexpr int kAttempts = 3;
+    for (int attempt = 1;; ++attempt) {
+        ScanStats local;
+        Process p;
+        bool examined = false;
+        const ReadOutcome r = read_attempt(pid, options, previous, full, p, local, examined);
+        const bool settled = r != ReadOutcome::kOk || !examined || attempt == kAttempts ||
+                             !changed_image_since(pid, p);
+        if (!settled) continue;  // caught mid-exec: read it again, counting only the last read
+        stats.vanished += local.vanished;
+        stats.denied += local.denied;
+        stats.parse_errors += local.parse_errors;
+        stats.hash_errors += local.hash_errors;
+        stats.kernel_threads += local.kernel_threads;
+        if (!local.last_error.empty()) stats.last_error = std::move(local.last_error);
+        out = std::move(p);
+        return r;
+    }
+}
+
+bool ProcScanner::changed_image_since(std::int32_t pid, const Process& p) {
+    // No argv yet: an exec in progress (or a process that cleared its own argv; a zombie has none).
+    if (p.argv.empty() && p.state != 'Z') return true;
+    char rel[48];
+    std::snprintf(rel, sizeof rel, "%d/stat", pid);
+    if (read_file(proc_fd_, rel, kSmallFileCap) != 0 || len_ == 0) return false;  // gone
+    auto st = parse_stat(text());
+    if (!st) return false;
+    return st->comm != p.name || st->image_fingerprint != p.image_fingerprint;
+}
+
+ProcScanner::ReadOutcome ProcScanner::read_attempt(std::int32_t pid, const ScanOptions& options,
+                                                   const Process* previous, bool full, Process& p,
+                                                   ScanStats& stats, bool& examined) {
     char name[16];
     std::snprintf(name, sizeof name, "%d", pid);
     const std::string where = "/proc/" + std::string(name) + "/";
@@ -289,6 +323,7 @@ ProcScanner::ReadOutcome ProcScanner::read_into(std::int32_t pid, const ScanOpti
         }
     }
 
+    examined = true;
     const int dirfd = ::openat(proc_fd_, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dirfd < 0) return gone_or_denied(errno, "open");
     Fd dir(dirfd);

@@ -74,8 +74,20 @@ class ProcScanner {
     ProcScanner(ExeHasher& hasher, UserCache& users, int proc_fd, std::uint64_t boot_time_s);
 
     enum class ReadOutcome { kOk, kVanished, kError };
+    // read_attempt, repeated (a few times at most) while the process was caught in execve: its
+    // /proc files then come from two images (stat and comm from the old one, exe from the new
+    // one, an empty cmdline while the new stack is built), and such a record must not be
+    // reported (a STARTED naming the new exe with the old name and no argv; the real exec then
+    // looks like a mere metadata change).
     ReadOutcome read_into(std::int32_t pid, const ScanOptions& options, const Process* previous,
                           bool full, Process& out, ScanStats& stats);
+    // One read. `examined` is set when it read the process's files (not a fast-path carry-over,
+    // kernel thread or zombie): only then can the record be torn.
+    ReadOutcome read_attempt(std::int32_t pid, const ScanOptions& options, const Process* previous,
+                             bool full, Process& out, ScanStats& stats, bool& examined);
+    // After an examined read: did the process exec while it was read (comm or image fingerprint
+    // now differ from the record, or no argv yet)?
+    bool changed_image_since(std::int32_t pid, const Process& p);
     // Reads `name` under `dirfd` into buf_ (at most `cap` bytes; text() views it); 0 or errno.
     // With `owner`, also fstat()s the open file: every /proc/<pid>/* inode carries the process's
     // effective uid/gid (root when it is not dumpable), so a credential change shows there.

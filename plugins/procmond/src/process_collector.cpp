@@ -266,7 +266,8 @@ void ProcessCollector::handle_connector_events(const std::vector<ConnectorEvent>
         Process before;
         if (prev) before = *prev;
         table_[ev.pid] = std::move(p);
-        diff_.diff_one(prev ? &before : nullptr, &table_[ev.pid], table_, changes);
+        diff_.diff_one(prev ? &before : nullptr, &table_[ev.pid], table_, changes,
+                       ev.kind == ConnectorEvent::Kind::kExec);
     }
     processes_ = table_.size();
     publish(changes);

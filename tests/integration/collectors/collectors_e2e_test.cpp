@@ -63,6 +63,19 @@ class CollectorsE2E : public ::testing::Test {
                 << name << " never Running: " << status_json(agent_, name) << "\n"
                 << agent_.log();
         }
+        // "Running" means the launcher said Hello; procmond's first scan (the baseline: every
+        // process then present is a snapshot, never a STARTED) runs after that on its worker
+        // thread, and under ASan on 2 busy cores it can take seconds. A child forked before that
+        // scan lists /proc is part of the baseline and never gets a STARTED, so act only after
+        // the baseline is done.
+        ASSERT_TRUE(wait_until(
+            [&] {
+                const std::string scans = field(status_json(agent_, "procmond"), "scans");
+                return !scans.empty() && scans != "0";
+            },
+            180s))
+            << "procmond never finished its first scan: " << status_json(agent_, "procmond") << "\n"
+            << agent_.log();
         launchers_ = children_of(agent_.pid());
     }
 
@@ -151,9 +164,11 @@ TEST_F(CollectorsE2E, ChildProcessIsSeenStartedAndExitedWithPidPpidArgvAndExeHas
     int status = 0;
     ::waitpid(child, &status, 0);
     auto evs = process_events(tail, child);
+    // On failure, procmond's own counters (mode, scans, emitted/dropped) say whether the event
+    // was never made (baseline, scan) or made and lost (backpressure).
     ASSERT_TRUE(seen) << "no STARTED (+EXEC) with our argv, exe and sha256 " << sha << " for pid "
                       << child << ":\n"
-                      << dump(evs);
+                      << dump(evs) << "procmond: " << status_json(agent_, "procmond");
     ASSERT_EQ(evs.front().kind(), ev::PROCESS_EVENT_KIND_STARTED) << dump(evs);
     for (const auto& e : evs) EXPECT_EQ(e.process().ppid(), static_cast<std::uint32_t>(::getpid()));
 

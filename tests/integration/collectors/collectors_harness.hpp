@@ -91,7 +91,8 @@ class CollectorsAgent {
     std::string log() const { return slurp((root_ / "agent.log").string()); }
 
     // Fast scans, the temp dir watched, health published every second (tails use it to know
-    // their subscription is live).
+    // their subscription is live), each collector's health asked every second (so `collectors
+    // status` details such as procmond's `scans` are current).
     void write_config(const std::string& plugins_dir) {
         std::ofstream out(config_path());
         out << "agent: {runtime_dir: " << (root_ / "run").string()
@@ -102,7 +103,8 @@ class CollectorsAgent {
             << "metrics: {interval_seconds: 1}\n"
             << "broker: {startup_timeout_seconds: 120}\n"
             << "process_manager: {graceful_shutdown_timeout_seconds: 10, "
-               "force_shutdown_timeout_seconds: 5, heartbeat_timeout_seconds: 60}\n"
+               "force_shutdown_timeout_seconds: 5, heartbeat_timeout_seconds: 60, "
+               "health_check_interval_seconds: 1}\n"
             << "collectors:\n"
             << "  procmond: {enabled: true, config: {scan_interval_ms: 200}}\n"
             << "  netmond: {enabled: true, config: {scan_interval_ms: 200}}\n"

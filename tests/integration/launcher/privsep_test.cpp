@@ -247,6 +247,58 @@ TEST(Privsep, HelperDiesWithTheLauncher) {
     EXPECT_TRUE(wait_gone(helper, 30s)) << "helper " << helper << " outlived its launcher";
 }
 
+// No zombie: the sandboxed launcher may wait4 for its helper (and only for it), reaps it as soon
+// as it dies, says so on the diagnostics topic, and its health check reports the helper plainly.
+bool process_absent(pid_t pid) {
+    return ::access(("/proc/" + std::to_string(pid)).c_str(), F_OK) != 0;
+}
+
+TEST(Privsep, ADeadHelperIsReapedAndReportedInTheHealthCheck) {
+    auto s = start("owners", {"--permission", "net.read"});
+    SKIP_UNLESS_PRIVSEP(s);
+    auto& l = *s.launcher;
+    const pid_t helper = helper_pid(s.hello);
+    ASSERT_GT(helper, 0);
+    EXPECT_THAT(layer(s.hello, "seccomp").detail(),
+                HasSubstr("wait4(" + std::to_string(helper) + ", the socket-owner helper)"));
+    auto h = l.call(rpc::v1::OPERATION_HEALTH_CHECK);
+    ASSERT_TRUE(h.has_value());
+    EXPECT_EQ(detail(*h, "launcher.owner_helper"), "running (pid " + std::to_string(helper) + ")");
+    // The plugin's lookup (of inode 1, which no socket has: a whole walk) went through the
+    // helper, whose walk counters came back with the answer.
+    EXPECT_EQ(detail(*h, "owners.status"), "DE_OK");
+    EXPECT_EQ(detail(*h, "launcher.owner_helper.lookups"), "1");
+    EXPECT_NE(detail(*h, "launcher.owner_helper.fds_examined"), "0");
+    EXPECT_FALSE(detail(*h, "launcher.owner_helper.unreadable_pids").empty());
+    EXPECT_EQ(h->health().state(), rpc::v1::HEALTH_STATE_HEALTHY);
+
+    ASSERT_EQ(::kill(helper, SIGKILL), 0);
+    // Reaped by the launcher (a zombie would keep its /proc entry), then reported once.
+    const auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (!process_absent(helper) && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(50ms);
+    }
+    EXPECT_TRUE(process_absent(helper))
+        << "helper " << helper << " state " << status_field(helper, "State") << " not reaped";
+    auto diagnostic = [&] {
+        for (const auto& d : l.payloads<bus::v1::Diagnostic>("control.health.diagnostics")) {
+            if (d.fields().count("phase") != 0 && d.fields().at("phase") == "owner_helper")
+                return true;
+        }
+        return false;
+    };
+    EXPECT_TRUE(l.pump_until(diagnostic, 60s)) << "no diagnostic about the dead helper";
+    h = l.call(rpc::v1::OPERATION_HEALTH_CHECK);
+    ASSERT_TRUE(h.has_value());
+    EXPECT_THAT(detail(*h, "launcher.owner_helper"),
+                HasSubstr("pid " + std::to_string(helper) + " killed by signal 9 (SIGKILL)"));
+    EXPECT_EQ(h->health().state(), rpc::v1::HEALTH_STATE_DEGRADED);
+    EXPECT_THAT(h->health().message(), HasSubstr("socket-owner helper"));
+    EXPECT_EQ(detail(*h, "launcher.violations"), "") << "wait4 on the helper is allowed";
+    EXPECT_NE(detail(*h, "owners.status"), "DE_OK") << "the plugin's lookup fails cleanly";
+    stop(l);
+}
+
 TEST(Privsep, NoHelperWithoutNetReadOrUnderNoSandbox) {
     {
         auto s = start("probe", {});

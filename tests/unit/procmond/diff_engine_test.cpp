@@ -90,6 +90,46 @@ TEST(DiffEngine, ExecIsSamePidAndStartNewImage) {
     EXPECT_EQ(count(cs, ChangeKind::kStarted), 0u);
 }
 
+// A record read while the process was mid-execve already names the new exe (with the old
+// comm and no argv); the kernel's exec event that follows must still be an EXEC, not a
+// METADATA change. So must a process re-executing its own file.
+TEST(DiffEngine, AKernelReportedExecIsAnExecEvenWhenTheExeLooksUnchanged) {
+    DiffEngine d;
+    auto torn = proc(31, 1, "test_runner", "/tmp/marker-sleep");
+    torn.argv.clear();
+    torn.image_fingerprint = 0;  // the new address layout not yet set up
+    auto after = proc(31, 1, "marker-sleep", "/tmp/marker-sleep");
+    after.argv = {"marker", "3600"};
+    after.image_fingerprint = 0x1234;
+    std::vector<ProcessChange> cs;
+    d.diff_one(&torn, &after, table({after}), cs, /*exec_seen=*/true);
+    ASSERT_EQ(count(cs, ChangeKind::kExec), 1u);
+    EXPECT_EQ(count(cs, ChangeKind::kMetadata), 0u);
+    const auto* e = find(cs, ChangeKind::kExec);
+    EXPECT_EQ(e->process.argv, (std::vector<std::string>{"marker", "3600"}));
+    EXPECT_EQ(e->changed_fields.front(), "exe");
+
+    // Without the kernel's word (a scan), the same pair is a metadata change, as before.
+    cs.clear();
+    d.diff_one(&torn, &after, table({after}), cs);
+    EXPECT_EQ(count(cs, ChangeKind::kExec), 0u);
+    EXPECT_EQ(count(cs, ChangeKind::kMetadata), 1u);
+
+    // bash doing `exec bash`: same file, new image (new layout).
+    cs.clear();
+    auto shell = proc(32, 1, "bash", "/usr/bin/bash");
+    shell.image_fingerprint = 0x77;
+    auto reshell = shell;
+    reshell.image_fingerprint = 0x78;
+    d.diff_one(&shell, &reshell, table({reshell}), cs, /*exec_seen=*/true);
+    EXPECT_EQ(count(cs, ChangeKind::kExec), 1u);
+
+    // A scan already saw the new image before the queued exec event was handled: no duplicate.
+    cs.clear();
+    d.diff_one(&reshell, &reshell, table({reshell}), cs, /*exec_seen=*/true);
+    EXPECT_TRUE(cs.empty());
+}
+
 TEST(DiffEngine, MetadataListsChangedFieldsButIgnoresVolatileOnes) {
     DiffEngine d;
     auto before = proc(40, 1, "worker", "/usr/bin/worker");

@@ -10,6 +10,7 @@
 
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -141,6 +142,11 @@ TEST_F(Served, ClientLooksUpThroughTheSocketAndSkipsStaleReplies) {
     EXPECT_THAT(client.lookup(too_many, [](const OwnerRecord&) {}).error().message,
                 HasSubstr("max " + std::to_string(kMaxInodes)));
     EXPECT_FALSE(client.broken());
+    // The helper's walk counters come back with the answer.
+    const auto state = client.state();
+    EXPECT_TRUE(state.running);
+    EXPECT_EQ(state.lookups, 1u);
+    EXPECT_GT(state.last_walk.fds_examined, 0u);
     ::close(s);
 }
 
@@ -180,6 +186,34 @@ TEST(OwnerHelper, SpawnedHelperAnswersLikeAnInProcessWalk) {
     std::cout << "[   INFO   ] 300 sockets: in-process walk " << us(t1 - t0)
               << " us, through the helper " << us(t2 - t1) << " us\n";
     for (int fd : fds) ::close(fd);
+}
+
+// A helper that dies is reaped (no zombie) and described with how it ended, once as a notice.
+TEST(OwnerHelperClient, ADeadHelperIsReapedAndItsEndDescribed) {
+    OwnerHelperOptions options;
+    auto spawned = spawn_owner_helper(options);
+    if (spawned.fd < 0) GTEST_SKIP() << "helper not started: " << spawned.report.detail;
+    OwnerHelperClient client(spawned.fd, spawned.pid);
+    EXPECT_TRUE(client.state().running);
+    EXPECT_EQ(client.take_exit_notice(), std::nullopt);
+    ASSERT_EQ(::kill(spawned.pid, SIGKILL), 0);
+    const auto deadline = std::chrono::steady_clock::now() + 60s;
+    HelperState state = client.state();
+    while (state.running && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(20ms);
+        state = client.state();
+    }
+    ASSERT_FALSE(state.running) << state.text;
+    EXPECT_THAT(state.text, HasSubstr("killed by signal 9 (SIGKILL)"));
+    EXPECT_NE(::access(("/proc/" + std::to_string(spawned.pid)).c_str(), F_OK), 0)
+        << "still a zombie";
+    auto notice = client.take_exit_notice();
+    ASSERT_TRUE(notice.has_value());
+    EXPECT_THAT(*notice, HasSubstr("pid " + std::to_string(spawned.pid)));
+    EXPECT_EQ(client.take_exit_notice(), std::nullopt) << "said once";
+    EXPECT_THAT(
+        client.lookup(std::vector<std::uint64_t>{1}, [](const OwnerRecord&) {}).error().message,
+        HasSubstr("not running"));
 }
 
 TEST(OwnerHelperClient, ADeadOrSilentHelperIsAnErrorNotAHang) {

@@ -88,6 +88,37 @@ TEST(OwnerProtocol, ResponsesStayUnderTheMessageLimitAndRoundTrip) {
     EXPECT_NE(e->header.flags & kFlagLast, 0);
 }
 
+TEST(OwnerProtocol, TheLastReplyCarriesTheWalkCounters) {
+    std::vector<OwnerRecord> records;
+    for (std::uint32_t i = 0; i < 100; ++i) {
+        records.push_back({1000u + i, i + 1, "c", "/" + std::string(kMaxExeBytes, 'x')});
+    }
+    const auto messages = encode_owner_responses(5, records, WalkStats{7, 1234});
+    ASSERT_GT(messages.size(), 1u);
+    std::size_t seen = 0;
+    for (std::size_t i = 0; i < messages.size(); ++i) {
+        EXPECT_LE(messages[i].size(), kMaxResponseBytes);
+        auto r = decode_response(messages[i]);
+        ASSERT_TRUE(r.ok()) << r.error().message;
+        seen += r->records.size();
+        const bool last = i + 1 == messages.size();
+        EXPECT_EQ((r->header.flags & kFlagStats) != 0, last);
+        EXPECT_EQ(r->stats.pids_unreadable, last ? 7u : 0u);
+        EXPECT_EQ(r->stats.fds_examined, last ? 1234u : 0u);
+    }
+    EXPECT_EQ(seen, records.size());
+
+    auto only = encode_owner_responses(6, {}, WalkStats{3, 9});
+    ASSERT_EQ(only.size(), 1u);
+    auto r = decode_response(only[0]);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ(r->stats.pids_unreadable, 3u);
+    EXPECT_EQ(r->stats.fds_examined, 9u);
+    auto cut = only[0];
+    cut.resize(kHeaderBytes + kStatsBytes - 1);
+    EXPECT_FALSE(decode_response(cut).ok()) << "stats flag without the counters";
+}
+
 TEST(OwnerProtocol, TextRepliesAndCorruptResponses) {
     auto t = decode_response(encode_text_response(ReplyStatus::BadRequest, 4, "nope"));
     ASSERT_TRUE(t.ok());

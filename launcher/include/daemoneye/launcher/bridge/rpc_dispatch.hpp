@@ -9,6 +9,7 @@
 #include "daemoneye/launcher/bridge/host_context.hpp"
 #include "daemoneye/launcher/bridge/plugin_instance.hpp"
 #include "daemoneye/launcher/manifest.hpp"
+#include "daemoneye/launcher/privsep/owner_helper.hpp"
 #include "daemoneye/launcher/sandbox/layer.hpp"
 #include "daemoneye/rpc/v1/rpc.pb.h"
 
@@ -22,6 +23,8 @@ struct RpcContext {
     std::size_t max_result_bytes;
     std::function<std::uint64_t()> uptime_ms;
     std::function<std::size_t()> buffer_used;
+    // net.read: the socket-owner helper, reported in the health check (nullptr: none).
+    privsep::OwnerHelperClient* owner_helper = nullptr;
 };
 
 struct RpcOutcome {

@@ -16,10 +16,12 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -48,11 +50,7 @@ struct SpawnedHelper {
 SpawnedHelper spawn_owner_helper(const OwnerHelperOptions& options);
 
 // Walks `proc_root` for processes holding any of `inodes` (0 ignored), at most one owner per
-// inode; what the helper runs for each request. Counters of the walk go to the out-params.
-struct WalkStats {
-    std::uint64_t pids_unreadable = 0;
-    std::uint64_t fds_examined = 0;
-};
+// inode; what the helper runs for each request. Counters of the walk go to `stats`.
 std::vector<OwnerRecord> find_socket_owners(int proc_fd, std::span<const std::uint64_t> inodes,
                                             WalkStats* stats = nullptr);
 
@@ -60,8 +58,18 @@ std::vector<OwnerRecord> find_socket_owners(int proc_fd, std::span<const std::ui
 // exposed for tests. `proc_fd` is an open descriptor of the proc root.
 void serve_owner_requests(int fd, int proc_fd, pid_t expected_parent);
 
+// What the launcher knows about its helper (OwnerHelperClient::state()).
+struct HelperState {
+    pid_t pid = -1;
+    bool running = false;  // false once it exited or stopped answering
+    std::string text;      // "running (pid N)", "exited: killed by signal 9 (SIGKILL)", ...
+    WalkStats last_walk;   // the helper's counters for the last answered lookup
+    std::uint64_t lookups = 0;
+};
+
 // The launcher's end. Thread-safe: one request at a time. Replies for an older request (one that
-// timed out) are recognised by their id and skipped.
+// timed out) are recognised by their id and skipped. state() and take_exit_notice() never wait
+// for a lookup in progress.
 class OwnerHelperClient {
   public:
     OwnerHelperClient(int fd, pid_t pid,
@@ -76,16 +84,30 @@ class OwnerHelperClient {
 
     pid_t pid() const { return pid_; }
     int fd() const { return fd_; }
-    bool broken() const;
+    bool broken() const { return broken_.load(); }
+
+    // Reaps the helper when it has exited (waitpid WNOHANG on its pid only: the launcher's
+    // seccomp filter allows wait4 for that one pid), so it never lingers as a zombie, and says
+    // whether it is still there.
+    HelperState state();
+    // The exit description, once: the first call after the helper was found gone (reaps too).
+    std::optional<std::string> take_exit_notice();
 
   private:
+    void reap();  // exit_mutex_ held
+
     int fd_;
     pid_t pid_;
     std::chrono::milliseconds timeout_;
-    mutable std::mutex mutex_;
+    mutable std::mutex mutex_;  // one lookup at a time
     std::uint32_t next_id_ = 1;
-    bool broken_ = false;
+    std::atomic<bool> broken_{false};
     std::vector<std::uint8_t> buffer_;
+    std::mutex exit_mutex_;  // reaping and the fields below
+    std::optional<std::string> exit_;
+    bool exit_noticed_ = false;
+    WalkStats last_walk_;
+    std::uint64_t lookups_ = 0;
 };
 
 }  // namespace daemoneye::launcher::privsep

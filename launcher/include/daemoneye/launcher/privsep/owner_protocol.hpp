@@ -9,7 +9,9 @@
 //   request  = header{magic, version, kind = LOOKUP, request_id, count} + count x u64 inode
 //   response = header{magic, version, status, request_id, flags, count} + payload
 //     status OK:           count records {u64 inode, u32 pid, u16 comm_len, u16 exe_len,
-//                          comm bytes, exe bytes}; flags LAST on the final message of a request
+//                          comm bytes, exe bytes}; flags LAST on the final message of a request,
+//                          which also carries flag STATS and, after its records, the walk's
+//                          counters {u64 pids_unreadable, u64 fds_examined}
 //     status BAD_REQUEST:  payload = reason text (count 0, LAST)
 //     status READY / SETUP_FAILED: once, at start-up; payload = what the helper applied / why
 //                          it gave up
@@ -41,6 +43,14 @@ inline constexpr std::size_t kMaxReasonBytes = 512;
 enum class RequestKind : std::uint16_t { Lookup = 1 };
 enum class ReplyStatus : std::uint16_t { Ok = 0, BadRequest = 1, Ready = 2, SetupFailed = 3 };
 inline constexpr std::uint16_t kFlagLast = 1;
+inline constexpr std::uint16_t kFlagStats = 2;
+inline constexpr std::size_t kStatsBytes = 16;
+
+// Counters of one /proc walk (find_socket_owners), carried back on the LAST reply.
+struct WalkStats {
+    std::uint64_t pids_unreadable = 0;  // fd directories the walk was denied (a partial view)
+    std::uint64_t fds_examined = 0;
+};
 
 struct Request {
     std::uint32_t request_id = 0;
@@ -64,6 +74,7 @@ struct ResponseHeader {
 struct Response {
     ResponseHeader header;
     std::vector<OwnerRecord> records;  // status Ok
+    WalkStats stats;                   // status Ok with flag STATS (the LAST message)
     std::string text;                  // the other statuses
 };
 
@@ -77,10 +88,12 @@ Result<Request> decode_request(std::span<const std::uint8_t> bytes);
 // The request id of a message, when it is long enough to carry one (for error replies).
 std::uint32_t peek_request_id(std::span<const std::uint8_t> bytes);
 
-// Packs `records` into messages of at most kMaxResponseBytes; the last one is flagged LAST (an
-// empty result is one empty LAST message). comm/exe are cut to their maximum sizes.
+// Packs `records` into messages of at most kMaxResponseBytes; the last one is flagged LAST and
+// STATS and carries `stats` (an empty result is one LAST message with only the stats). comm/exe
+// are cut to their maximum sizes.
 std::vector<std::vector<std::uint8_t>> encode_owner_responses(std::uint32_t request_id,
-                                                              std::span<const OwnerRecord> records);
+                                                              std::span<const OwnerRecord> records,
+                                                              const WalkStats& stats = {});
 // A one-message reply carrying text: BAD_REQUEST, READY or SETUP_FAILED (text cut to
 // kMaxReasonBytes).
 std::vector<std::uint8_t> encode_text_response(ReplyStatus status, std::uint32_t request_id,

@@ -68,6 +68,9 @@ struct SeccompPolicy {
     bool netlink_sock_diag = false;  // net.read
     bool netlink_connector = false;  // proc.events
     bool inotify = false;            // fs.watch
+    // net.read: the socket-owner helper's pid. wait4 is allowed for exactly this pid, so the
+    // launcher can reap it when it dies (0: no child to reap, wait4 stays forbidden).
+    pid_t reap_child = 0;
 };
 Result<LayerReport> apply_seccomp(const SeccompPolicy& policy);
 

@@ -26,6 +26,7 @@ struct SandboxConfig {
     ViolationAction on_violation = ViolationAction::Deny;
     int keep_fd = -1;           // the bus fd
     int helper_fd = -1;         // net.read: the socket-owner helper's socket (privsep/)
+    pid_t helper_pid = 0;       // and its pid (the only child the launcher may reap)
     std::string plugin_path;    // readable + executable under Landlock
     pid_t expected_parent = 0;  // getppid() at startup
 };
