@@ -72,6 +72,12 @@ double thread_cpu_us() {
     return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1e6 +
            static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
 }
+// User-space part only: what the software costs, without the kernel's socket and wake-up work.
+double thread_user_us() {
+    rusage u{};
+    ::getrusage(RUSAGE_THREAD, &u);
+    return static_cast<double>(u.ru_utime.tv_sec) * 1e6 + static_cast<double>(u.ru_utime.tv_usec);
+}
 
 double pct(std::vector<std::uint64_t>& v, double p) {
     if (v.empty()) return 0;
@@ -210,9 +216,12 @@ asio::awaitable<int> role_rpc_client(std::map<std::string, std::string> a) {
     const auto target = str(a, "--target");
     // Sequential: one call at a time, latency of each.
     std::vector<std::uint64_t> lat;
-    double cpu0 = 0;
+    double cpu0 = 0, user0 = 0;
     for (std::uint64_t i = 0; i < count + 1000; ++i) {
-        if (i == 1000) cpu0 = thread_cpu_us();
+        if (i == 1000) {
+            cpu0 = thread_cpu_us();
+            user0 = thread_user_us();
+        }
         auto req = eb::RpcRequest::health_check("bench", target, 5s);
         const auto t0 = mono_ns();
         auto op = client.call(std::move(req), 5s);
@@ -224,6 +233,7 @@ asio::awaitable<int> role_rpc_client(std::map<std::string, std::string> a) {
         if (i >= 1000) lat.push_back(mono_ns() - t0);  // after warm-up
     }
     const double client_cpu = (thread_cpu_us() - cpu0) / static_cast<double>(count);
+    const double client_user = (thread_user_us() - user0) / static_cast<double>(count);
     double seq_total = 0;
     for (auto v : lat) seq_total += static_cast<double>(v);
     const double seq_rps = count / (seq_total / 1e9);
@@ -248,7 +258,8 @@ asio::awaitable<int> role_rpc_client(std::map<std::string, std::string> a) {
     }
     const double pipe_rps = count / ((mono_ns() - t0) / 1e9);
     std::cout << "RESULT p50_us=" << pct(lat, 0.5) << " p99_us=" << pct(lat, 0.99)
-              << " cpu_us=" << client_cpu << " seq_rps=" << static_cast<std::uint64_t>(seq_rps)
+              << " cpu_us=" << client_cpu << " user_us=" << client_user
+              << " seq_rps=" << static_cast<std::uint64_t>(seq_rps)
               << " pipelined_rps=" << static_cast<std::uint64_t>(pipe_rps) << std::endl;
     co_return 0;
 }
@@ -497,18 +508,21 @@ int rpc(const std::string& self, const std::map<std::string, std::string>& a) {
     ChildProcess server({self, "--role", "rpc-server", "--socket", b.path});
     if (!server.wait_for("READY", 30s)) return 1;
     auto broker_cpu = [&b] {
-        std::promise<double> p;
-        asio::post(b.io, [&p] { p.set_value(thread_cpu_us()); });
+        std::promise<std::pair<double, double>> p;
+        asio::post(b.io, [&p] { p.set_value({thread_cpu_us(), thread_user_us()}); });
         return p.get_future().get();
     };
     for (const std::string target : {"control.bench.local", "control.bench.remote"}) {
-        const double broker0 = broker_cpu();
+        const auto broker0 = broker_cpu();
         ChildProcess client({self, "--role", "rpc-client", "--socket", b.path, "--target", target,
                              "--count", std::to_string(count), "--window",
                              str(a, "--window").empty() ? "32" : str(a, "--window")});
         auto r = client.wait_for("RESULT", 600s);
         if (!r) return 1;
-        const double broker_us = broker_cpu() - broker0;
+        const auto broker1 = broker_cpu();
+        const double calls = static_cast<double>(2 * count + 1000);
+        const double broker_us = (broker1.first - broker0.first) / calls;
+        const double broker_user_us = (broker1.second - broker0.second) / calls;
         std::cout << (target == "control.bench.local" ? "rpc, server in broker process: "
                                                       : "rpc, server in another process:")
                   << "p50 " << dfield(*r, "p50_us") << " us  p99 " << dfield(*r, "p99_us")
@@ -527,8 +541,9 @@ int rpc(const std::string& self, const std::map<std::string, std::string>& a) {
         // CPU per call, robust to a loaded machine: the client's thread over the sequential
         // calls; the broker's thread over the whole client run (sequential, pipelined, warm-up;
         // with an in-process server that includes the server's work).
-        std::cout << "  cpu per call: client " << dfield(*r, "cpu_us") << " us, broker "
-                  << broker_us / static_cast<double>(2 * count + 1000) << " us" << std::endl;
+        std::cout << "  cpu per call (user part): client " << dfield(*r, "cpu_us") << " us ("
+                  << dfield(*r, "user_us") << "), broker " << broker_us << " us (" << broker_user_us
+                  << ")" << std::endl;
         std::cout << std::endl;
     }
     return 0;
