@@ -47,7 +47,8 @@ std::uint64_t mono_ns() {
 double percentile_us(std::vector<std::uint64_t>& v, double p) {
     if (v.empty()) return 0;
     std::sort(v.begin(), v.end());
-    const auto i = std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())));
+    const auto i =
+        std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())));
     return static_cast<double>(v[i]) / 1000.0;
 }
 
@@ -197,9 +198,9 @@ std::string Server::log_tail() const {
     for (std::string l; std::getline(f, l);) lines.push_back(l);
     std::string out;
     for (std::size_t i = lines.size() > 5 ? lines.size() - 5 : 0; i < lines.size(); ++i) {
-        out += "    " + lines[i] + "\n";
+        out += "\n    " + lines[i];
     }
-    return out;
+    return out.empty() ? " (no output)" : out;
 }
 
 }  // namespace peers

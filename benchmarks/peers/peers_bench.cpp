@@ -42,6 +42,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 
+#include <spdlog/spdlog.h>
+
 #include "../../tests/integration/eventbus/child_process.hpp"
 #include "common.hpp"
 #include "daemoneye/eventbus/broker.hpp"
@@ -70,7 +72,9 @@ DaemonEye's EventBus against NATS, ZeroMQ and Mosquitto in one run (see docs/per
   --help              this text
 Exit 1 when DaemonEye is not ahead of every peer that ran on fan-in and fan-out, lossless.
 Peers not installed (nats-server, mosquitto) or not built in (libnats, libzmq, libmosquitto
-missing at configure time) are skipped with a message.
+missing at configure time) are skipped with a message; so is a peer that fails to start.
+Exit 1 also when a DaemonEye or raw ping-pong run failed (in any mode).
+Environment: NATS_SERVER, MOSQUITTO = server binaries to use instead of the ones in PATH.
 )";
 
 struct Config {
@@ -199,16 +203,22 @@ struct Peer {
     std::string why;
 };
 
+// $env when set (must be executable), else the program found in PATH or the sbin directories.
+std::string server_program(const char* env, const std::string& name) {
+    if (const char* e = ::getenv(env); e && *e) return ::access(e, X_OK) == 0 ? e : "";
+    return peers::find_program(name);
+}
+
 bool wait_listening(peers::Server& s, int port, std::string& why, const std::string& name) {
     const auto deadline = std::chrono::steady_clock::now() + 10s;
     while (!peers::tcp_accepts(port)) {
         if (!s.alive()) {
-            why = name + " exited at start:\n" + s.log_tail();
+            why = name + " exited at start:" + s.log_tail();
             return false;
         }
         if (std::chrono::steady_clock::now() > deadline) {
-            why = name + " not listening on 127.0.0.1:" + std::to_string(port) + " after 10 s\n" +
-                  s.log_tail();
+            why = name + " not listening on 127.0.0.1:" + std::to_string(port) +
+                  " after 10 s; log:" + s.log_tail();
             return false;
         }
         std::this_thread::sleep_for(20ms);
@@ -217,9 +227,11 @@ bool wait_listening(peers::Server& s, int port, std::string& why, const std::str
 }
 
 void start_nats(const Config& c, Peer& p) {
-    const auto bin = peers::find_program("nats-server");
+    const auto bin = server_program("NATS_SERVER", "nats-server");
     if (bin.empty()) {
-        p.why = "nats-server not installed (apt-get install nats-server)";
+        p.why =
+            "nats-server not installed (apt-get install nats-server) or $NATS_SERVER not "
+            "executable";
         return;
     }
     const int port = peers::free_tcp_port();
@@ -232,9 +244,9 @@ void start_nats(const Config& c, Peer& p) {
 }
 
 void start_mosquitto(const Config& c, Peer& p) {
-    const auto bin = peers::find_program("mosquitto");
+    const auto bin = server_program("MOSQUITTO", "mosquitto");
     if (bin.empty()) {
-        p.why = "mosquitto not installed (apt-get install mosquitto)";
+        p.why = "mosquitto not installed (apt-get install mosquitto) or $MOSQUITTO not executable";
         return;
     }
     const int port = peers::free_tcp_port();
@@ -246,8 +258,8 @@ void start_mosquitto(const Config& c, Peer& p) {
           << "persistence false\n";
         if (::geteuid() == 0) f << "user root\n";  // no privilege drop: it must read our dir
     }
-    p.server = std::make_unique<peers::Server>(std::vector<std::string>{bin, "-c", conf},
-                                               conf + ".log");
+    p.server =
+        std::make_unique<peers::Server>(std::vector<std::string>{bin, "-c", conf}, conf + ".log");
     if (wait_listening(*p.server, port, p.why, "mosquitto")) {
         p.args = {"--host", "127.0.0.1", "--port", std::to_string(port)};
     }
@@ -255,9 +267,9 @@ void start_mosquitto(const Config& c, Peer& p) {
 
 void start_zmq_proxy(const Config& c, Peer& p, int hwm) {
     const auto front = "ipc://" + unique(c, "zmq-front"), back = "ipc://" + unique(c, "zmq-back");
-    p.proxy = std::make_unique<ChildProcess>(std::vector<std::string>{
-        c.self, "--role", "zmq-proxy", "--front", front, "--back", back, "--hwm",
-        std::to_string(hwm)});
+    p.proxy = std::make_unique<ChildProcess>(
+        std::vector<std::string>{c.self, "--role", "zmq-proxy", "--front", front, "--back", back,
+                                 "--hwm", std::to_string(hwm)});
     if (!p.proxy->wait_for("READY", 20s)) {
         p.why = "zmq proxy did not start";
         return;
@@ -290,8 +302,8 @@ struct PubSubSystem {
 
 std::vector<PubSubSystem> pubsub_systems() {
     std::vector<PubSubSystem> v;
-    v.push_back({"DaemonEye (buffer 100k)", "de", "de", "events.bench.data", "events.#",
-                 "events.#", true, start_daemoneye, false});
+    v.push_back({"DaemonEye (buffer 100k)", "de", "de", "events.bench.data", "events.#", "events.#",
+                 true, start_daemoneye, false});
 #ifdef PEERS_HAVE_NATS
     const bool nats = true;
 #else
@@ -312,9 +324,8 @@ std::vector<PubSubSystem> pubsub_systems() {
     v.push_back({"ZeroMQ XPUB/XSUB (HWM 1000, default)", "zmq", "zmq", "events.bench.data",
                  "events.", "events.", zmq,
                  [](const Config& c, Peer& p) { start_zmq_proxy(c, p, 1000); }, true});
-    v.push_back({"ZeroMQ XPUB/XSUB (HWM 0, no-drop)", "zmq", "zmq", "events.bench.data",
-                 "events.", "events.", zmq,
-                 [](const Config& c, Peer& p) { start_zmq_proxy(c, p, 0); }, true});
+    v.push_back({"ZeroMQ XPUB/XSUB (HWM 0, no-drop)", "zmq", "zmq", "events.bench.data", "events.",
+                 "events.", zmq, [](const Config& c, Peer& p) { start_zmq_proxy(c, p, 0); }, true});
     v.push_back({"Mosquitto (QoS 0)", "mqtt", "mqtt", "events/bench/data", "events/#", "events/#",
                  mqtt, start_mosquitto, false});
     return v;
@@ -325,8 +336,8 @@ std::vector<std::string> concat(std::vector<std::string> a, const std::vector<st
     return a;
 }
 
-Outcome run_pubsub(const Config& c, const PubSubSystem& s, std::uint64_t pubs,
-                   std::uint64_t subs, std::uint64_t count) {
+Outcome run_pubsub(const Config& c, const PubSubSystem& s, std::uint64_t pubs, std::uint64_t subs,
+                   std::uint64_t count) {
     Peer p;  // declared first: destroyed last, after every client is killed
     s.start(c, p);
     if (!p.why.empty()) return fail(p.why);
@@ -334,26 +345,27 @@ Outcome run_pubsub(const Config& c, const PubSubSystem& s, std::uint64_t pubs,
     const std::uint64_t per_sub = count * pubs;
     const auto base_ms = c.quick ? 1000 : 3000;
     for (std::uint64_t i = 0; i < subs; ++i) {
-        sp.push_back(std::make_unique<ChildProcess>(concat(
-            {c.self, "--role", s.roles + "-sub", "--pattern",
-             subs > 1 ? s.pattern_out : s.pattern_in, "--topic", s.topic, "--expect",
-             std::to_string(per_sub), "--pubs", std::to_string(pubs), "--idle-ms",
-             std::to_string(base_ms)},
-            p.args)));
+        sp.push_back(std::make_unique<ChildProcess>(
+            concat({c.self, "--role", s.roles + "-sub", "--pattern",
+                    subs > 1 ? s.pattern_out : s.pattern_in, "--topic", s.topic, "--expect",
+                    std::to_string(per_sub), "--pubs", std::to_string(pubs), "--idle-ms",
+                    std::to_string(base_ms)},
+                   p.args)));
         if (!sp.back()->wait_for("READY", 20s)) return fail("subscriber did not start");
     }
     const auto go = unique(c, "go");
     for (std::uint64_t i = 0; i < pubs; ++i) {
         pp.push_back(std::make_unique<ChildProcess>(
             concat({c.self, "--role", s.roles + "-pub", "--topic", s.topic, "--count",
-                    std::to_string(count), "--size", std::to_string(c.size), "--go", go,
-                    "--index", std::to_string(i)},
+                    std::to_string(count), "--size", std::to_string(c.size), "--go", go, "--index",
+                    std::to_string(i)},
                    p.args)));
         if (!pp.back()->wait_for("READY", 20s)) return fail("publisher did not start");
     }
     if (s.warm) {
         for (auto& sub : sp) {
-            if (!sub->wait_for("WARMED", 20s)) return fail("subscription never reached the publishers");
+            if (!sub->wait_for("WARMED", 20s))
+                return fail("subscription never reached the publishers");
         }
     }
     if (FILE* f = std::fopen(go.c_str(), "w")) std::fclose(f);
@@ -363,7 +375,9 @@ Outcome run_pubsub(const Config& c, const PubSubSystem& s, std::uint64_t pubs,
     std::uint64_t received = 0, first = UINT64_MAX, last = 0;
     for (auto& sub : sp) {
         auto r = sub->wait_for("RESULT", deadline);
-        if (!r) return fail("subscriber gave no result within " + std::to_string(deadline.count()) + " s");
+        if (!r)
+            return fail("subscriber gave no result within " + std::to_string(deadline.count()) +
+                        " s");
         received += static_cast<std::uint64_t>(peers::field(*r, "received"));
         const auto f = static_cast<std::uint64_t>(peers::field(*r, "first"));
         const auto l = static_cast<std::uint64_t>(peers::field(*r, "last"));
@@ -418,9 +432,9 @@ Outcome run_rpc(const Config& c, const RpcSystem& s) {
     Peer p;
     std::unique_ptr<ChildProcess> server;
     std::vector<std::string> client;
-    const std::vector<std::string> counts = {"--count", std::to_string(c.rpc_count), "--warmup",
-                                             std::to_string(c.rpc_warmup), "--size",
-                                             std::to_string(c.rpc_size)};
+    const std::vector<std::string> counts = {"--count",  std::to_string(c.rpc_count),
+                                             "--warmup", std::to_string(c.rpc_warmup),
+                                             "--size",   std::to_string(c.rpc_size)};
     auto start_server = [&](std::vector<std::string> argv) {
         server = std::make_unique<ChildProcess>(concat(std::move(argv), counts));
         return static_cast<bool>(server->wait_for("READY", 20s));
@@ -438,8 +452,8 @@ Outcome run_rpc(const Config& c, const RpcSystem& s) {
         const std::string target = local ? "control.bench.local" : "control.bench.remote";
         if (local) {
             if (!p.broker->serve_local(target)) return fail("in-process server did not start");
-        } else if (!start_server(concat({c.self, "--role", "de-rpc-server", "--target", target},
-                                        p.args))) {
+        } else if (!start_server(
+                       concat({c.self, "--role", "de-rpc-server", "--target", target}, p.args))) {
             return fail("RPC server process did not start");
         }
         client = concat({c.self, "--role", "de-rpc-client", "--target", target}, p.args);
@@ -560,8 +574,8 @@ int drive(const Config& c) {
             std::string name;
             std::uint64_t pubs, subs, count;
         };
-        for (const Scn& scn : {Scn{"fan-in 4->1", 4, 1, c.fanin_count},
-                               Scn{"fan-out 1->4", 1, 4, c.fanout_count}}) {
+        for (const Scn& scn :
+             {Scn{"fan-in 4->1", 4, 1, c.fanin_count}, Scn{"fan-out 1->4", 1, 4, c.fanout_count}}) {
             const std::string key = scn.pubs > 1 ? "fan-in" : "fan-out";
             if (!c.scenarios.empty() && !c.scenarios.count(key)) continue;
             for (auto i : order(ps.size())) {
@@ -573,8 +587,8 @@ int drive(const Config& c) {
                     continue;
                 }
                 if (!ser.skipped.empty() && ser.runs.empty()) continue;  // could not start before
-                std::cout << "[round " << round + 1 << "] " << scn.name << "  " << s.name
-                          << ": " << std::flush;
+                std::cout << "[round " << round + 1 << "] " << scn.name << "  " << s.name << ": "
+                          << std::flush;
                 const auto o = run_pubsub(c, s, scn.pubs, scn.subs, scn.count);
                 if (o.ok) {
                     std::cout << human_rate(o.rate) << " msg/s delivered, loss "
@@ -617,9 +631,17 @@ int drive(const Config& c) {
     std::cout << "\nResults (median of " << c.rounds << " round(s); rate range in brackets; loss"
               << " = worst round), load average at the end " << loadavg() << "\n\n";
     std::cout << std::left << std::setw(15) << "scenario" << std::setw(43) << "system"
-              << std::setw(24) << "rate /s" << std::setw(9) << "loss %" << std::setw(10)
-              << "p50 us" << std::setw(10) << "p99 us" << "DaemonEye vs best peer\n";
+              << std::setw(24) << "rate /s" << std::setw(9) << "loss %" << std::setw(10) << "p50 us"
+              << std::setw(10) << "p99 us"
+              << "DaemonEye vs best peer\n";
     bool target_ok = true;
+    bool ours_failed = false;  // a DaemonEye or raw run failed: the harness or the bus is broken
+    for (const auto& s : series) {
+        if (s.peer) continue;
+        for (const auto& o : s.runs) {
+            if (!o.ok) ours_failed = true;
+        }
+    }
     std::vector<std::string> verdicts;
     std::string last_scenario;
     for (const auto& s : series) {
@@ -629,7 +651,8 @@ int drive(const Config& c) {
                   << std::setw(43) << s.system;
         last_scenario = s.scenario;
         if (!m.ok) {
-            std::cout << "skipped: " << (s.skipped.empty() ? "failed" : s.skipped) << "\n";
+            const auto why = s.skipped.empty() ? std::string("failed") : s.skipped;
+            std::cout << "skipped: " << why.substr(0, why.find('\n')) << "\n";
             continue;
         }
         std::string rate = human_rate(m.rate);
@@ -694,13 +717,17 @@ int drive(const Config& c) {
             if (d.scenario != s.scenario || d.system.rfind("DaemonEye", 0) != 0) continue;
             const auto m = summarise(d);
             if (m.ok) {
-                std::cout << "  " << d.system << ": p50 " << fixed(m.p50 / raw.p50, 2)
-                          << "x, p99 " << fixed(m.p99 / raw.p99, 2) << "x the raw ping-pong\n";
+                std::cout << "  " << d.system << ": p50 " << fixed(m.p50 / raw.p50, 2) << "x, p99 "
+                          << fixed(m.p99 / raw.p99, 2) << "x the raw ping-pong\n";
             }
         }
     }
     std::cout << "\n";
     for (const auto& v : verdicts) std::cout << "target " << v << "\n";
+    if (ours_failed) {
+        std::cout << "FAILED: a DaemonEye or raw ping-pong run failed (see above)" << std::endl;
+        return 1;
+    }
     if (c.quick) {
         std::cout << "--quick: counts too small to judge, the target is not checked" << std::endl;
         return 0;
@@ -720,6 +747,7 @@ std::set<std::string> split(const std::string& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    spdlog::set_level(spdlog::level::warn);  // the broker's and clients' session notices
     if (argc >= 3 && std::string(argv[1]) == "--role") {
         peers::become_child_role();
         const std::string role = argv[2];
@@ -754,9 +782,9 @@ int main(int argc, char** argv) {
             c.quick = true;
         } else if (a.rfind("--benchmark", 0) == 0) {
             // Google Benchmark flags passed by scripts/run-benchmarks to every binary: not ours.
-        } else if (i + 1 < argc && (a == "--rounds" || a == "--count" || a == "--fanout-count" ||
-                                    a == "--rpc-count" || a == "--buffer" || a == "--only" ||
-                                    a == "--scenarios")) {
+        } else if (i + 1 < argc &&
+                   (a == "--rounds" || a == "--count" || a == "--fanout-count" ||
+                    a == "--rpc-count" || a == "--buffer" || a == "--only" || a == "--scenarios")) {
             given[a] = argv[++i];
         } else {
             std::cerr << "peers_bench: unknown or incomplete option '" << a << "'\n" << kUsage;

@@ -94,7 +94,8 @@ int pub(const Args& a) {
                                    payload.data(), 0, false);
         // publish() writes at once when it can; what the socket did not take stays queued in
         // the library: wait for the socket (the library's loop) before queueing more.
-        while (rc == MOSQ_ERR_SUCCESS && mosquitto_want_write(c.m)) rc = mosquitto_loop(c.m, 1000, 1);
+        while (rc == MOSQ_ERR_SUCCESS && mosquitto_want_write(c.m))
+            rc = mosquitto_loop(c.m, 1000, 1);
         if (rc != MOSQ_ERR_SUCCESS) {
             std::cerr << "mqtt-pub: publish: " << mosquitto_strerror(rc) << "\n";
             return 1;
@@ -135,23 +136,23 @@ int sub(const Args& a) {
 int rpc_server(const Args& a) {
     Client c;
     if (!c.connect(a, "mqtt-rpc-server")) return 1;
-    mosquitto_message_v5_callback_set(
-        c.m, [](mosquitto* m, void*, const mosquitto_message* msg, const mosquitto_property* props) {
-            char* topic = nullptr;
-            void* corr = nullptr;
-            std::uint16_t corr_len = 0;
-            mosquitto_property_read_string(props, MQTT_PROP_RESPONSE_TOPIC, &topic, false);
-            mosquitto_property_read_binary(props, MQTT_PROP_CORRELATION_DATA, &corr, &corr_len,
-                                           false);
-            if (topic) {
-                mosquitto_property* out = nullptr;
-                if (corr) mosquitto_property_add_binary(&out, MQTT_PROP_CORRELATION_DATA, corr, corr_len);
-                mosquitto_publish_v5(m, nullptr, topic, msg->payloadlen, msg->payload, 0, false, out);
-                mosquitto_property_free_all(&out);
-            }
-            std::free(topic);
-            std::free(corr);
-        });
+    mosquitto_message_v5_callback_set(c.m, [](mosquitto* m, void*, const mosquitto_message* msg,
+                                              const mosquitto_property* props) {
+        char* topic = nullptr;
+        void* corr = nullptr;
+        std::uint16_t corr_len = 0;
+        mosquitto_property_read_string(props, MQTT_PROP_RESPONSE_TOPIC, &topic, false);
+        mosquitto_property_read_binary(props, MQTT_PROP_CORRELATION_DATA, &corr, &corr_len, false);
+        if (topic) {
+            mosquitto_property* out = nullptr;
+            if (corr)
+                mosquitto_property_add_binary(&out, MQTT_PROP_CORRELATION_DATA, corr, corr_len);
+            mosquitto_publish_v5(m, nullptr, topic, msg->payloadlen, msg->payload, 0, false, out);
+            mosquitto_property_free_all(&out);
+        }
+        std::free(topic);
+        std::free(corr);
+    });
     if (!c.subscribe("rpc/bench", "mqtt-rpc-server")) return 1;
     std::cout << "READY" << std::endl;
     for (;;) {
@@ -186,9 +187,9 @@ int rpc_client(const Args& a) {
         mosquitto_property_add_string(&props, MQTT_PROP_RESPONSE_TOPIC, reply_topic.c_str());
         mosquitto_property_add_binary(&props, MQTT_PROP_CORRELATION_DATA, &i, sizeof i);
         const auto t0 = mono_ns();
-        const int rc = mosquitto_publish_v5(c.m, nullptr, "rpc/bench",
-                                            static_cast<int>(payload.size()), payload.data(), 0,
-                                            false, props);
+        const int rc =
+            mosquitto_publish_v5(c.m, nullptr, "rpc/bench", static_cast<int>(payload.size()),
+                                 payload.data(), 0, false, props);
         mosquitto_property_free_all(&props);
         if (rc != MOSQ_ERR_SUCCESS || !c.loop_until(c.st.replied, "mqtt-rpc-client", "reply")) {
             return 1;

@@ -47,7 +47,9 @@ struct Ctx {
     }
 };
 
-int hwm_of(const Args& a) { return static_cast<int>(num(a, "--hwm", 1000)); }
+int hwm_of(const Args& a) {
+    return static_cast<int>(num(a, "--hwm", 1000));
+}
 
 bool failed(int rc, const char* what, const std::string& where) {
     if (rc == 0) return false;
@@ -159,8 +161,8 @@ int rep(const Args& a) {
 int req(const Args& a) {
     Ctx c;
     void* s = c.socket(ZMQ_REQ, 1000);
-    if (!s || failed(zmq_connect(s, str(a, "--endpoint").c_str()), "connect",
-                     str(a, "--endpoint"))) {
+    if (!s ||
+        failed(zmq_connect(s, str(a, "--endpoint").c_str()), "connect", str(a, "--endpoint"))) {
         return 1;
     }
     int timeout_ms = 5000;
