@@ -735,6 +735,19 @@ int drive(const Config& c) {
     return target_ok ? 0 : 1;
 }
 
+// On SIGINT/SIGTERM/SIGHUP: every child dies with us (they all set PR_SET_PDEATHSIG); the
+// private directory is removed by a detached `rm -rf` (only async-signal-safe calls here), then
+// the signal takes its default course.
+char g_dir[256] = {};
+extern "C" void on_fatal_signal(int sig) {
+    if (g_dir[0] != '\0' && ::fork() == 0) {
+        ::execl("/bin/rm", "rm", "-rf", g_dir, static_cast<char*>(nullptr));
+        ::_exit(127);
+    }
+    ::signal(sig, SIG_DFL);
+    ::raise(sig);
+}
+
 std::set<std::string> split(const std::string& s) {
     std::set<std::string> out;
     std::stringstream ss(s);
@@ -844,6 +857,8 @@ int main(int argc, char** argv) {
         return 2;
     }
     c.dir = tmpl;
+    std::snprintf(g_dir, sizeof g_dir, "%s", tmpl);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::signal(sig, on_fatal_signal);
     int rc = 1;
     try {
         rc = drive(c);
