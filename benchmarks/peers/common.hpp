@@ -76,6 +76,9 @@ int free_tcp_port();
 // Whether something accepts TCP connections on 127.0.0.1:port.
 bool tcp_accepts(int port);
 
+// Whether something accepts connections on the unix socket at `path`.
+bool unix_accepts(const std::string& path);
+
 // Full path of an executable found in PATH or /usr/sbin, /usr/local/sbin, /sbin; empty if none.
 std::string find_program(const std::string& name);
 

@@ -8,9 +8,10 @@
 //   rpc      sequential request/reply p50/p99: raw unix-socket ping-pong (the limit), ZeroMQ
 //            REQ/REP, Mosquitto (MQTT v5 response topic), NATS request/reply, DaemonEye RPC
 //            (BusClient::call; server in another process, and in the broker's process)
-// DaemonEye's broker runs on a thread of this process (as in the agent); nats-server and
-// mosquitto are private servers on free 127.0.0.1 ports with a private temp directory; the
-// ZeroMQ XSUB/XPUB proxy is a process of its own on ipc:// endpoints.
+// DaemonEye's broker runs on a thread of this process (as in the agent); nats-server (TCP on a
+// free 127.0.0.1 port: it has no unix-socket listener) and mosquitto (unix-socket listener) are
+// private servers in a private temp directory; the ZeroMQ XSUB/XPUB proxy is a process of its
+// own on ipc:// endpoints. DaemonEye, ZeroMQ, Mosquitto and the raw ping-pong use unix sockets.
 //
 // Exit status: 1 when DaemonEye is not ahead of every peer that ran, on fan-in and fan-out,
 // lossless (the DESIGN target; peers that could not run are reported and left out), 2 on usage
@@ -209,16 +210,18 @@ std::string server_program(const char* env, const std::string& name) {
     return peers::find_program(name);
 }
 
-bool wait_listening(peers::Server& s, int port, std::string& why, const std::string& name) {
+// Waits until the server accepts connections (`accepts`), or it exited, or 10 s passed.
+template <class Accepts>
+bool wait_listening(peers::Server& s, Accepts accepts, const std::string& where, std::string& why,
+                    const std::string& name) {
     const auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (!peers::tcp_accepts(port)) {
+    while (!accepts()) {
         if (!s.alive()) {
             why = name + " exited at start:" + s.log_tail();
             return false;
         }
         if (std::chrono::steady_clock::now() > deadline) {
-            why = name + " not listening on 127.0.0.1:" + std::to_string(port) +
-                  " after 10 s; log:" + s.log_tail();
+            why = name + " not listening on " + where + " after 10 s; log:" + s.log_tail();
             return false;
         }
         std::this_thread::sleep_for(20ms);
@@ -238,7 +241,9 @@ void start_nats(const Config& c, Peer& p) {
     p.server = std::make_unique<peers::Server>(
         std::vector<std::string>{bin, "-a", "127.0.0.1", "-p", std::to_string(port)},
         unique(c, "nats") + ".log");
-    if (wait_listening(*p.server, port, p.why, "nats-server")) {
+    if (wait_listening(
+            *p.server, [port] { return peers::tcp_accepts(port); },
+            "127.0.0.1:" + std::to_string(port), p.why, "nats-server")) {
         p.args = {"--url", "nats://127.0.0.1:" + std::to_string(port)};
     }
 }
@@ -249,19 +254,22 @@ void start_mosquitto(const Config& c, Peer& p) {
         p.why = "mosquitto not installed (apt-get install mosquitto) or $MOSQUITTO not executable";
         return;
     }
-    const int port = peers::free_tcp_port();
-    const auto conf = unique(c, "mosquitto") + ".conf";
+    // A unix-socket listener, like DaemonEye's and ZeroMQ's ipc:// (libmosquitto connects to
+    // it with the path as host and port 0).
+    const auto stem = unique(c, "mosquitto");
+    const auto conf = stem + ".conf", sock = stem + ".sock";
     {
         std::ofstream f(conf);
-        f << "listener " << port << " 127.0.0.1\n"
+        f << "listener 0 " << sock << "\n"
           << "allow_anonymous true\n"
           << "persistence false\n";
         if (::geteuid() == 0) f << "user root\n";  // no privilege drop: it must read our dir
     }
     p.server =
-        std::make_unique<peers::Server>(std::vector<std::string>{bin, "-c", conf}, conf + ".log");
-    if (wait_listening(*p.server, port, p.why, "mosquitto")) {
-        p.args = {"--host", "127.0.0.1", "--port", std::to_string(port)};
+        std::make_unique<peers::Server>(std::vector<std::string>{bin, "-c", conf}, stem + ".log");
+    if (wait_listening(
+            *p.server, [sock] { return peers::unix_accepts(sock); }, sock, p.why, "mosquitto")) {
+        p.args = {"--host", sock, "--port", "0"};
     }
 }
 
@@ -709,18 +717,32 @@ int drive(const Config& c) {
         }
         std::cout << "\n";
     }
-    for (const auto& s : series) {
-        if (s.scenario != "request/reply" || s.system.rfind("raw", 0) != 0) continue;
-        const auto raw = summarise(s);
-        if (!raw.ok) break;
-        for (const auto& d : series) {
-            if (d.scenario != s.scenario || d.system.rfind("DaemonEye", 0) != 0) continue;
-            const auto m = summarise(d);
-            if (m.ok) {
-                std::cout << "  " << d.system << ": p50 " << fixed(m.p50 / raw.p50, 2) << "x, p99 "
-                          << fixed(m.p99 / raw.p99, 2) << "x the raw ping-pong\n";
+    // Request/reply ratios taken within each round (server and client of both sides measured
+    // minutes apart at most), then the median: robust to this VM switching regimes between rounds.
+    bool header = false;
+    for (const auto& d : series) {
+        if (d.scenario != "request/reply" || d.system.rfind("DaemonEye", 0) != 0) continue;
+        std::string line;
+        for (const auto& x : series) {
+            if (x.scenario != d.scenario || x.system.rfind("DaemonEye", 0) == 0) continue;
+            std::vector<double> r50, r99;
+            for (std::size_t r = 0; r < std::min(d.runs.size(), x.runs.size()); ++r) {
+                if (!d.runs[r].ok || !x.runs[r].ok || x.runs[r].p50 <= 0) continue;
+                r50.push_back(d.runs[r].p50 / x.runs[r].p50);
+                r99.push_back(d.runs[r].p99 / x.runs[r].p99);
             }
+            if (r50.empty()) continue;
+            line += "\n      " + fixed(median(r50), 2) + "x / " + fixed(median(r99), 2) + "x  " +
+                    x.system;
         }
+        if (line.empty()) continue;
+        if (!header) {
+            std::cout
+                << "\nrequest/reply, DaemonEye's p50 / p99 as a multiple of each other "
+                   "system's (per-round ratio, median over rounds; < 1 = DaemonEye faster):\n";
+            header = true;
+        }
+        std::cout << "  " << d.system << ":" << line << "\n";
     }
     std::cout << "\n";
     for (const auto& v : verdicts) std::cout << "target " << v << "\n";

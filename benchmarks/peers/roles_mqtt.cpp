@@ -1,5 +1,5 @@
-// MQTT through libmosquitto (MQTT v5, QoS 0) against a private mosquitto broker on 127.0.0.1
-// (this Debian build of libmosquitto has no unix-socket connect). Topics: events/bench/data,
+// MQTT through libmosquitto (MQTT v5, QoS 0) against a private mosquitto broker on a unix-socket
+// listener (--host is the socket path, --port 0). Topics: events/bench/data,
 // wildcard "events/#"; request/reply with the v5 response-topic and correlation-data
 // properties. Every client drives the library's own loop (mosquitto_loop) on its one thread.
 #include <mosquitto.h>
