@@ -308,10 +308,12 @@ struct PubSubSystem {
     bool warm = false;  // wait for WARMED (ZeroMQ's slow joiners)
 };
 
-std::vector<PubSubSystem> pubsub_systems() {
+std::vector<PubSubSystem> pubsub_systems(const Config& c) {
     std::vector<PubSubSystem> v;
-    v.push_back({"DaemonEye (buffer 100k)", "de", "de", "events.bench.data", "events.#", "events.#",
-                 true, start_daemoneye, false});
+    const auto buffer =
+        c.buffer % 1000 == 0 ? std::to_string(c.buffer / 1000) + "k" : std::to_string(c.buffer);
+    v.push_back({"DaemonEye (buffer " + buffer + ")", "de", "de", "events.bench.data", "events.#",
+                 "events.#", true, start_daemoneye, false});
 #ifdef PEERS_HAVE_NATS
     const bool nats = true;
 #else
@@ -569,7 +571,7 @@ int drive(const Config& c) {
         series.push_back({scenario, system, peer, {}, {}});
         return series.back();
     };
-    const auto ps = pubsub_systems();
+    const auto ps = pubsub_systems(c);
     const auto rs = rpc_systems();
     for (int round = 0; round < c.rounds; ++round) {
         // Alternate the order every round so slow drifts of the machine hit everyone alike.
