@@ -29,7 +29,8 @@ asan tsan release fuzz: deps
 	cmake --preset $@ && cmake --build build-$@ -j $(JOBS) && \
 	  { [ "$@" = release ] || ctest --test-dir build-$@ --output-on-failure -j $(JOBS); }
 
-bench: deps
+bench:
+	@scripts/install-deps --bench
 	cmake --preset release && cmake --build build-release -j $(JOBS)
 	scripts/run-benchmarks build-release
 

@@ -479,7 +479,7 @@ int throughput(const std::string& self, const std::map<std::string, std::string>
                   << received << " in " << secs << " s)";
     }
     std::cout << ", drops " << m.drops << ", gaps seen " << gaps << std::endl;
-    return 0;
+    return m.drops == 0 && gaps == 0 ? 0 : 1;  // the target is lossless
 }
 
 int rpc(const std::string& self, const std::map<std::string, std::string>& a) {
@@ -512,6 +512,7 @@ int rpc(const std::string& self, const std::map<std::string, std::string>& a) {
         asio::post(b.io, [&p] { p.set_value({thread_cpu_us(), thread_user_us()}); });
         return p.get_future().get();
     };
+    bool goal_met = true;
     for (const std::string target : {"control.bench.local", "control.bench.remote"}) {
         const auto broker0 = broker_cpu();
         ChildProcess client({self, "--role", "rpc-client", "--socket", b.path, "--target", target,
@@ -531,6 +532,9 @@ int rpc(const std::string& self, const std::map<std::string, std::string>& a) {
         // The goal: p50 and p99 within 1.5x of the physical limit measured in this run. The
         // in-process server is two socket hops (ping-pong); another process is four (relay).
         const Baseline& base = target == "control.bench.local" ? ping : relay;
+        if (dfield(*r, "p50_us") > 1.5 * base.p50 || dfield(*r, "p99_us") > 1.5 * base.p99) {
+            goal_met = false;
+        }
         std::cout << "  vs " << (target == "control.bench.local" ? "ping-pong" : "relay")
                   << ": p50 " << dfield(*r, "p50_us") / base.p50 << "x  p99 "
                   << dfield(*r, "p99_us") / base.p99 << "x";
@@ -546,7 +550,9 @@ int rpc(const std::string& self, const std::map<std::string, std::string>& a) {
                   << ")" << std::endl;
         std::cout << std::endl;
     }
-    return 0;
+    std::cout << "rpc goal (p50 and p99 within 1.5x of the limit measured in this run): "
+              << (goal_met ? "met" : "MISSED") << std::endl;
+    return goal_met ? 0 : 1;
 }
 
 template <class F>
@@ -563,15 +569,32 @@ int run_role(F f, std::map<std::string, std::string> a) {
 
 }  // namespace
 
+constexpr const char* kUsage =
+    "usage: eventbus_bench [throughput|rpc] [options]\n"
+    "  (no command)  the standard set, as `make bench` runs it: throughput 4->1 and 1->4\n"
+    "                (250 000 messages per publisher, --buffer 100000) and rpc --count 10000\n"
+    "  throughput --pubs P --subs S [--count N] [--size B] [--rate R] [--buffer B]\n"
+    "  rpc [--count N] [--window W]\n"
+    "Exit status 1 when a run misses its target (lossless; RPC within 1.5x of its limit).\n";
+
 int main(int argc, char** argv) {
-    if (argc < 2) {
-        std::cerr << "usage: eventbus_bench throughput|rpc [options]\n";
-        return 2;
-    }
-    const std::string cmd = argv[1];
     char self[4096] = {};
     const auto n = ::readlink("/proc/self/exe", self, sizeof self - 1);
     const std::string me(self, n > 0 ? static_cast<std::size_t>(n) : 0);
+    if (argc < 2) {
+        int rc = 0;
+        rc |= throughput(
+            me, {{"--pubs", "4"}, {"--subs", "1"}, {"--count", "250000"}, {"--buffer", "100000"}});
+        rc |= throughput(
+            me, {{"--pubs", "1"}, {"--subs", "4"}, {"--count", "500000"}, {"--buffer", "100000"}});
+        rc |= rpc(me, {{"--count", "10000"}});
+        return rc;
+    }
+    const std::string cmd = argv[1];
+    if (cmd == "--help" || cmd == "-h") {
+        std::cout << kUsage;
+        return 0;
+    }
     if (cmd == "--role") {
         auto a = parse(argc, argv, 3);
         const std::string role = argv[2];
@@ -584,5 +607,6 @@ int main(int argc, char** argv) {
     auto a = parse(argc, argv, 2);
     if (cmd == "throughput") return throughput(me, a);
     if (cmd == "rpc") return rpc(me, a);
+    std::cerr << kUsage;
     return 2;
 }
