@@ -56,7 +56,9 @@ BusClient::Impl::Impl(Executor ex, ClientOptions opts)
     call_nonce_ = static_cast<std::uint64_t>(::getpid()) << 32 ^ unix_now_ns();
 }
 
-BusClient::Impl::~Impl() = default;
+BusClient::Impl::~Impl() {
+    release_idle_workers();
+}
 
 bus::v1::Hello BusClient::Impl::make_hello() const {
     bus::v1::Hello h;
@@ -413,52 +415,90 @@ void BusClient::Impl::serve_request(rpcv1::RpcRequest& request) {
             best = &sub;
         }
     }
-    auto respond = [self = shared_from_this()](const rpcv1::RpcResponse& rsp) {
-        if (self->transport) (void)self->transport->send_rpc_response(rsp);
-    };
     if (!best) {
         auto rsp = rpc_failure(
             rpcv1::ERROR_CODE_NOT_FOUND,
             "'" + options.client_name + "' no longer serves '" + request.target() + "'");
         rsp.set_correlation_id(request.correlation_id());
         *rsp.mutable_correlation() = request.correlation();
-        respond(rsp);
+        if (transport) (void)transport->send_rpc_response(rsp);
         return;
     }
     ++counters.rpc_served;
-    asio::co_spawn(
-        executor,
-        [handler = best->rpc_handler, request = std::move(request), respond,
-         name = options.client_name]() mutable -> asio::awaitable<void> {
-            const auto start = std::chrono::steady_clock::now();
-            // The reply needs only these; the handler gets the request itself (no copy).
-            std::string correlation_id = request.correlation_id();
-            common::v1::CorrelationMetadata correlation = request.correlation();
-            rpcv1::RpcResponse rsp;
-            try {
-                auto op = handler(std::move(request));
-                rsp = co_await std::move(op);
-            } catch (const std::exception& e) {
-                rsp = rpc_failure(rpcv1::ERROR_CODE_EXECUTION_ERROR,
-                                  std::string("handler threw: ") + e.what());
-            } catch (...) {
-                rsp = rpc_failure(rpcv1::ERROR_CODE_EXECUTION_ERROR, "handler threw");
-            }
-            const auto took = std::chrono::steady_clock::now() - start;
-            rsp.set_correlation_id(std::move(correlation_id));
-            *rsp.mutable_correlation() = std::move(correlation);
-            if (rsp.status() == rpcv1::STATUS_UNSPECIFIED) rsp.set_status(rpcv1::STATUS_OK);
-            if (rsp.responder().empty()) rsp.set_responder(name);
-            rsp.set_execution_time_us(static_cast<std::uint64_t>(
-                std::chrono::duration_cast<std::chrono::microseconds>(took).count()));
-            respond(rsp);
-        },
-        asio::detached);
+    RpcJob job{best->rpc_handler, std::move(request)};
+    if (!idle_workers_.empty()) {
+        auto worker = std::move(idle_workers_.back());
+        idle_workers_.pop_back();
+        worker(std::move(job));  // resumes that worker right here (dispatch): it runs the handler
+        return;
+    }
+    asio::co_spawn(executor, rpc_worker(weak_from_this(), std::move(job)), asio::detached);
+}
+
+asio::awaitable<void> BusClient::Impl::run_job(RpcJob job) {
+    const auto start = std::chrono::steady_clock::now();
+    // The reply needs only these; the handler gets the request itself (no copy).
+    std::string correlation_id = job.request.correlation_id();
+    common::v1::CorrelationMetadata correlation = job.request.correlation();
+    rpcv1::RpcResponse rsp;
+    try {
+        auto op = job.handler(std::move(job.request));
+        rsp = co_await std::move(op);
+    } catch (const std::exception& e) {
+        rsp = rpc_failure(rpcv1::ERROR_CODE_EXECUTION_ERROR,
+                          std::string("handler threw: ") + e.what());
+    } catch (...) {
+        rsp = rpc_failure(rpcv1::ERROR_CODE_EXECUTION_ERROR, "handler threw");
+    }
+    const auto took = std::chrono::steady_clock::now() - start;
+    rsp.set_correlation_id(std::move(correlation_id));
+    *rsp.mutable_correlation() = std::move(correlation);
+    if (rsp.status() == rpcv1::STATUS_UNSPECIFIED) rsp.set_status(rpcv1::STATUS_OK);
+    if (rsp.responder().empty()) rsp.set_responder(options.client_name);
+    rsp.set_execution_time_us(static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(took).count()));
+    if (transport) (void)transport->send_rpc_response(rsp);
+}
+
+asio::awaitable<void> BusClient::Impl::rpc_worker(std::weak_ptr<Impl> weak, RpcJob job) {
+    for (;;) {
+        {
+            auto self = weak.lock();
+            if (!self) co_return;
+            auto op = self->run_job(std::move(job));
+            co_await std::move(op);
+        }
+        // Idle until the next request. Only a weak reference is kept meanwhile: the client
+        // owns its idle workers (releasing them on close and destruction), not the reverse.
+        auto self = weak.lock();
+        if (!self || self->closed || self.use_count() == 1 ||
+            self->idle_workers_.size() >= kMaxIdleWorkers) {
+            co_return;
+        }
+        Impl* impl = self.get();
+        auto ex = self->executor;
+        self.reset();  // others still hold the client (use_count was > 1); nothing runs until
+                       // start below has parked us
+        std::function<void(JobSlot)> park = [impl](JobSlot slot) {
+            impl->idle_workers_.push_back(std::move(slot));
+        };
+        auto op = await_callback<std::optional<RpcJob>>(ex, std::move(park));
+        auto next = co_await std::move(op);
+        if (!next) co_return;
+        job = std::move(*next);
+    }
+}
+
+void BusClient::Impl::release_idle_workers() {
+    auto idle = std::move(idle_workers_);
+    idle_workers_.clear();
+    for (auto& worker : idle) worker(std::nullopt);  // each ends (dispatched or posted)
 }
 
 void BusClient::Impl::close(const std::string& reason) {
     if (closed) return;
     closed = true;
+    release_idle_workers();
     if (transport) transport->close(reason);
     on_disconnected(reason, false);
 }

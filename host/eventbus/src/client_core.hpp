@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -70,6 +71,20 @@ class BusClient::Impl : public std::enable_shared_from_this<BusClient::Impl> {
         std::function<void(Result<void, BusError>)> done;
         std::unique_ptr<boost::asio::steady_timer> timer;
     };
+    // A served request: one handler run, its reply sent. Run by an RPC worker: a coroutine that
+    // stays alive between requests (idle workers wait in idle_workers_ and are resumed inline
+    // by the next request), so a request costs no co_spawn and no posted completion.
+    struct RpcJob {
+        RpcHandler handler;
+        rpcv1::RpcRequest request;
+    };
+    using JobSlot = std::function<void(std::optional<RpcJob>)>;
+    static constexpr std::size_t kMaxIdleWorkers = 4;
+    boost::asio::awaitable<void> run_job(RpcJob job);
+    static boost::asio::awaitable<void> rpc_worker(std::weak_ptr<Impl> weak, RpcJob job);
+    void release_idle_workers();
+    std::vector<JobSlot> idle_workers_;
+
     struct PendingCall {
         std::function<void(Result<rpcv1::RpcResponse, RpcError>)> done;
         std::chrono::steady_clock::time_point deadline;
