@@ -118,6 +118,11 @@ void DiffEngine::diff_one(const Process* prev, const Process* cur, const Process
         interesting = true;
     } else {
         auto fields = changed_fields(*prev, *cur);
+        if (prev->kernel_thread && cur->kernel_thread &&
+            fields == std::vector<std::string>{"name"}) {
+            ++kthread_renames_;
+            fields.clear();
+        }
         if (!fields.empty()) {
             ProcessChange c = make(ChangeKind::kMetadata, *cur, *prev);
             c.changed_fields = std::move(fields);

@@ -12,8 +12,13 @@
 //   integrity            the running image was modified in place (same dev/inode, new hash), or
 //                        its file was deleted or replaced on disk since the last scan.
 //   anomaly              an anomaly rule fired (once per process and rule).
+//
+// Not a change: a kernel thread renaming itself (kworker/u8:3-events -> kworker/u8:3-writeback:
+// a kworker's name follows the workqueue it serves, several times a second on a busy host).
+// Those are counted (kthread_renames()) and nothing is emitted.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <set>
 #include <string>
@@ -41,6 +46,10 @@ class DiffEngine {
   public:
     explicit DiffEngine(bool anomaly_rules = true) : anomaly_rules_(anomaly_rules) {}
     void set_anomaly_rules(bool on) { anomaly_rules_ = on; }
+    // Read from any thread (health).
+    std::uint64_t kthread_renames() const {
+        return kthread_renames_.load(std::memory_order_relaxed);
+    }
 
     // The first scan: no lifecycle events, but anomaly rules run over every process.
     std::vector<ProcessChange> baseline(const ProcessTable& current);
@@ -66,6 +75,7 @@ class DiffEngine {
         std::set<std::string> rules;
     };
     std::unordered_map<std::int32_t, Reported> reported_;
+    std::atomic<std::uint64_t> kthread_renames_{0};
 };
 
 // Fields that differ between two observations of the same process (see the header comment).

@@ -380,6 +380,7 @@ ProcessCollector::Counters ProcessCollector::counters() const {
     c.netlink_events = nl_events_;
     c.processes = processes_;
     c.last_scan_cpu_us = last_cpu_us_;
+    c.kthread_renames = diff_.kthread_renames();
     return c;
 }
 
@@ -416,6 +417,7 @@ CollectorHealth ProcessCollector::health() const {
     add("hashes_computed", std::to_string(hs.computed));
     add("hash_cache_hits", std::to_string(hs.cache_hits));
     add("netlink_events", std::to_string(c.netlink_events));
+    add("kthread_renames_ignored", std::to_string(c.kthread_renames));
     if (!last_error_.empty()) add("last_error", last_error_.substr(0, 200));
     return h;
 }

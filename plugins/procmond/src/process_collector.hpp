@@ -91,6 +91,7 @@ class ProcessCollector {
         std::uint64_t netlink_overruns = 0;
         std::uint64_t processes = 0;
         std::uint64_t last_scan_cpu_us = 0;
+        std::uint64_t kthread_renames = 0;
     };
     Counters counters() const;
     std::string mode() const;

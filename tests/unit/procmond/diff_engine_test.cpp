@@ -149,6 +149,29 @@ TEST(DiffEngine, MetadataListsChangedFieldsButIgnoresVolatileOnes) {
     EXPECT_TRUE(d.diff(table({before}), table({only_volatile})).empty());
 }
 
+TEST(DiffEngine, KernelThreadRenamesAreCountedNotReported) {
+    auto kworker = [](const std::string& name, std::uint32_t uid = 0) {
+        Process p = proc(42, 2, name, "", 1000, uid);
+        p.argv.clear();
+        p.kernel_thread = true;
+        return p;
+    };
+    DiffEngine d;
+    auto t1 = table({kworker("kworker/u8:3-events")});
+    auto t2 = table({kworker("kworker/u8:3-writeback")});
+    EXPECT_TRUE(d.diff(t1, t2).empty());
+    EXPECT_EQ(d.kthread_renames(), 1u);
+    // Anything besides the name still is a change, and a user process's rename always is.
+    auto t3 = table({kworker("kworker/u8:3-flush", 5)});
+    auto cs = d.diff(t2, t3);
+    ASSERT_EQ(count(cs, ChangeKind::kMetadata), 1u);
+    EXPECT_EQ(cs[0].changed_fields, (std::vector<std::string>{"name", "uid", "euid"}));
+    auto u1 = table({proc(7, 1, "sshd", "/usr/sbin/sshd")});
+    auto u2 = table({proc(7, 1, "evil", "/usr/sbin/sshd")});
+    EXPECT_EQ(count(d.diff(u1, u2), ChangeKind::kMetadata), 1u);
+    EXPECT_EQ(d.kthread_renames(), 1u);
+}
+
 TEST(DiffEngine, ParentChangeGoesToTree) {
     DiffEngine d;
     auto before = proc(50, 45, "child", "/usr/bin/child");
