@@ -175,9 +175,10 @@ typedef struct de_process_links {
     /* readlink("/proc/<pid>/cwd"). */
     int32_t cwd_errno;
     const char* cwd; /* "" unless cwd_errno == 0 */
-    /* readlink("/proc/<pid>/ns/<name>") for each namespace the kernel lists, at most
-     * DE_PROCESS_NS_MAX: ns_names[i] ("mnt"), ns_links[i] ("mnt:[4026531841]", "" unless
-     * ns_errnos[i] == 0). */
+    /* readlink("/proc/<pid>/ns/<name>") for the namespaces the host looks up (the launcher:
+     * cgroup, ipc, mnt, net, pid, pid_for_children, time, time_for_children, user, uts; those the
+     * kernel lacks are left out), at most DE_PROCESS_NS_MAX: ns_names[i] ("mnt"), ns_links[i]
+     * ("mnt:[4026531841]", "" unless ns_errnos[i] == 0). */
     size_t ns_count;
     const char* const* ns_names;
     const char* const* ns_links;
