@@ -1,5 +1,6 @@
 // daemoneye-launcher: sandbox first, then load the plugin, then bridge it to the bus.
 #include <execinfo.h>
+#include <linux/capability.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -157,13 +158,32 @@ int main(int argc, char** argv) {
     // plugin itself keeps no capability for them; see privsep/owner_helper.hpp).
     std::unique_ptr<dl::privsep::OwnerHelperClient> socket_owners;
     std::optional<dl::LayerReport> helper_report;
-    if (!o.no_sandbox && granted->has(dl::Permission::Kind::NetRead)) {
-        dl::privsep::OwnerHelperOptions helper;
+    // proc.read: the same helper (one process when both are granted) answers other users'
+    // exe/cwd/ns links and opens their executables, so the plugin keeps no CAP_SYS_PTRACE.
+    const bool net_read = granted->has(dl::Permission::Kind::NetRead);
+    const bool proc_read = granted->has(dl::Permission::Kind::ProcRead);
+    if (!o.no_sandbox && (net_read || proc_read)) {
+        namespace ps = dl::privsep;
+        ps::OwnerHelperOptions helper;
         helper.user = o.user;
+        helper.kinds = 0;
+        helper.capabilities = {CAP_SYS_PTRACE};
+        if (net_read) {
+            helper.kinds |= ps::kind_bit(ps::RequestKind::Lookup);
+            helper.capabilities = {CAP_DAC_READ_SEARCH, CAP_SYS_PTRACE};
+        }
+        if (proc_read) {
+            helper.kinds |=
+                ps::kind_bit(ps::RequestKind::Links) | ps::kind_bit(ps::RequestKind::OpenExe);
+        }
         auto spawned = dl::privsep::spawn_owner_helper(helper);
         if (spawned.fd >= 0) {
             socket_owners =
                 std::make_unique<dl::privsep::OwnerHelperClient>(spawned.fd, spawned.pid);
+            socket_owners->set_service_name(net_read && proc_read
+                                                ? "socket owners and process links"
+                                            : net_read ? "socket owners"
+                                                       : "process links");
         }
         helper_report = std::move(spawned.report);
     }
@@ -215,7 +235,8 @@ int main(int argc, char** argv) {
     bridge.emit_buffer_messages = o.emit_buffer_messages;
     bridge.emit_buffer_bytes = o.emit_buffer_bytes;
     bridge.on_violation = o.on_violation;
-    bridge.socket_owners = socket_owners.get();
+    bridge.socket_owners = net_read ? socket_owners.get() : nullptr;
+    bridge.process_info = proc_read ? socket_owners.get() : nullptr;
     auto code = dl::run_bridge(link, *plugin, *report, bridge);
     spdlog::info("exiting with {} ({})", static_cast<int>(code), dl::to_string(code));
     spdlog::default_logger()->flush();

@@ -141,9 +141,9 @@ ExitCode Session::run() {
     auto config = std::make_shared<const ConfigStore>(std::move(values));
 
     events_ = std::make_unique<EmitBuffer>(config_.emit_buffer_messages, config_.emit_buffer_bytes);
-    host_ = std::make_unique<HostContext>(config_.instance_id, name(),
-                                          TopicFilter(plugin_.manifest().publishes), *events_,
-                                          max_frame - 8 * 1024, config_.socket_owners);
+    host_ = std::make_unique<HostContext>(
+        config_.instance_id, name(), TopicFilter(plugin_.manifest().publishes), *events_,
+        max_frame - 8 * 1024, config_.socket_owners, config_.process_info);
     host_->set_config(config);
 
     link_.start(BusCallbacks{
@@ -174,7 +174,7 @@ ExitCode Session::run() {
                                                   .count());
         },
         [this] { return events_->size(); },
-        config_.socket_owners};
+        config_.socket_owners != nullptr ? config_.socket_owners : config_.process_info};
     for (;;) {
         auto event = queue_.pop();
         if (auto* req = std::get_if<rpc::v1::RpcRequest>(&event)) {
@@ -308,15 +308,17 @@ void Session::report_violations() {
     }
 }
 
-// net.read: reap the socket-owner helper as soon as it dies (no zombie until the launcher
-// exits) and say so once, in the log and on the diagnostics topic; the health check keeps
+// net.read/proc.read: reap the privilege-separation helper as soon as it dies (no zombie until the
+// launcher exits) and say so once, in the log and on the diagnostics topic; the health check keeps
 // reporting it (launcher.owner_helper).
 void Session::report_owner_helper() {
-    if (config_.socket_owners == nullptr) return;
-    auto notice = config_.socket_owners->take_exit_notice();
+    auto* helper = config_.socket_owners != nullptr ? config_.socket_owners : config_.process_info;
+    if (helper == nullptr) return;
+    auto notice = helper->take_exit_notice();
     if (!notice) return;
-    spdlog::error("plugin {}: {}; socket owners are unavailable until the collector restarts",
-                  name(), *notice);
+    spdlog::error(
+        "plugin {}: {}; {} unavailable until the collector restarts", name(), *notice,
+        config_.socket_owners != nullptr ? "socket owners are" : "other users' process links are");
     publish_diagnostic("error", "plugin " + name() + ": " + *notice, "owner_helper");
 }
 

@@ -1,5 +1,7 @@
 #include "daemoneye/launcher/bridge/host_context.hpp"
 
+#include <cerrno>
+
 #include <spdlog/spdlog.h>
 
 #include <cstring>
@@ -29,13 +31,15 @@ const char* ConfigStore::get(const std::string& key) const {
 
 HostContext::HostContext(std::string instance_id, std::string plugin_name, TopicFilter publishes,
                          EmitBuffer& events, std::size_t max_payload_bytes,
-                         privsep::OwnerHelperClient* socket_owners)
+                         privsep::OwnerHelperClient* socket_owners,
+                         privsep::OwnerHelperClient* process_info)
     : instance_id_(std::move(instance_id)),
       plugin_name_(std::move(plugin_name)),
       publishes_(std::move(publishes)),
       events_(events),
       max_payload_bytes_(max_payload_bytes),
       socket_owners_(socket_owners),
+      process_info_(process_info),
       config_(std::make_shared<ConfigStore>(std::map<std::string, std::string>{})) {
     api_.struct_size = sizeof(de_host_api);
     api_.abi_major = DE_PLUGIN_ABI_MAJOR;
@@ -47,6 +51,8 @@ HostContext::HostContext(std::string instance_id, std::string plugin_name, Topic
     api_.config_get = &HostContext::config_get_fn;
     api_.instance_id = instance_id_.c_str();
     api_.socket_owners = socket_owners_ != nullptr ? &HostContext::socket_owners_fn : nullptr;
+    api_.process_links = process_info_ != nullptr ? &HostContext::process_links_fn : nullptr;
+    api_.open_process_exe = process_info_ != nullptr ? &HostContext::open_process_exe_fn : nullptr;
 }
 
 void HostContext::set_config(std::shared_ptr<const ConfigStore> next) {
@@ -187,6 +193,91 @@ de_status HostContext::socket_owners_fn(void* ctx, const std::uint64_t* inodes, 
         return DE_OK;
     } catch (...) {
         return DE_ERR_INTERNAL;  // bad_alloc building the request
+    }
+}
+
+void HostContext::helper_failure(const char* what, const std::string& message) {
+    count_error();
+    // First failure and then every 100th: a dead helper must not flood the log.
+    if (process_info_failures_.fetch_add(1, std::memory_order_relaxed) % 100 == 0) {
+        spdlog::warn("plugin {}: {}: {}", plugin_name_, what, message);
+    }
+}
+
+de_status HostContext::process_links_fn(void* ctx, std::uint32_t pid, de_process_links_fn found,
+                                        void* found_ctx) {
+    if (ctx == nullptr) return DE_ERR_INVALID_ARGUMENT;
+    auto* self = static_cast<HostContext*>(ctx);
+    try {
+        if (self->process_info_ == nullptr) return DE_ERR_UNSUPPORTED;
+        if (found == nullptr || pid == 0 || pid > privsep::kMaxPid) {
+            self->count_error();
+            return DE_ERR_INVALID_ARGUMENT;
+        }
+        auto r = self->process_info_->links(pid);
+        if (!r) {
+            self->helper_failure("process_links", r.error().message);
+            return DE_ERR_INTERNAL;
+        }
+        if (r->error != 0) return DE_ERR_NOT_FOUND;
+        std::vector<const char*> names, links;
+        std::vector<std::int32_t> errs;
+        for (const auto& ns : r->namespaces) {
+            names.push_back(ns.name.c_str());
+            links.push_back(ns.link.c_str());
+            errs.push_back(ns.error);
+        }
+        de_process_links l{};
+        l.struct_size = sizeof l;
+        l.pid = r->pid;
+        l.exe_errno = r->exe_errno;
+        l.exe = r->exe.c_str();
+        l.exe_dev = r->exe_dev;
+        l.exe_ino = r->exe_ino;
+        l.exe_mtime_ns = r->exe_mtime_ns;
+        l.exe_ctime_ns = r->exe_ctime_ns;
+        l.exe_size = r->exe_size;
+        l.exe_mode = r->exe_mode;
+        l.exe_uid = r->exe_uid;
+        l.exe_nlink = r->exe_nlink;
+        l.cwd_errno = r->cwd_errno;
+        l.cwd = r->cwd.c_str();
+        l.ns_count = names.size();
+        l.ns_names = names.data();
+        l.ns_links = links.data();
+        l.ns_errnos = errs.data();
+        l.root_exe_errno = r->root_exe_errno;
+        l.root_exe_dev = r->root_exe_dev;
+        l.root_exe_ino = r->root_exe_ino;
+        l.image_fingerprint = r->image_fingerprint;
+        found(found_ctx, &l);
+        return DE_OK;
+    } catch (...) {
+        return DE_ERR_INTERNAL;
+    }
+}
+
+de_status HostContext::open_process_exe_fn(void* ctx, std::uint32_t pid, int* fd_out) {
+    if (ctx == nullptr) return DE_ERR_INVALID_ARGUMENT;
+    auto* self = static_cast<HostContext*>(ctx);
+    if (fd_out != nullptr) *fd_out = -1;
+    try {
+        if (self->process_info_ == nullptr) return DE_ERR_UNSUPPORTED;
+        if (fd_out == nullptr || pid == 0 || pid > privsep::kMaxPid) {
+            self->count_error();
+            return DE_ERR_INVALID_ARGUMENT;
+        }
+        auto r = self->process_info_->open_exe(pid);
+        if (!r) {
+            self->helper_failure("open_process_exe", r.error().message);
+            return DE_ERR_INTERNAL;
+        }
+        if (r->error == ENOENT || r->error == ESRCH) return DE_ERR_NOT_FOUND;
+        if (r->error != 0) return DE_ERR_DENIED;
+        *fd_out = r->fd;
+        return DE_OK;
+    } catch (...) {
+        return DE_ERR_INTERNAL;
     }
 }
 

@@ -59,6 +59,7 @@ void health(rpc::v1::RpcResponse& r, RpcContext& ctx) {
         helper = ctx.owner_helper->state();
         d["launcher.owner_helper"] = helper->text;
         d["launcher.owner_helper.lookups"] = std::to_string(helper->lookups);
+        d["launcher.owner_helper.process_calls"] = std::to_string(helper->process_calls);
         // The helper walks /proc for the plugin; what it could not read is a partial view the
         // plugin cannot see (de_host_api::socket_owners carries no counters).
         d["launcher.owner_helper.unreadable_pids"] =

@@ -8,8 +8,10 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,6 +20,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <string_view>
 #include <unordered_set>
 
 #include "daemoneye/launcher/sandbox/layers.hpp"
@@ -162,6 +165,153 @@ std::vector<OwnerRecord> find_socket_owners(int proc_fd, std::span<const std::ui
 
 namespace {
 
+long sys_newfstatat(int dirfd, const char* path, struct ::stat* st, int flags) {
+    return ::syscall(SYS_newfstatat, dirfd, path, st, flags);
+}
+
+// Reads a link relative to proc_fd: 0 or errno.
+int read_link_at(int proc_fd, const std::string& path, std::string& out, std::size_t max) {
+    char buf[kMaxPathBytes];
+    const long n = sys_readlinkat(proc_fd, path.c_str(), buf, sizeof buf);
+    if (n < 0) return errno;
+    out.assign(buf, std::min(static_cast<std::size_t>(n), max));
+    return 0;
+}
+
+std::uint64_t mix(std::uint64_t z) {  // splitmix64's finalizer
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+// Keyed digest of the image layout fields of /proc/<pid>/stat (startcode, endcode, startstack,
+// arg_start, arg_end, env_start: fields 26-28, 48-50), which only a ptrace-capable reader sees;
+// 0 when unreadable or all zero. The key never leaves the helper, so the value says nothing about
+// addresses; it changes when the process maps a new image.
+std::uint64_t image_fingerprint(int proc_fd, const std::string& base, std::uint64_t key) {
+    const int fd = sys_openat(proc_fd, (base + "/stat").c_str(), O_RDONLY);
+    if (fd < 0) return 0;
+    char buf[2048];
+    const ssize_t n = ::read(fd, buf, sizeof buf - 1);
+    ::close(fd);
+    if (n <= 0) return 0;
+    buf[n] = '\0';
+    const char* p = std::strrchr(buf, ')');
+    if (p == nullptr) return 0;
+    // After ") " comes field 3 (state).
+    std::uint64_t h = mix(key);
+    bool any = false;
+    int field = 2;
+    for (const char* q = p + 1; *q != '\0' && field < 50;) {
+        while (*q == ' ') ++q;
+        if (*q == '\0') break;
+        ++field;
+        const char* start = q;
+        while (*q != ' ' && *q != '\0' && *q != '\n') ++q;
+        if ((field >= 26 && field <= 28) || (field >= 48 && field <= 50)) {
+            std::uint64_t v = 0;
+            for (const char* c = start; c < q; ++c) {
+                if (*c < '0' || *c > '9') return 0;
+                v = v * 10 + static_cast<std::uint64_t>(*c - '0');
+            }
+            any |= v != 0;
+            h = mix(h ^ v ^ key);
+        }
+        if (*q == '\n') break;
+    }
+    if (field < 50 || !any) return 0;
+    return h == 0 ? 1 : h;
+}
+
+}  // namespace
+
+LinksRecord read_process_links(int proc_fd, std::uint32_t pid, std::uint64_t fingerprint_key) {
+    LinksRecord r;
+    r.pid = pid;
+    const std::string base = std::to_string(pid);
+    struct ::stat st {};
+    if (sys_newfstatat(proc_fd, base.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        r.error = errno == ESRCH ? ENOENT : errno;
+        return r;
+    }
+    r.exe_errno = read_link_at(proc_fd, base + "/exe", r.exe, kMaxPathBytes);
+    if (r.exe_errno == 0) {
+        if (sys_newfstatat(proc_fd, (base + "/exe").c_str(), &st, 0) == 0) {
+            r.exe_dev = st.st_dev;
+            r.exe_ino = st.st_ino;
+            r.exe_mtime_ns =
+                static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec;
+            r.exe_ctime_ns =
+                static_cast<std::int64_t>(st.st_ctim.tv_sec) * 1000000000LL + st.st_ctim.tv_nsec;
+            r.exe_size = static_cast<std::uint64_t>(st.st_size);
+            r.exe_mode = st.st_mode;
+            r.exe_uid = st.st_uid;
+            r.exe_nlink = st.st_nlink;
+        } else {
+            r.exe_errno = errno;
+            r.exe.clear();
+        }
+    }
+    r.cwd_errno = read_link_at(proc_fd, base + "/cwd", r.cwd, kMaxPathBytes);
+    if (r.cwd_errno != 0) r.cwd.clear();
+    // A fixed list: /proc/<pid>/ns is mode 0511, not listable by the helper's user.
+    for (const char* name : {"cgroup", "ipc", "mnt", "net", "pid", "pid_for_children", "time",
+                             "time_for_children", "user", "uts"}) {
+        LinksRecord::Namespace ns;
+        ns.name = name;
+        ns.error = read_link_at(proc_fd, base + "/ns/" + name, ns.link, kMaxNsLinkBytes);
+        if (ns.error == ENOENT) continue;  // not on this kernel
+        r.namespaces.push_back(std::move(ns));
+    }
+    r.root_exe_errno = ENOENT;
+    if (r.exe_errno == 0 && !r.exe.empty() && r.exe[0] == '/') {
+        std::string path = r.exe;
+        constexpr std::string_view kDeleted = " (deleted)";
+        if (path.ends_with(kDeleted)) path.resize(path.size() - kDeleted.size());
+        // The kernel's canonical path of the running image, resolved in the process's own root
+        // (never a path from the request).
+        if (sys_newfstatat(proc_fd, (base + "/root" + path).c_str(), &st, AT_SYMLINK_NOFOLLOW) ==
+            0) {
+            r.root_exe_errno = 0;
+            r.root_exe_dev = st.st_dev;
+            r.root_exe_ino = st.st_ino;
+        } else {
+            r.root_exe_errno = errno;
+        }
+    }
+    r.image_fingerprint = image_fingerprint(proc_fd, base, fingerprint_key);
+    return r;
+}
+
+int open_process_exe(int proc_fd, std::uint32_t pid, int& error) {
+    error = 0;
+    const std::string path = std::to_string(pid) + "/exe";
+    const int fd = sys_openat(proc_fd, path.c_str(), O_RDONLY | O_NOCTTY);
+    if (fd < 0) {
+        error = errno == ESRCH ? ENOENT : errno;
+        return -1;
+    }
+    struct ::stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        error = EACCES;
+        ::close(fd);
+        return -1;
+    }
+    // Lend no privilege to read a file: only what the sandbox's user (our own ids) may read by
+    // the mode bits (the helper of a net.read instance holds CAP_DAC_READ_SEARCH).
+    const bool readable = st.st_uid == ::geteuid()   ? (st.st_mode & S_IRUSR) != 0
+                          : st.st_gid == ::getegid() ? (st.st_mode & S_IRGRP) != 0
+                                                     : (st.st_mode & S_IROTH) != 0;
+    if (!readable) {
+        error = EACCES;
+        ::close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+namespace {
+
 bool send_message(int fd, const std::vector<std::uint8_t>& m) {
     for (;;) {
         const ssize_t n = ::send(fd, m.data(), m.size(), MSG_NOSIGNAL);
@@ -171,9 +321,43 @@ bool send_message(int fd, const std::vector<std::uint8_t>& m) {
     }
 }
 
+bool send_with_fd(int fd, const std::vector<std::uint8_t>& m, int passed) {
+    iovec iov{const_cast<std::uint8_t*>(m.data()), m.size()};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(c), &passed, sizeof passed);
+    for (;;) {
+        const ssize_t n = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
+        if (n == static_cast<ssize_t>(m.size())) return true;
+        if (n < 0 && errno == EINTR) continue;
+        return false;
+    }
+}
+
+const char* kind_name(RequestKind k) {
+    switch (k) {
+        case RequestKind::Lookup:
+            return "socket-owner lookup (net.read)";
+        case RequestKind::Links:
+            return "process links (proc.read)";
+        case RequestKind::OpenExe:
+            return "open_exe (proc.read)";
+    }
+    return "?";
+}
+
 }  // namespace
 
-void serve_owner_requests(int fd, int proc_fd, pid_t expected_parent) {
+void serve_owner_requests(int fd, int proc_fd, pid_t expected_parent, std::uint32_t kinds,
+                          std::uint64_t fingerprint_key) {
     std::vector<std::uint8_t> buf(kMaxRequestBytes + 1);
     std::uint64_t rejected = 0;
     for (;;) {
@@ -202,6 +386,24 @@ void serve_owner_requests(int fd, int proc_fd, pid_t expected_parent) {
         } else {
             const std::span<const std::uint8_t> bytes(buf.data(), len);
             auto request = decode_request(bytes);
+            if (request && (kinds & kind_bit(request->kind)) == 0) {
+                request = fail(std::string("request: ") + kind_name(request->kind) +
+                               " is not granted to this instance");
+            }
+            if (request && request->kind == RequestKind::Links) {
+                const auto links = read_process_links(proc_fd, request->pid, fingerprint_key);
+                if (!send_message(fd, encode_links_response(request->request_id, links))) return;
+                continue;
+            }
+            if (request && request->kind == RequestKind::OpenExe) {
+                int error = 0;
+                const int exe = open_process_exe(proc_fd, request->pid, error);
+                const auto reply = encode_exe_response(request->request_id, error);
+                const bool sent = exe >= 0 ? send_with_fd(fd, reply, exe) : send_message(fd, reply);
+                if (exe >= 0) ::close(exe);
+                if (!sent) return;
+                continue;
+            }
             if (request) {
                 WalkStats stats;
                 const auto owners = find_socket_owners(proc_fd, request->inodes, &stats);
@@ -242,13 +444,14 @@ Result<int> install_helper_seccomp(int proc_fd) {
         if (rc != 0 && error.empty()) error = std::string(name) + ": " + std::strerror(-rc);
         ++rules;
     };
-    for (const char* name :
-         {"read",     "write",       "close",      "lseek",         "getdents64",
-          "recvfrom", "sendto",      "recvmsg",    "sendmsg",       "poll",
-          "ppoll",    "brk",         "munmap",     "mremap",        "madvise",
-          "futex",    "exit",        "exit_group", "rt_sigreturn",  "rt_sigprocmask",
-          "getpid",   "gettid",      "getppid",    "clock_gettime", "restart_syscall",
-          "fstat",    "sched_yield", "getrandom"}) {
+    for (const char* name : {"read",        "write",         "close",           "lseek",
+                             "getdents64",  "recvfrom",      "sendto",          "recvmsg",
+                             "sendmsg",     "poll",          "ppoll",           "brk",
+                             "munmap",      "mremap",        "madvise",         "futex",
+                             "exit",        "exit_group",    "rt_sigreturn",    "rt_sigprocmask",
+                             "getpid",      "gettid",        "getppid",         "geteuid",
+                             "getegid",     "clock_gettime", "restart_syscall", "fstat",
+                             "sched_yield", "getrandom"}) {
         add(name);
     }
     const auto dir = static_cast<scmp_datum_t>(proc_fd);
@@ -256,6 +459,7 @@ Result<int> install_helper_seccomp(int proc_fd) {
     add("openat", {SCMP_A0(SCMP_CMP_EQ, dir), SCMP_A2(SCMP_CMP_MASKED_EQ, kWriteFlags, 0)});
     add("readlinkat", {SCMP_A0(SCMP_CMP_EQ, dir)});
     add("newfstatat", {SCMP_A3(SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, AT_EMPTY_PATH)});
+    add("newfstatat", {SCMP_A0(SCMP_CMP_EQ, dir)});  // stat of /proc/<pid>/exe, root/<exe>
     add("mmap", {SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)});
     add("mprotect", {SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)});
     add("tgkill", {SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(::getpid()))});
@@ -289,7 +493,11 @@ Result<int> install_helper_seccomp(int proc_fd) {
     const int proc_fd = sys_openat(AT_FDCWD, options.proc_root.c_str(), O_RDONLY | O_DIRECTORY);
     if (proc_fd < 0) give_up("open " + options.proc_root + ": " + std::strerror(errno));
 
-    auto priv = sandbox::drop_privileges(options.user, {CAP_DAC_READ_SEARCH, CAP_SYS_PTRACE});
+    std::uint64_t fingerprint_key = 0;
+    if (::getrandom(&fingerprint_key, sizeof fingerprint_key, 0) != sizeof fingerprint_key) {
+        give_up(std::string("getrandom: ") + std::strerror(errno));
+    }
+    auto priv = sandbox::drop_privileges(options.user, options.capabilities);
     if (!priv) give_up("user: " + priv.error().message);
     // A credential change clears the parent-death signal: arm it again, then re-check the race.
     if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) give_up("PR_SET_PDEATHSIG failed");
@@ -304,10 +512,19 @@ Result<int> install_helper_seccomp(int proc_fd) {
     detail += "no_new_privs; not dumpable; dies with the launcher; seccomp allow-list of " +
               std::to_string(*rules) + " rules (opens/readlinks only under " + options.proc_root +
               ", read-only; no exec, fork, sockets or ptrace; anything else kills it). Answers "
-              "only socket inode -> owner (de_host_api::socket_owners); the plugin keeps no "
-              "capability for it";
+              "only";
+    if ((options.kinds & kind_bit(RequestKind::Lookup)) != 0) {
+        detail += " socket inode -> owner (de_host_api::socket_owners)";
+    }
+    if ((options.kinds & kind_bit(RequestKind::Links)) != 0) {
+        detail += (options.kinds & kind_bit(RequestKind::Lookup)) != 0 ? "," : "";
+        detail +=
+            " pid -> exe/cwd/ns links and an open exe (de_host_api::process_links, "
+            "open_process_exe)";
+    }
+    detail += "; the plugin keeps no capability for it";
     if (!send_message(fd, encode_text_response(ReplyStatus::Ready, 0, detail))) ::_exit(72);
-    serve_owner_requests(fd, proc_fd, launcher);
+    serve_owner_requests(fd, proc_fd, launcher, options.kinds, fingerprint_key);
     ::_exit(0);
 }
 
@@ -402,13 +619,14 @@ HelperState OwnerHelperClient::state() {
     s.pid = pid_;
     s.last_walk = last_walk_;
     s.lookups = lookups_;
+    s.process_calls = process_calls_;
     if (exit_) {
-        s.text = "pid " + std::to_string(pid_) + " " + *exit_ +
-                 "; socket owners are unavailable until the collector restarts";
+        s.text = "pid " + std::to_string(pid_) + " " + *exit_ + "; " + service_ +
+                 " are unavailable until the collector restarts";
     } else if (broken_) {
         s.text = "pid " + std::to_string(pid_) +
-                 " not answering (its socket closed or sent garbage); socket owners are "
-                 "unavailable until the collector restarts";
+                 " not answering (its socket closed or sent garbage); " + service_ +
+                 " are unavailable until the collector restarts";
     } else {
         s.running = true;
         s.text = "running (pid " + std::to_string(pid_) + ")";
@@ -424,60 +642,143 @@ std::optional<std::string> OwnerHelperClient::take_exit_notice() {
     return "socket-owner helper (pid " + std::to_string(pid_) + ") " + *exit_;
 }
 
-Status OwnerHelperClient::lookup(std::span<const std::uint64_t> inodes, const Found& found) {
-    std::lock_guard lock(mutex_);
-    if (broken_) return fail("the socket-owner helper is not running");
-    if (inodes.size() > kMaxInodes) {
-        return fail(std::to_string(inodes.size()) + " inodes in one lookup (max " +
-                    std::to_string(kMaxInodes) + ")");
-    }
+std::uint32_t OwnerHelperClient::take_id() {
     const std::uint32_t id = next_id_++;
     if (next_id_ == 0) next_id_ = 1;
-    const auto request = encode_request(id, inodes);
+    return id;
+}
+
+Status OwnerHelperClient::round_trip(const std::vector<std::uint8_t>& request, std::uint32_t id,
+                                     const std::function<bool(Response&, int)>& on_reply) {
+    if (broken_) return fail("the privilege-separation helper is not running");
     if (!send_message(fd_, request)) {
         broken_ = true;
-        return fail(std::string("socket-owner helper: send failed: ") + std::strerror(errno));
+        return fail(std::string("privilege-separation helper: send failed: ") +
+                    std::strerror(errno));
     }
     const auto deadline = std::chrono::steady_clock::now() + timeout_;
     for (;;) {
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
             deadline - std::chrono::steady_clock::now());
         if (left.count() <= 0) {
-            return fail("socket-owner helper: no answer within " +
+            return fail("privilege-separation helper: no answer within " +
                         std::to_string(timeout_.count()) + " ms");
         }
         pollfd p{fd_, POLLIN, 0};
         const int r = ::poll(&p, 1, static_cast<int>(left.count()));
         if (r < 0 && errno != EINTR) {
             broken_ = true;
-            return fail(std::string("socket-owner helper: poll: ") + std::strerror(errno));
+            return fail(std::string("privilege-separation helper: poll: ") + std::strerror(errno));
         }
         if (r <= 0) continue;
-        const ssize_t n = ::recv(fd_, buffer_.data(), buffer_.size(), MSG_DONTWAIT);
+        iovec iov{buffer_.data(), buffer_.size()};
+        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+        msghdr msg{};
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control;
+        msg.msg_controllen = sizeof control;
+        const ssize_t n = ::recvmsg(fd_, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
         if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;  // someone else read it
+        int passed = -1;
+        for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+            if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+                c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+                std::memcpy(&passed, CMSG_DATA(c), sizeof passed);
+            }
+        }
+        struct Closer {
+            int& fd;
+            ~Closer() {
+                if (fd >= 0) ::close(fd);
+            }
+        } closer{passed};
         if (n <= 0) {
             broken_ = true;
-            return fail("socket-owner helper exited");
+            return fail("privilege-separation helper exited");
         }
         auto reply = decode_response(
             std::span<const std::uint8_t>(buffer_.data(), static_cast<std::size_t>(n)));
         if (!reply) {
             broken_ = true;
-            return fail("socket-owner helper: " + reply.error().message);
+            return fail("privilege-separation helper: " + reply.error().message);
         }
         if (reply->header.request_id != id) continue;  // a late answer to a timed-out request
         if (reply->header.status == ReplyStatus::BadRequest) {
-            return fail("socket-owner helper refused the request: " + reply->text);
+            return fail("privilege-separation helper refused the request: " + reply->text);
         }
         if (reply->header.status != ReplyStatus::Ok) continue;
-        for (const auto& rec : reply->records) found(rec);
-        if ((reply->header.flags & kFlagLast) != 0) {
-            std::lock_guard exit_lock(exit_mutex_);
-            last_walk_ = reply->stats;
-            ++lookups_;
-            return {};
-        }
+        const int fd = passed;
+        passed = -1;  // on_reply owns it now
+        if (on_reply(*reply, fd)) return {};
     }
+}
+
+Status OwnerHelperClient::lookup(std::span<const std::uint64_t> inodes, const Found& found) {
+    std::lock_guard lock(mutex_);
+    if (inodes.size() > kMaxInodes) {
+        return fail(std::to_string(inodes.size()) + " inodes in one lookup (max " +
+                    std::to_string(kMaxInodes) + ")");
+    }
+    const std::uint32_t id = take_id();
+    return round_trip(encode_request(id, inodes), id, [&](Response& reply, int fd) {
+        if (fd >= 0) ::close(fd);
+        if ((reply.header.flags & (kFlagLinks | kFlagExe)) != 0) return false;
+        for (const auto& rec : reply.records) found(rec);
+        if ((reply.header.flags & kFlagLast) == 0) return false;
+        std::lock_guard exit_lock(exit_mutex_);
+        last_walk_ = reply.stats;
+        ++lookups_;
+        return true;
+    });
+}
+
+Result<LinksRecord> OwnerHelperClient::links(std::uint32_t pid) {
+    std::lock_guard lock(mutex_);
+    if (pid == 0 || pid > kMaxPid) return fail("pid " + std::to_string(pid) + " out of range");
+    const std::uint32_t id = take_id();
+    LinksRecord out;
+    auto st = round_trip(encode_pid_request(RequestKind::Links, id, pid), id,
+                         [&](Response& reply, int fd) {
+                             if (fd >= 0) ::close(fd);
+                             if ((reply.header.flags & kFlagLinks) == 0) return false;
+                             out = std::move(reply.links);
+                             return true;
+                         });
+    if (!st) return unexpected(st.error());
+    if (out.pid != pid) return fail("privilege-separation helper answered for another pid");
+    std::lock_guard exit_lock(exit_mutex_);
+    ++process_calls_;
+    return out;
+}
+
+Result<OwnerHelperClient::ExeOpen> OwnerHelperClient::open_exe(std::uint32_t pid) {
+    std::lock_guard lock(mutex_);
+    if (pid == 0 || pid > kMaxPid) return fail("pid " + std::to_string(pid) + " out of range");
+    const std::uint32_t id = take_id();
+    ExeOpen out;
+    auto st = round_trip(encode_pid_request(RequestKind::OpenExe, id, pid), id,
+                         [&](Response& reply, int fd) {
+                             if ((reply.header.flags & kFlagExe) == 0) {
+                                 if (fd >= 0) ::close(fd);
+                                 return false;
+                             }
+                             out.error = reply.exe_errno;
+                             out.fd = fd;
+                             return true;
+                         });
+    if (!st) return unexpected(st.error());
+    if (out.error == 0 && out.fd < 0) {
+        broken_ = true;
+        return fail("privilege-separation helper: open_exe answered without a descriptor");
+    }
+    if (out.error != 0 && out.fd >= 0) {
+        ::close(out.fd);
+        out.fd = -1;
+    }
+    std::lock_guard exit_lock(exit_mutex_);
+    ++process_calls_;
+    return out;
 }
 
 }  // namespace daemoneye::launcher::privsep

@@ -23,11 +23,11 @@ std::vector<int> capabilities_for(const PermissionSet& permissions) {
     for (const auto& p : permissions.items()) {
         switch (p.kind) {
             case Permission::Kind::ProcRead:
-                // Other users' /proc/<pid>/{exe,cwd,ns/*}: ptrace_may_access only. No
-                // CAP_DAC_READ_SEARCH: with it, /proc/<pid>/root of any process would lead to
-                // every file on the host (Landlock cannot be used here, see fsview); without it
-                // that path only reaches what user nobody may read anyway.
-                add_unique(caps, CAP_SYS_PTRACE);
+                // Nothing: other users' /proc/<pid>/{exe,cwd,ns/*} (ptrace_may_access) and their
+                // executables come from the privilege-separation helper outside the sandbox
+                // (de_host_api::process_links, open_process_exe). With CAP_SYS_PTRACE in here the
+                // plugin reached every process's root and cwd link (the whole host filesystem
+                // as its user sees it, past the fsview) and memory layout (maps).
                 break;
             case Permission::Kind::NetRead:
                 // Nothing: sock_diag dumps and /proc/net need no capability, and inode -> owner

@@ -1,5 +1,6 @@
 /*
- * DaemonEye collector plugin ABI, version 1.1 (1.1 added de_host_api::socket_owners).
+ * DaemonEye collector plugin ABI, version 1.2 (1.1 added de_host_api::socket_owners, 1.2
+ * de_host_api::process_links and open_process_exe).
  *
  * Pure C (C99 and later; C++ through extern "C"). No C++ or Boost types cross this boundary, so a
  * plugin can be written in C, C++, Rust, Zig or anything else with a C FFI. The C++ SDK
@@ -50,7 +51,9 @@
  *   - The entry symbol may be called from any thread, any number of times.
  *
  * PERMISSIONS (descriptor.permissions): what the sandbox must allow. Names known to ABI 1.0:
- *   "proc.read"          read /proc of every process (capabilities to read other users' entries)
+ *   "proc.read"          read /proc of every process; since ABI 1.2 other users' exe/cwd/ns
+ *                        links and executables come from de_host_api::process_links and
+ *                        open_process_exe (the plugin itself keeps no capability)
  *   "proc.events"        process lifecycle notifications (netlink proc connector; needs
  *                        CAP_NET_ADMIN and a netlink socket)
  *   "net.read"           read socket tables (/proc/net, sock_diag netlink); keeps the host's
@@ -73,7 +76,7 @@ extern "C" {
 #endif
 
 #define DE_PLUGIN_ABI_MAJOR 1
-#define DE_PLUGIN_ABI_MINOR 1
+#define DE_PLUGIN_ABI_MINOR 2
 
 /* The one symbol a plugin exports; its type is de_plugin_entry_fn. */
 #define DE_PLUGIN_ENTRY_SYMBOL "daemoneye_plugin_entry"
@@ -146,6 +149,54 @@ typedef struct de_config {
 typedef void (*de_socket_owner_fn)(void* found_ctx, uint64_t inode, uint32_t pid, const char* comm,
                                    const char* exe);
 
+/* Namespace links per de_process_links (ABI 1.2). */
+#define DE_PROCESS_NS_MAX 16
+
+/* What de_host_api::process_links reports about one process (ABI 1.2): the ptrace-protected
+ * parts of /proc/<pid> a process collector needs, read by the host with the privileges the
+ * plugin does not keep. Every *_errno is 0 when the fields it guards are valid, else the errno
+ * the host got (EACCES, ENOENT for a kernel thread or a process that just exited, ...).
+ * OWNERSHIP: host-owned; the struct and every string and array in it are valid during the
+ * de_process_links_fn call only. Read only fields within struct_size. */
+typedef struct de_process_links {
+    uint32_t struct_size;
+    uint32_t pid;
+    /* readlink("/proc/<pid>/exe") and stat() through that link (the running image). */
+    int32_t exe_errno;
+    const char* exe; /* "" unless exe_errno == 0; may end in " (deleted)" like the link */
+    uint64_t exe_dev;
+    uint64_t exe_ino;
+    int64_t exe_mtime_ns;
+    int64_t exe_ctime_ns;
+    uint64_t exe_size;
+    uint32_t exe_mode;
+    uint32_t exe_uid;
+    uint64_t exe_nlink;
+    /* readlink("/proc/<pid>/cwd"). */
+    int32_t cwd_errno;
+    const char* cwd; /* "" unless cwd_errno == 0 */
+    /* readlink("/proc/<pid>/ns/<name>") for the namespaces the host looks up (the launcher:
+     * cgroup, ipc, mnt, net, pid, pid_for_children, time, time_for_children, user, uts; those the
+     * kernel lacks are left out), at most DE_PROCESS_NS_MAX: ns_names[i] ("mnt"), ns_links[i]
+     * ("mnt:[4026531841]", "" unless ns_errnos[i] == 0). */
+    size_t ns_count;
+    const char* const* ns_names;
+    const char* const* ns_links;
+    const int32_t* ns_errnos;
+    /* lstat() of the exe path (above, without " (deleted)") resolved inside the process's own
+     * root directory: which file that path names now (a replaced binary has another inode). */
+    int32_t root_exe_errno;
+    uint64_t root_exe_dev;
+    uint64_t root_exe_ino;
+    /* Opaque, non-zero while known: changes when the process maps a new image (exec), even of
+     * the same file. Derived by the host from the process's memory layout with a per-host secret
+     * key, so it tells nothing about addresses. 0: unknown. */
+    uint64_t image_fingerprint;
+} de_process_links;
+
+/* Called by de_host_api::process_links with the answer (ABI 1.2). */
+typedef void (*de_process_links_fn)(void* found_ctx, const de_process_links* links);
+
 /* What the host offers the plugin.
  * OWNERSHIP: host-owned; the table, every pointer in it and `host_ctx` stay valid from the moment
  * create() is entered until destroy() returns. */
@@ -215,6 +266,37 @@ typedef struct de_host_api {
      * Thread-safe (calls are serialized); may block for as long as a walk of /proc takes. */
     de_status (*socket_owners)(void* host_ctx, const uint64_t* inodes, size_t count,
                                de_socket_owner_fn found, void* found_ctx);
+
+    /* ---- ABI 1.2 ---- Test with DE_HOST_API_HAS before use (1.0/1.1 tables end earlier). */
+
+    /* OPTIONAL (NULL or not covered by struct_size: not offered; read /proc yourself). The
+     * ptrace-protected links of one process (exe, cwd, ns/<name>, see de_process_links), read by
+     * a small privileged helper process outside the plugin's sandbox. The launcher offers it to
+     * instances granted "proc.read", whose plugin process then keeps no capability.
+     * pid: 1 .. 4194304 (PID_MAX_LIMIT).
+     * found, found_ctx: called exactly once, on the calling thread, before process_links returns
+     *   DE_OK. `found` must not call the host's process functions and must not throw, longjmp or
+     *   unwind. OWNERSHIP: everything it receives is host-owned, valid during that call only.
+     * Returns DE_OK (parts the host could not read carry their errno), DE_ERR_NOT_FOUND (no such
+     *   process), DE_ERR_INVALID_ARGUMENT (NULL `found`, pid out of range) or DE_ERR_INTERNAL
+     *   (the helper is gone or did not answer in time; the message went to the host's log).
+     * Thread-safe (calls are serialized with the other helper calls); costs one round trip to
+     * the helper. */
+    de_status (*process_links)(void* host_ctx, uint32_t pid, de_process_links_fn found,
+                               void* found_ctx);
+
+    /* OPTIONAL (as process_links). Opens the executable process `pid` is running (through
+     * /proc/<pid>/exe, by the helper) read-only and hands the descriptor over, so the plugin can
+     * hash what runs without the capability to open it itself. The helper only hands over files
+     * the sandbox's user could read by their mode bits (it never lends its own privileges to
+     * read a file) and never opens a path the plugin names.
+     * fd_out: receives the descriptor (O_RDONLY, close-on-exec, offset 0); -1 on failure.
+     *   OWNERSHIP: the plugin owns it and must close() it.
+     * Returns DE_OK, DE_ERR_NOT_FOUND (no such process, or a kernel thread without an image),
+     *   DE_ERR_DENIED (not readable by the sandbox's user), DE_ERR_INVALID_ARGUMENT (NULL
+     *   `fd_out`, pid out of range) or DE_ERR_INTERNAL (as process_links).
+     * Thread-safe; one round trip. */
+    de_status (*open_process_exe)(void* host_ctx, uint32_t pid, int* fd_out);
 } de_host_api;
 
 /* Whether `api` (a de_host_api*) offers `field`: struct_size covers it and it is non-NULL. */

@@ -67,6 +67,18 @@ Result<std::string> ExeHasher::hash_fd(int fd, std::uint64_t max_bytes, std::uin
 
 Result<std::string> ExeHasher::hash_running_image(int pid_dirfd, const FileIdentity& expected,
                                                   std::uint64_t max_bytes) {
+    // The magic link itself must be followed (it is the running image); no O_NOFOLLOW here.
+    return hash_running_image(
+        [pid_dirfd](std::string& why) {
+            const int fd = ::openat(pid_dirfd, "exe", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+            if (fd < 0) why = std::string("open exe: ") + std::strerror(errno);
+            return fd;
+        },
+        expected, max_bytes);
+}
+
+Result<std::string> ExeHasher::hash_running_image(const Opener& open, const FileIdentity& expected,
+                                                  std::uint64_t max_bytes) {
     {
         std::lock_guard lock(mu_);
         auto it = cache_.find(expected);
@@ -84,9 +96,9 @@ Result<std::string> ExeHasher::hash_running_image(int pid_dirfd, const FileIdent
         cache_[expected] = Entry{{}, why, generation_};
         return failure(why);
     }
-    // The magic link itself must be followed (it is the running image); no O_NOFOLLOW here.
-    const int fd = ::openat(pid_dirfd, "exe", O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0) return failure(std::string("open exe: ") + std::strerror(errno));
+    std::string why;
+    const int fd = open(why);
+    if (fd < 0) return failure(why);
     FdCloser closer{fd};
     struct stat st {};
     if (::fstat(fd, &st) != 0) return failure(std::string("fstat exe: ") + std::strerror(errno));

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -28,6 +29,11 @@ class ExeHasher {
     // identity seen by stat() of that link; if the opened file differs, the process exec'd
     // meanwhile and the result is an error, not a wrong hash.
     Result<std::string> hash_running_image(int pid_dirfd, const FileIdentity& expected,
+                                           std::uint64_t max_bytes);
+    // The same with the descriptor from `open` (returns it, or -1 and says why in `why`): the
+    // launcher's helper opens another user's exe when procmond may not (proc.read, ABI 1.2).
+    using Opener = std::function<int(std::string& why)>;
+    Result<std::string> hash_running_image(const Opener& open, const FileIdentity& expected,
                                            std::uint64_t max_bytes);
 
     // Hashes everything `fd` reads from its current offset, failing past max_bytes.

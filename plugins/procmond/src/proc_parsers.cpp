@@ -109,14 +109,17 @@ Result<StatFields> parse_stat(std::string_view text) {
     if (n >= 50 - 2) {
         std::uint64_t h = 0xcbf29ce484222325ULL;
         bool any = false;
+        bool hidden = true;
         for (std::size_t field : {26, 27, 28, 48, 49, 50}) {
             std::uint64_t v = 0;
             if (!parse_int(fields[field - 3], v)) return f;  // unusual content: no fingerprint
             any |= v != 0;
+            hidden &= field <= 27 ? v <= 1 : v == 0;
             h = (h ^ v) * 0x100000001b3ULL;
             h ^= h >> 29;
         }
         if (any) f.image_fingerprint = h == 0 ? 1 : h;
+        f.layout_hidden = hidden;
     }
     return f;
 }

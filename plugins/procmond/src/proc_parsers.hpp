@@ -31,6 +31,9 @@ struct StatFields {
     // size, a new argv), so a scan can tell "no exec since last time" without touching the exe
     // link. 0 when absent (old kernels) or hidden (no ptrace access to the process).
     std::uint64_t image_fingerprint = 0;
+    // The kernel withheld those fields (no ptrace access: startcode and endcode read 1, the rest
+    // 0), so image_fingerprint is the same constant for every such process.
+    bool layout_hidden = false;
 };
 Result<StatFields> parse_stat(std::string_view text);
 

@@ -11,6 +11,7 @@
 #include <charconv>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 
 #include "proc_parsers.hpp"
 
@@ -43,10 +44,12 @@ struct Fd {
 }  // namespace
 
 Result<std::unique_ptr<ProcScanner>> ProcScanner::open(ExeHasher& hasher, UserCache& users,
-                                                       std::string proc_root) {
+                                                       std::string proc_root,
+                                                       PrivilegedProcReader* privileged) {
     const int fd = ::open(proc_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return failure("cannot open " + proc_root + ": " + std::strerror(errno));
     std::unique_ptr<ProcScanner> s(new ProcScanner(hasher, users, fd, 0));
+    s->privileged_ = privileged;
     if (const int err = s->read_file(fd, "stat", 1 << 20); err != 0) {
         return failure("cannot read " + proc_root + "/stat: " + std::strerror(err));
     }
@@ -196,7 +199,17 @@ bool ProcScanner::changed_image_since(std::int32_t pid, const Process& p) {
     if (read_file(proc_fd_, rel, kSmallFileCap) != 0 || len_ == 0) return false;  // gone
     auto st = parse_stat(text());
     if (!st) return false;
-    return st->comm != p.name || st->image_fingerprint != p.image_fingerprint;
+    std::uint64_t fingerprint = st->image_fingerprint;
+    if (st->layout_hidden && (st->flags & kPfKthread) == 0 && privileged_ != nullptr) {
+        if (const std::uint64_t h = helper_fingerprint(pid); h != 0) fingerprint = h;
+    }
+    return st->comm != p.name || fingerprint != p.image_fingerprint;
+}
+
+std::uint64_t ProcScanner::helper_fingerprint(std::int32_t pid) {
+    if (privileged_ == nullptr) return 0;
+    daemoneye::sdk::ProcessLinks l;
+    return privileged_->links(pid, l) == DE_OK ? l.image_fingerprint : 0;
 }
 
 ProcScanner::ReadOutcome ProcScanner::read_attempt(std::int32_t pid, const ScanOptions& options,
@@ -251,6 +264,23 @@ ProcScanner::ReadOutcome ProcScanner::read_attempt(std::int32_t pid, const ScanO
                               (st->starttime_ticks % tck) * (1000000000ULL % tck) / tck;
     p.kernel_thread = (st->flags & kPfKthread) != 0;
     p.image_fingerprint = st->image_fingerprint;
+    // Another user's process: without CAP_SYS_PTRACE its stat hides the memory layout, and its
+    // exe/cwd/ns links are closed to us. The launcher's helper answers those (proc.read); one
+    // round trip per such process and scan, taken here so the fast path below works as before.
+    std::optional<daemoneye::sdk::ProcessLinks> helper;
+    if (privileged_ != nullptr && st->layout_hidden && (st->flags & kPfKthread) == 0 &&
+        p.state != 'Z') {
+        daemoneye::sdk::ProcessLinks l;
+        const de_status hs = privileged_->links(pid, l);
+        if (hs == DE_ERR_NOT_FOUND) {
+            ++stats.vanished;
+            return ReadOutcome::kVanished;
+        }
+        if (hs == DE_OK) {
+            if (l.image_fingerprint != 0) p.image_fingerprint = l.image_fingerprint;
+            helper = std::move(l);
+        }
+    }
 
     if (previous && !same_process(*previous, p)) previous = nullptr;  // pid reused
 
@@ -331,13 +361,31 @@ ProcScanner::ReadOutcome ProcScanner::read_attempt(std::int32_t pid, const ScanO
     bool denied = false;
     struct stat exe_st {};
     bool have_exe = false;
-    if (::fstatat(dirfd, "exe", &exe_st, 0) == 0) {
+    if (helper) {
+        if (helper->exe_errno == 0) {
+            have_exe = true;
+            exe_st.st_dev = static_cast<dev_t>(helper->exe_dev);
+            exe_st.st_ino = static_cast<ino_t>(helper->exe_ino);
+            exe_st.st_mtim.tv_sec = helper->exe_mtime_ns / 1000000000LL;
+            exe_st.st_mtim.tv_nsec = helper->exe_mtime_ns % 1000000000LL;
+            exe_st.st_ctim.tv_sec = helper->exe_ctime_ns / 1000000000LL;
+            exe_st.st_ctim.tv_nsec = helper->exe_ctime_ns % 1000000000LL;
+            exe_st.st_size = static_cast<off_t>(helper->exe_size);
+            exe_st.st_mode = helper->exe_mode;
+            exe_st.st_uid = helper->exe_uid;
+            exe_st.st_nlink = static_cast<nlink_t>(helper->exe_nlink);
+        } else if (is_denied(helper->exe_errno)) {
+            denied = true;
+        }
+    } else if (::fstatat(dirfd, "exe", &exe_st, 0) == 0) {
         have_exe = true;
+    } else if (is_denied(errno)) {
+        denied = true;
+    }
+    if (have_exe) {
         p.exe_readable = true;
         p.exe_identity = identity_of(exe_st);
         p.exe_setuid_root = (exe_st.st_mode & S_ISUID) != 0 && exe_st.st_uid == 0;
-    } else if (is_denied(errno)) {
-        denied = true;
     }
     const bool exec_changed = !previous || previous->exe_identity != p.exe_identity ||
                               previous->exe_readable != p.exe_readable ||
@@ -357,9 +405,26 @@ ProcScanner::ReadOutcome ProcScanner::read_attempt(std::int32_t pid, const ScanO
         }
         std::string link;
         char ns_path[32];
+        // What we would have read ourselves, or the helper's answer for the same link.
+        auto link_of = [&](const char* rel, int helper_err, const std::string& helper_link) {
+            if (!helper) return read_link(dirfd, rel, link);
+            if (helper_err == 0) link = helper_link;
+            return helper_err;
+        };
         for (const char* ns : kNamespaces) {
             std::snprintf(ns_path, sizeof ns_path, "ns/%s", ns);
-            const int err = read_link(dirfd, ns_path, link);
+            int helper_err = ENOENT;
+            std::string helper_link;
+            if (helper) {
+                for (const auto& n : helper->namespaces) {
+                    if (n.name == ns) {
+                        helper_err = n.error;
+                        helper_link = n.link;
+                        break;
+                    }
+                }
+            }
+            const int err = link_of(ns_path, helper_err, helper_link);
             if (err == 0) {
                 if (auto parsed = parse_namespace_link(link)) {
                     p.namespaces.emplace(ns, parsed->inode);
@@ -371,13 +436,17 @@ ProcScanner::ReadOutcome ProcScanner::read_attempt(std::int32_t pid, const ScanO
                 denied = true;
             }
         }
-        if (const int err = read_link(dirfd, "cwd", link); err == 0) {
+        if (const int err = link_of("cwd", helper ? helper->cwd_errno : ENOENT,
+                                    helper ? helper->cwd : std::string());
+            err == 0) {
             p.cwd = std::move(link);
         } else if (is_denied(err)) {
             denied = true;
         }
         if (have_exe) {
-            if (const int err = read_link(dirfd, "exe", link); err == 0) {
+            if (const int err = link_of("exe", helper ? helper->exe_errno : ENOENT,
+                                        helper ? helper->exe : std::string());
+                err == 0) {
                 if (auto exe = parse_exe_link(link)) {
                     p.exe = std::move(exe->path);
                     p.exe_deleted = exe->deleted;
@@ -398,12 +467,32 @@ ProcScanner::ReadOutcome ProcScanner::read_attempt(std::int32_t pid, const ScanO
     }
     if (have_exe) {
         if (exe_st.st_nlink == 0) p.exe_deleted = true;
-        check_replaced(dirfd, p);
+        check_replaced(dirfd, p, helper ? &*helper : nullptr);
         if (options.hash_executables) {
+            auto hash = [&] {
+                if (!helper) {
+                    return hasher_.hash_running_image(dirfd, p.exe_identity,
+                                                      options.max_hash_bytes);
+                }
+                // Opened by the helper: the same file through the same magic link.
+                return hasher_.hash_running_image(
+                    [&](std::string& why) {
+                        int fd = -1;
+                        const de_status os = privileged_->open_exe(pid, fd);
+                        if (os == DE_OK) return fd;
+                        const int err = os == DE_ERR_DENIED      ? EACCES
+                                        : os == DE_ERR_NOT_FOUND ? ENOENT
+                                                                 : 0;
+                        why = err != 0 ? std::string("open exe: ") + std::strerror(err)
+                                       : std::string("open exe: ") + de_status_name(os) +
+                                             " from the launcher's helper";
+                        return -1;
+                    },
+                    p.exe_identity, options.max_hash_bytes);
+            };
             if (previous && !exec_changed && !previous->exe_sha256.empty()) {
                 p.exe_sha256 = previous->exe_sha256;
-            } else if (auto digest = hasher_.hash_running_image(dirfd, p.exe_identity,
-                                                                options.max_hash_bytes)) {
+            } else if (auto digest = hash()) {
                 p.exe_sha256 = std::move(*digest);
             } else {
                 p.hash_error = digest.reason();
@@ -434,12 +523,21 @@ ProcScanner::PathState ProcScanner::path_state(const std::string& path) {
     return state;
 }
 
-void ProcScanner::check_replaced(int dirfd, Process& p) {
+void ProcScanner::check_replaced(int dirfd, Process& p,
+                                 const daemoneye::sdk::ProcessLinks* helper) {
     p.exe_replaced = false;
     if (p.exe.empty()) return;
     PathState state;
     if (in_own_mount_ns(p)) {
         state = path_state(p.exe);
+    } else if (helper != nullptr) {
+        // The helper resolved the same path inside the process's root (its root link is closed
+        // to us without CAP_SYS_PTRACE).
+        if (helper->root_exe_errno == 0) {
+            state.exists = true;
+            state.id.dev = helper->root_exe_dev;
+            state.id.ino = helper->root_exe_ino;
+        }
     } else {
         // Another mount namespace (a container): resolve the path inside the process's root.
         // readlink of exe gives a canonical path, so no intermediate symlink can lead outside.

@@ -23,12 +23,27 @@
 #include <unordered_map>
 #include <vector>
 
+#include "daemoneye/sdk/host.hpp"
 #include "exe_hasher.hpp"
 #include "process.hpp"
 #include "result.hpp"
 #include "user_cache.hpp"
 
 namespace procmond {
+
+// Reads what another user's /proc/<pid> hides from a process without CAP_SYS_PTRACE (exe, cwd,
+// ns links, the memory-layout fingerprint in stat) and opens its executable: the launcher's
+// privilege-separation helper through de_host_api::process_links / open_process_exe (proc.read,
+// ABI 1.2). Absent (nullptr) under --no-sandbox, in the TestHost by default, or from an older
+// host: then procmond reads /proc itself, as it always did. Thread-safe.
+class PrivilegedProcReader {
+  public:
+    virtual ~PrivilegedProcReader() = default;
+    // DE_OK, DE_ERR_NOT_FOUND (gone), or another status (helper failure).
+    virtual de_status links(std::int32_t pid, daemoneye::sdk::ProcessLinks& out) = 0;
+    // DE_OK with `fd` (the caller closes it), DE_ERR_NOT_FOUND, DE_ERR_DENIED, ...
+    virtual de_status open_exe(std::int32_t pid, int& fd) = 0;
+};
 
 struct ScanOptions {
     bool hash_executables = true;
@@ -52,8 +67,10 @@ class ProcScanner {
   public:
     // Opens `proc_root` and reads the boot time once: start times must stay stable across scans,
     // and btime drifts when the wall clock is adjusted.
+    // `privileged` (nullable, must outlive the scanner): asked for what /proc refuses us.
     static Result<std::unique_ptr<ProcScanner>> open(ExeHasher& hasher, UserCache& users,
-                                                     std::string proc_root = "/proc");
+                                                     std::string proc_root = "/proc",
+                                                     PrivilegedProcReader* privileged = nullptr);
     ~ProcScanner();
     ProcScanner(const ProcScanner&) = delete;
     ProcScanner& operator=(const ProcScanner&) = delete;
@@ -95,10 +112,15 @@ class ProcScanner {
     std::string_view text() const { return std::string_view(buf_.data(), len_); }
     int read_link(int dirfd, const char* name, std::string& out);
     void read_exe_details(int dirfd, Process& p, const ScanOptions& options, ScanStats& stats);
-    void check_replaced(int dirfd, Process& p);
+    void check_replaced(int dirfd, Process& p,
+                        const daemoneye::sdk::ProcessLinks* helper = nullptr);
+    // The helper's fingerprint of `pid` when our own stat shows none (another user's process):
+    // 0 when not offered or unknown.
+    std::uint64_t helper_fingerprint(std::int32_t pid);
     PathState path_state(const std::string& path);
     bool in_own_mount_ns(const Process& p) const;
 
+    PrivilegedProcReader* privileged_ = nullptr;
     ExeHasher& hasher_;
     UserCache& users_;
     int proc_fd_;

@@ -33,8 +33,13 @@ std::vector<const Process*> sorted_by_pid(const ProcessTable& table) {
 
 }  // namespace
 
-ProcessCollector::ProcessCollector(Config config, EventSink& sink, std::string proc_root)
-    : sink_(sink), proc_root_(std::move(proc_root)), config_(config), diff_(config.anomaly_rules) {}
+ProcessCollector::ProcessCollector(Config config, EventSink& sink, std::string proc_root,
+                                   PrivilegedProcReader* privileged)
+    : sink_(sink),
+      proc_root_(std::move(proc_root)),
+      privileged_(privileged),
+      config_(config),
+      diff_(config.anomaly_rules) {}
 
 ProcessCollector::~ProcessCollector() {
     stop();
@@ -68,7 +73,7 @@ ScanOptions ProcessCollector::scan_options(const Config& cfg, bool full) const {
 
 Result<Done> ProcessCollector::ensure_scanner() {
     if (scanner_) return Done{};
-    auto s = ProcScanner::open(hasher_, users_, proc_root_);
+    auto s = ProcScanner::open(hasher_, users_, proc_root_, privileged_);
     if (!s) return failure(s.reason());
     scanner_ = std::move(*s);
     return Done{};
@@ -319,7 +324,7 @@ void ProcessCollector::publish_snapshot(const Config& cfg) {
 Result<std::vector<Process>> ProcessCollector::enumerate(const ProcessFilter& filter) {
     std::lock_guard lock(task_mu_);
     if (!task_scanner_) {
-        auto s = ProcScanner::open(hasher_, users_, proc_root_);
+        auto s = ProcScanner::open(hasher_, users_, proc_root_, privileged_);
         if (!s) return failure(s.reason());
         task_scanner_ = std::move(*s);
     }
@@ -338,7 +343,7 @@ Result<std::vector<Process>> ProcessCollector::enumerate(const ProcessFilter& fi
 Result<Process> ProcessCollector::hash_executable(std::int32_t pid) {
     std::lock_guard lock(task_mu_);
     if (!task_scanner_) {
-        auto s = ProcScanner::open(hasher_, users_, proc_root_);
+        auto s = ProcScanner::open(hasher_, users_, proc_root_, privileged_);
         if (!s) return failure(s.reason());
         task_scanner_ = std::move(*s);
     }

@@ -54,7 +54,10 @@ struct CollectorHealth {
 
 class ProcessCollector {
   public:
-    ProcessCollector(Config config, EventSink& sink, std::string proc_root = "/proc");
+    // `privileged` (nullable, must outlive the collector): the host's answers for what another
+    // user's /proc refuses procmond (see PrivilegedProcReader).
+    ProcessCollector(Config config, EventSink& sink, std::string proc_root = "/proc",
+                     PrivilegedProcReader* privileged = nullptr);
     ~ProcessCollector();
     ProcessCollector(const ProcessCollector&) = delete;
     ProcessCollector& operator=(const ProcessCollector&) = delete;
@@ -111,6 +114,7 @@ class ProcessCollector {
 
     EventSink& sink_;
     const std::string proc_root_;
+    PrivilegedProcReader* const privileged_;
     ExeHasher hasher_;
     UserCache users_;
 

@@ -49,7 +49,16 @@ ProcmondPlugin::ProcmondPlugin(sdk::Host& host, const sdk::Config& config)
     : host_(host),
       config_(config_from(config)),
       sink_(host),
-      collector_(std::make_unique<ProcessCollector>(config_, sink_)) {}
+      reader_(host.offers_process_links() && host.offers_open_process_exe()
+                  ? std::make_unique<HostReader>(host)
+                  : nullptr),
+      collector_(std::make_unique<ProcessCollector>(config_, sink_, "/proc", reader_.get())) {
+    if (reader_) {
+        host_.info(
+            "other users' exe/cwd/ns links and executables come from the launcher's "
+            "helper (de_host_api::process_links, open_process_exe)");
+    }
+}
 
 ProcmondPlugin::~ProcmondPlugin() noexcept {
     collector_->stop();

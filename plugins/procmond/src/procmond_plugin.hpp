@@ -46,9 +46,28 @@ class ProcmondPlugin {
         daemoneye::sdk::Host& host_;
     };
 
+    // proc.read under the launcher (ABI 1.2): other users' exe/cwd/ns links and executables come
+    // from the launcher's helper, because procmond's own process keeps no capability.
+    class HostReader final : public PrivilegedProcReader {
+      public:
+        explicit HostReader(daemoneye::sdk::Host& host) : host_(host) {}
+        de_status links(std::int32_t pid, daemoneye::sdk::ProcessLinks& out) override {
+            return pid > 0 ? host_.process_links(static_cast<std::uint32_t>(pid), out)
+                           : DE_ERR_INVALID_ARGUMENT;
+        }
+        de_status open_exe(std::int32_t pid, int& fd) override {
+            return pid > 0 ? host_.open_process_exe(static_cast<std::uint32_t>(pid), fd)
+                           : DE_ERR_INVALID_ARGUMENT;
+        }
+
+      private:
+        daemoneye::sdk::Host& host_;
+    };
+
     daemoneye::sdk::Host& host_;
     Config config_;
     HostSink sink_;
+    std::unique_ptr<HostReader> reader_;  // null when the host does not offer both functions
     std::unique_ptr<ProcessCollector> collector_;
 };
 

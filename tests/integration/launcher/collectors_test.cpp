@@ -6,15 +6,19 @@
 
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <functional>
+#include <iostream>
 
 #include "daemoneye/events/v1/events.pb.h"
 
 #include "foreign_listener.hpp"
 #include "launcher_harness.hpp"
+#include "secret_holder.hpp"
 
 namespace daemoneye::launcher::test {
 namespace {
@@ -82,6 +86,78 @@ TEST(Collectors, ProcmondRunsCleanInTheSandbox) {
                       }
                       EXPECT_TRUE(found) << "own pid not enumerated";
                   });
+}
+
+std::string sha256_of(const std::string& path) {
+    std::string cmd = "sha256sum '" + path + "'";
+    FILE* f = ::popen(cmd.c_str(), "r");
+    if (f == nullptr) return "";
+    char buf[128] = {};
+    const bool ok = std::fgets(buf, sizeof buf, f) != nullptr;
+    ::pclose(f);
+    return ok ? std::string(buf).substr(0, 64) : "";
+}
+
+// proc.read keeps no capability (ABI 1.2): another user's exe path, cwd, namespaces and exe hash
+// reach procmond only through the launcher's helper. The collector runs as user daemon (uid 1);
+// the process it must describe runs as nobody (a child that switched uid and exec'd sleep), so
+// neither is the other's or root's.
+TEST(Collectors, ProcmondDescribesAnotherUsersProcessThroughTheHelper) {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root to run processes as two users";
+    if (!std::filesystem::exists(collector("procmond"))) GTEST_SKIP() << "procmond not built";
+    const std::string dir = "/tmp/de-procmond-cwd-" + std::to_string(::getpid());
+    std::filesystem::create_directories(dir);
+    ::chmod(dir.c_str(), 0700);  // not even listable by the collector's user
+    ::chown(dir.c_str(), 65534, 65534);
+    SecretHolder other(65534, "x", dir);
+    ASSERT_TRUE(other.ok) << "could not start a process as uid 65534";
+    const std::string sleep_exe = std::filesystem::canonical("/bin/sleep").string();
+    Launcher l({"--plugin", collector("procmond"), "--instance", "procmond-0", "--permission",
+                "proc.read", "--permission", "proc.events", "--user", "daemon"});
+    auto hello = l.expect_hello();
+    ASSERT_TRUE(hello.has_value()) << l.wait().err;
+    l.welcome({{"scan_interval_ms", "200"}});
+    if (!layer(*hello, "owner_helper").applied() || !layer(*hello, "user").applied()) {
+        ASSERT_TRUE(l.call(rpc::v1::OPERATION_STOP).has_value());
+        l.wait();
+        std::filesystem::remove_all(dir);
+        GTEST_SKIP() << "needs the helper and the user switch: "
+                     << layer(*hello, "owner_helper").detail();
+    }
+    EXPECT_THAT(layer(*hello, "caps").detail(), ::testing::HasSubstr("permitted+effective: "
+                                                                     "cap_net_admin"))
+        << "proc.events keeps CAP_NET_ADMIN, proc.read nothing";
+    l.pump(1000ms);
+    auto t = l.task("enumerate_processes", {{"pid", std::to_string(other.pid)}});
+    ASSERT_TRUE(t.has_value());
+    ASSERT_EQ(t->status(), rpc::v1::STATUS_OK) << t->error().message();
+    bool found = false;
+    for (const auto& rec : t->task_result().records()) {
+        events::v1::ProcessBatch batch;
+        ASSERT_TRUE(batch.ParseFromString(rec.data()));
+        for (const auto& p : batch.processes()) {
+            if (p.pid() != static_cast<std::uint32_t>(other.pid)) continue;
+            found = true;
+            EXPECT_EQ(p.uid(), 65534u);
+            EXPECT_EQ(p.exe(), sleep_exe);
+            EXPECT_EQ(p.cwd(), dir);
+            EXPECT_EQ(p.exe_sha256(), sha256_of(sleep_exe));
+            EXPECT_TRUE(p.namespaces().contains("mnt")) << "namespaces from the helper";
+        }
+    }
+    EXPECT_TRUE(found) << "pid " << other.pid << " not enumerated";
+    auto h = l.call(rpc::v1::OPERATION_HEALTH_CHECK);
+    ASSERT_TRUE(h.has_value());
+    EXPECT_THAT(detail(*h, "launcher.owner_helper"), ::testing::HasSubstr("running"));
+    EXPECT_NE(detail(*h, "launcher.owner_helper.process_calls"), "0");
+    // CAP_NET_ADMIN (proc.events) is all the connector needs: procmond reports which mode runs.
+    std::cout << "[   INFO   ] procmond mode=" << detail(*h, "mode")
+              << " mode_reason=" << detail(*h, "mode_reason") << "\n";
+    EXPECT_EQ(detail(*h, "launcher.violations"), "");
+    ASSERT_TRUE(l.call(rpc::v1::OPERATION_STOP).has_value());
+    auto r = l.wait();
+    EXPECT_TRUE(r.exited && r.code == 0) << r.err;
+    std::filesystem::remove_all(dir);
 }
 
 TEST(Collectors, NetmondRunsCleanInTheSandbox) {

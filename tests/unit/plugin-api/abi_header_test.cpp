@@ -24,6 +24,7 @@ struct RecordedAbi {
 constexpr RecordedAbi kHistory[] = {
     {1, 0, 0x0caf585a8600b68dULL},
     {1, 1, 0x9a7572ea8ee2e536ULL},  // de_host_api::socket_owners appended (net.read privsep)
+    {1, 2, 0xe79b1147936d878bULL},  // process_links, open_process_exe appended (proc.read privsep)
 };
 
 std::string read_header() {
@@ -112,7 +113,7 @@ TEST(AbiHeader, Abi11OnlyAppendsToTheHostApi) {
     // host's table (ending at instance_id) does not cover the new field.
     constexpr std::size_t k10HostApiSize = offsetof(de_host_api, instance_id) + sizeof(void*);
     EXPECT_EQ(offsetof(de_host_api, socket_owners), k10HostApiSize);
-    EXPECT_EQ(sizeof(de_host_api), k10HostApiSize + sizeof(void*));
+    EXPECT_EQ(sizeof(de_host_api), k10HostApiSize + 3 * sizeof(void*));
 
     de_host_api api{};
     api.struct_size = static_cast<std::uint32_t>(k10HostApiSize);
@@ -124,6 +125,28 @@ TEST(AbiHeader, Abi11OnlyAppendsToTheHostApi) {
     EXPECT_FALSE(DE_HOST_API_HAS(&api, socket_owners)) << "NULL: not offered";
     const de_host_api* none = nullptr;
     EXPECT_FALSE(DE_HOST_API_HAS(none, socket_owners));
+}
+
+TEST(AbiHeader, Abi12OnlyAppendsToTheHostApi) {
+    // 1.2 appended process_links and open_process_exe after socket_owners: a 1.1 host's table
+    // (ending at socket_owners) covers neither, and a 1.1 plugin's reads are unaffected.
+    constexpr std::size_t k11HostApiSize = offsetof(de_host_api, socket_owners) + sizeof(void*);
+    EXPECT_EQ(offsetof(de_host_api, process_links), k11HostApiSize);
+    EXPECT_EQ(offsetof(de_host_api, open_process_exe), k11HostApiSize + sizeof(void*));
+    EXPECT_EQ(sizeof(de_host_api), k11HostApiSize + 2 * sizeof(void*));
+    de_host_api api{};
+    api.struct_size = static_cast<std::uint32_t>(k11HostApiSize);
+    api.process_links = reinterpret_cast<decltype(api.process_links)>(1);  // past the end
+    api.open_process_exe = reinterpret_cast<decltype(api.open_process_exe)>(1);
+    EXPECT_FALSE(DE_HOST_API_HAS(&api, process_links)) << "a 1.1 table must not offer it";
+    EXPECT_FALSE(DE_HOST_API_HAS(&api, open_process_exe));
+    api.struct_size = sizeof api;
+    EXPECT_TRUE(DE_HOST_API_HAS(&api, process_links));
+    EXPECT_TRUE(DE_HOST_API_HAS(&api, open_process_exe));
+    api.open_process_exe = nullptr;
+    EXPECT_FALSE(DE_HOST_API_HAS(&api, open_process_exe)) << "NULL: not offered";
+    // de_process_links grows at the end like every struct: struct_size first.
+    EXPECT_EQ(offsetof(de_process_links, struct_size), 0u);
 }
 
 }  // namespace

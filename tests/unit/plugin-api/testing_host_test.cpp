@@ -2,6 +2,10 @@
 // breaches the real launcher would punish, so collector tests can rely on it.
 #include "daemoneye/sdk/testing.hpp"
 
+#include <unistd.h>
+
+#include <cerrno>
+
 #include <gtest/gtest.h>
 
 #include "daemoneye/sdk/collector.hpp"
@@ -184,6 +188,72 @@ TEST(HostSocketOwners, BadRawCallsAndHostFailuresAreStatusesNotCrashes) {
     sdk::Host h(api);
     std::vector<sdk::SocketOwner> out;
     EXPECT_EQ(h.socket_owners(many.data(), 1, out), DE_ERR_INTERNAL);
+}
+
+}  // namespace
+
+// ---- ABI 1.2 process_links / open_process_exe through sdk::Host and the TestHost ----
+namespace {
+
+TEST(HostProcessLinks, NotOfferedByDefaultAndUnsupportedThroughTheSdk) {
+    TestHost host(rude());
+    sdk::Host h(host.host_api());
+    EXPECT_FALSE(h.offers_process_links());
+    EXPECT_FALSE(h.offers_open_process_exe());
+    sdk::ProcessLinks links;
+    EXPECT_EQ(h.process_links(1, links), DE_ERR_UNSUPPORTED);
+    int fd = 5;
+    EXPECT_EQ(h.open_process_exe(1, fd), DE_ERR_UNSUPPORTED);
+    EXPECT_EQ(fd, -1);
+}
+
+TEST(HostProcessLinks, AnswersAreCopiedThroughTheSdk) {
+    TestHost host(rude());
+    host.offer_process_links([](std::uint32_t pid, sdk::ProcessLinks& out) {
+        if (pid != 42) return DE_ERR_NOT_FOUND;
+        out.exe_errno = 0;
+        out.exe = "/usr/bin/x (deleted)";
+        out.exe_ino = 7;
+        out.exe_nlink = 0;
+        out.cwd_errno = EACCES;
+        out.namespaces = {{"mnt", "mnt:[4026531841]", 0}, {"net", "", EACCES}};
+        out.root_exe_errno = 0;
+        out.root_exe_ino = 8;
+        out.image_fingerprint = 99;
+        return DE_OK;
+    });
+    host.offer_open_process_exe([](std::uint32_t pid, int& fd) {
+        if (pid != 42) return DE_ERR_DENIED;
+        fd = ::dup(0);
+        return DE_OK;
+    });
+    sdk::Host h(host.host_api());
+    ASSERT_TRUE(h.offers_process_links());
+    sdk::ProcessLinks l;
+    ASSERT_EQ(h.process_links(42, l), DE_OK);
+    EXPECT_EQ(l.pid, 42u);
+    EXPECT_EQ(l.exe, "/usr/bin/x (deleted)");
+    EXPECT_EQ(l.exe_ino, 7u);
+    EXPECT_EQ(l.cwd_errno, EACCES);
+    EXPECT_EQ(l.cwd, "");
+    ASSERT_EQ(l.namespaces.size(), 2u);
+    EXPECT_EQ(l.namespaces[0].link, "mnt:[4026531841]");
+    EXPECT_EQ(l.namespaces[1].error, EACCES);
+    EXPECT_EQ(l.root_exe_ino, 8u);
+    EXPECT_EQ(l.image_fingerprint, 99u);
+    EXPECT_EQ(h.process_links(43, l), DE_ERR_NOT_FOUND);
+    int fd = -1;
+    ASSERT_EQ(h.open_process_exe(42, fd), DE_OK);
+    EXPECT_GE(fd, 0);
+    ::close(fd);
+    EXPECT_EQ(h.open_process_exe(43, fd), DE_ERR_DENIED);
+    EXPECT_EQ(fd, -1);
+    const de_host_api* api = host.host_api();
+    EXPECT_EQ(api->process_links(api->host_ctx, 0, nullptr, nullptr), DE_ERR_INVALID_ARGUMENT);
+    EXPECT_EQ(api->open_process_exe(api->host_ctx, 42, nullptr), DE_ERR_INVALID_ARGUMENT);
+    EXPECT_EQ(api->open_process_exe(api->host_ctx, 5000000, &fd), DE_ERR_INVALID_ARGUMENT);
+    EXPECT_EQ(host.violations().size(), 3u);
+    EXPECT_EQ(host.process_links_calls(), 3u);
 }
 
 }  // namespace

@@ -5,6 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
+
+#include <string>
 
 using namespace procmond;
 using namespace std::string_literals;
@@ -40,6 +43,34 @@ TEST(ParseStat, CapturedSample) {
     EXPECT_EQ(s->starttime_ticks, 52965u);
     EXPECT_EQ(s->vsize_bytes, 3133440u);
     EXPECT_EQ(s->rss_pages, 411);
+}
+
+TEST(ParseStat, LayoutWithheldWithoutPtraceAccessIsRecognised) {
+    auto own = parse_stat(kStatCat);
+    ASSERT_TRUE(own.ok());
+    EXPECT_FALSE(own->layout_hidden);
+    // What the kernel shows another user's process without ptrace access: startcode and
+    // endcode 1, startstack and the argv/env addresses 0.
+    std::string text = kStatCat;
+    const auto close = text.rfind(')');
+    std::vector<std::string> fields;
+    std::string rest = text.substr(close + 2);
+    for (std::size_t at = 0; at <= rest.size();) {
+        const auto sp = rest.find(' ', at);
+        fields.push_back(rest.substr(at, sp == std::string::npos ? std::string::npos : sp - at));
+        if (sp == std::string::npos) break;
+        at = sp + 1;
+    }
+    ASSERT_GE(fields.size(), 48u);
+    fields[26 - 3] = "1";
+    fields[27 - 3] = "1";
+    for (std::size_t f : {28, 48, 49, 50}) fields[f - 3] = "0";
+    std::string hidden = text.substr(0, close + 2);
+    for (std::size_t i = 0; i < fields.size(); ++i) hidden += (i ? " " : "") + fields[i];
+    auto s = parse_stat(hidden);
+    ASSERT_TRUE(s.ok()) << s.reason();
+    EXPECT_TRUE(s->layout_hidden);
+    EXPECT_NE(s->image_fingerprint, own->image_fingerprint);
 }
 
 TEST(ParseStat, KernelThreadFlag) {

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <concepts>
 #include <cstddef>
@@ -155,6 +156,34 @@ struct SocketOwner {
     std::string exe;   // executable path; empty when unreadable
 };
 
+// The ptrace-protected links of one process reported by the host (Host::process_links, ABI
+// 1.2): a copy of de_process_links. Every *_errno is 0 when the fields it guards are valid.
+struct ProcessLinks {
+    struct Namespace {
+        std::string name;  // "mnt"
+        std::string link;  // "mnt:[4026531841]"; empty unless error == 0
+        int error = 0;
+    };
+    std::uint32_t pid = 0;
+    int exe_errno = ENOENT;
+    std::string exe;  // the link target, may end in " (deleted)"
+    std::uint64_t exe_dev = 0;
+    std::uint64_t exe_ino = 0;
+    std::int64_t exe_mtime_ns = 0;
+    std::int64_t exe_ctime_ns = 0;
+    std::uint64_t exe_size = 0;
+    std::uint32_t exe_mode = 0;
+    std::uint32_t exe_uid = 0;
+    std::uint64_t exe_nlink = 0;
+    int cwd_errno = ENOENT;
+    std::string cwd;
+    std::vector<Namespace> namespaces;
+    int root_exe_errno = ENOENT;  // lstat of `exe` inside the process's root
+    std::uint64_t root_exe_dev = 0;
+    std::uint64_t root_exe_ino = 0;
+    std::uint64_t image_fingerprint = 0;  // opaque; 0: unknown
+};
+
 class Host {
   public:
     explicit Host(const de_host_api* api) noexcept : api_(api), emitter_(api) {}
@@ -255,11 +284,108 @@ class Host {
         return DE_OK;
     }
 
-    std::uint16_t host_abi_major() const noexcept { return api_->abi_major; }
-    std::uint16_t host_abi_minor() const noexcept { return api_->abi_minor; }
+    // ---- process links and executables (ABI 1.2, optional) ----
+
+    // True when the host offers de_host_api::process_links / open_process_exe (a 1.2+ host that
+    // fills them in: the launcher does for instances granted proc.read). Otherwise read /proc
+    // yourself.
+    bool offers_process_links() const noexcept { return DE_HOST_API_HAS(api_, process_links); }
+    bool offers_open_process_exe() const noexcept {
+        return DE_HOST_API_HAS(api_, open_process_exe);
+    }
+
+    // The exe/cwd/ns links of `pid` into `out` (replaced as a whole on DE_OK). Returns
+    // DE_ERR_UNSUPPORTED when the host does not offer it, the host's status otherwise
+    // (DE_ERR_NOT_FOUND: no such process). Never throws.
+    de_status process_links(std::uint32_t pid, ProcessLinks& out) const noexcept {
+        if (!offers_process_links()) return DE_ERR_UNSUPPORTED;
+        struct Sink {
+            ProcessLinks* out;
+            bool called = false;
+            bool failed = false;
+        } sink{&out};
+        auto found = [](void* ctx, const de_process_links* l) noexcept {
+            auto* s = static_cast<Sink*>(ctx);
+            s->called = true;
+            if (l == nullptr) {
+                s->failed = true;
+                return;
+            }
+            auto covers = [l](std::size_t offset, std::size_t size) {
+                return l->struct_size >= offset + size;
+            };
+#define DE_SDK_COVERS(field) covers(offsetof(de_process_links, field), sizeof l->field)
+            try {
+                ProcessLinks r;
+                r.pid = l->pid;
+                if (DE_SDK_COVERS(exe_nlink)) {
+                    r.exe_errno = l->exe_errno;
+                    if (r.exe_errno == 0) {
+                        r.exe = l->exe != nullptr ? l->exe : "";
+                        r.exe_dev = l->exe_dev;
+                        r.exe_ino = l->exe_ino;
+                        r.exe_mtime_ns = l->exe_mtime_ns;
+                        r.exe_ctime_ns = l->exe_ctime_ns;
+                        r.exe_size = l->exe_size;
+                        r.exe_mode = l->exe_mode;
+                        r.exe_uid = l->exe_uid;
+                        r.exe_nlink = l->exe_nlink;
+                    }
+                }
+                if (DE_SDK_COVERS(cwd)) {
+                    r.cwd_errno = l->cwd_errno;
+                    if (r.cwd_errno == 0 && l->cwd != nullptr) r.cwd = l->cwd;
+                }
+                if (DE_SDK_COVERS(ns_errnos) && l->ns_names != nullptr && l->ns_links != nullptr &&
+                    l->ns_errnos != nullptr) {
+                    const std::size_t n = std::min<std::size_t>(l->ns_count, DE_PROCESS_NS_MAX);
+                    for (std::size_t i = 0; i < n; ++i) {
+                        ProcessLinks::Namespace ns;
+                        ns.name = l->ns_names[i] != nullptr ? l->ns_names[i] : "";
+                        ns.error = l->ns_errnos[i];
+                        if (ns.error == 0 && l->ns_links[i] != nullptr) ns.link = l->ns_links[i];
+                        r.namespaces.push_back(std::move(ns));
+                    }
+                }
+                if (DE_SDK_COVERS(root_exe_ino)) {
+                    r.root_exe_errno = l->root_exe_errno;
+                    r.root_exe_dev = l->root_exe_dev;
+                    r.root_exe_ino = l->root_exe_ino;
+                }
+                if (DE_SDK_COVERS(image_fingerprint)) r.image_fingerprint = l->image_fingerprint;
+                *s->out = std::move(r);
+            } catch (...) {  // bad_alloc: nothing may unwind through the host
+                s->failed = true;
+            }
+#undef DE_SDK_COVERS
+        };
+        const de_status status = api_->process_links(api_->host_ctx, pid, found, &sink);
+        if (status != DE_OK) return status;
+        return sink.called && !sink.failed ? DE_OK : DE_ERR_INTERNAL;
+    }
+
+    // Opens the executable `pid` runs (read-only, close-on-exec); the caller owns `fd` and must
+    // close it. Returns DE_ERR_UNSUPPORTED when not offered, the host's status otherwise
+    // (DE_ERR_NOT_FOUND, DE_ERR_DENIED, ...). Never throws.
+    de_status open_process_exe(std::uint32_t pid, int& fd) const noexcept {
+        fd = -1;
+        if (!offers_open_process_exe()) return DE_ERR_UNSUPPORTED;
+        const de_status status = api_->open_process_exe(api_->host_ctx, pid, &fd);
+        if (status != DE_OK) fd = -1;
+        return status;
+    }
+
+    std::uint16_t host_abi_major() const noexcept {
+        return api_->abi_major;
+    }
+    std::uint16_t host_abi_minor() const noexcept {
+        return api_->abi_minor;
+    }
 
     // The raw table, for what the SDK does not wrap.
-    const de_host_api* raw() const noexcept { return api_; }
+    const de_host_api* raw() const noexcept {
+        return api_;
+    }
 
   private:
     template <class... Parts>

@@ -381,6 +381,32 @@ class TestHost {
         return socket_owner_calls_;
     }
 
+    // ABI 1.2 de_host_api::process_links and open_process_exe. Not offered by default (NULL, like
+    // a launcher without proc.read or under --no-sandbox). `links` fills `out` for a pid and
+    // returns the status the plugin gets (DE_ERR_NOT_FOUND for an unknown pid); `open_exe` sets
+    // `fd` to a descriptor the plugin will own. Call before create().
+    using ProcessLinksLookup = std::function<de_status(std::uint32_t pid, ProcessLinks& out)>;
+    using OpenProcessExe = std::function<de_status(std::uint32_t pid, int& fd)>;
+    void offer_process_links(ProcessLinksLookup links) {
+        std::lock_guard lock(mutex_);
+        process_links_ = std::move(links);
+        api_.process_links = process_links_ ? &TestHost::process_links_thunk : nullptr;
+    }
+    void offer_open_process_exe(OpenProcessExe open_exe) {
+        std::lock_guard lock(mutex_);
+        open_process_exe_ = std::move(open_exe);
+        api_.open_process_exe = open_process_exe_ ? &TestHost::open_process_exe_thunk : nullptr;
+    }
+    // Calls the plugin made to process_links / open_process_exe (valid or not).
+    std::uint64_t process_links_calls() const {
+        std::lock_guard lock(mutex_);
+        return process_links_calls_;
+    }
+    std::uint64_t open_process_exe_calls() const {
+        std::lock_guard lock(mutex_);
+        return open_process_exe_calls_;
+    }
+
   private:
     enum class Phase { none, creating, created, running, stopped, destroying };
 
@@ -541,6 +567,87 @@ class TestHost {
         }
     }
 
+    static de_status process_links_thunk(void* ctx, std::uint32_t pid, de_process_links_fn found,
+                                         void* found_ctx) {
+        auto* self = static_cast<TestHost*>(ctx);
+        ProcessLinksLookup lookup;
+        {
+            std::lock_guard lock(self->mutex_);
+            ++self->process_links_calls_;
+            if (found == nullptr || pid == 0 || pid > 4194304) {
+                self->violations_.push_back("process_links with a NULL callback or pid " +
+                                            std::to_string(pid) + " (1..4194304)");
+                return DE_ERR_INVALID_ARGUMENT;
+            }
+            lookup = self->process_links_;
+        }
+        try {
+            ProcessLinks r;
+            r.pid = pid;
+            const de_status status = lookup(pid, r);
+            if (status != DE_OK) return status;
+            std::vector<const char*> names, links;
+            std::vector<std::int32_t> errs;
+            for (const auto& ns : r.namespaces) {
+                if (names.size() == DE_PROCESS_NS_MAX) break;
+                names.push_back(ns.name.c_str());
+                links.push_back(ns.link.c_str());
+                errs.push_back(ns.error);
+            }
+            de_process_links l{};
+            l.struct_size = sizeof l;
+            l.pid = pid;
+            l.exe_errno = r.exe_errno;
+            l.exe = r.exe.c_str();
+            l.exe_dev = r.exe_dev;
+            l.exe_ino = r.exe_ino;
+            l.exe_mtime_ns = r.exe_mtime_ns;
+            l.exe_ctime_ns = r.exe_ctime_ns;
+            l.exe_size = r.exe_size;
+            l.exe_mode = r.exe_mode;
+            l.exe_uid = r.exe_uid;
+            l.exe_nlink = r.exe_nlink;
+            l.cwd_errno = r.cwd_errno;
+            l.cwd = r.cwd.c_str();
+            l.ns_count = names.size();
+            l.ns_names = names.data();
+            l.ns_links = links.data();
+            l.ns_errnos = errs.data();
+            l.root_exe_errno = r.root_exe_errno;
+            l.root_exe_dev = r.root_exe_dev;
+            l.root_exe_ino = r.root_exe_ino;
+            l.image_fingerprint = r.image_fingerprint;
+            found(found_ctx, &l);
+            return DE_OK;
+        } catch (...) {
+            return DE_ERR_INTERNAL;
+        }
+    }
+
+    static de_status open_process_exe_thunk(void* ctx, std::uint32_t pid, int* fd_out) {
+        auto* self = static_cast<TestHost*>(ctx);
+        OpenProcessExe open_exe;
+        {
+            std::lock_guard lock(self->mutex_);
+            ++self->open_process_exe_calls_;
+            if (fd_out == nullptr || pid == 0 || pid > 4194304) {
+                self->violations_.push_back("open_process_exe with a NULL fd_out or pid " +
+                                            std::to_string(pid) + " (1..4194304)");
+                return DE_ERR_INVALID_ARGUMENT;
+            }
+            open_exe = self->open_process_exe_;
+        }
+        *fd_out = -1;
+        try {
+            int fd = -1;
+            const de_status status = open_exe(pid, fd);
+            if (status == DE_OK) *fd_out = fd;
+            return status;
+        } catch (...) {
+            return DE_ERR_INTERNAL;
+        }
+    }
+
     static de_status add_record_thunk(void* ctx, const char* type_name, const std::uint8_t* data,
                                       std::size_t len) {
         auto* state = static_cast<SinkState*>(ctx);
@@ -573,6 +680,10 @@ class TestHost {
     std::map<std::string, const char*, std::less<>> config_;
     SocketOwnerLookup socket_owner_lookup_;
     std::uint64_t socket_owner_calls_ = 0;
+    ProcessLinksLookup process_links_;
+    OpenProcessExe open_process_exe_;
+    std::uint64_t process_links_calls_ = 0;
+    std::uint64_t open_process_exe_calls_ = 0;
     std::deque<std::string> kept_values_;
 };
 

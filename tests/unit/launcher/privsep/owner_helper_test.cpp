@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <iostream>
 #include <thread>
 
@@ -234,6 +236,109 @@ TEST(OwnerHelperClient, ADeadOrSilentHelperIsAnErrorNotAHang) {
     EXPECT_THAT(
         dead.lookup(std::vector<std::uint64_t>{1}, [](const OwnerRecord&) {}).error().message,
         HasSubstr("not running"));
+}
+
+}  // namespace
+}  // namespace daemoneye::launcher::privsep
+
+// ---- proc.read (ABI 1.2): the helper's LINKS / OPEN_EXE answers ----
+namespace daemoneye::launcher::privsep {
+namespace {
+
+TEST(ProcessLinks, OwnLinksMatchWhatProcShows) {
+    ProcFd proc;
+    const auto self = static_cast<std::uint32_t>(::getpid());
+    const auto r = read_process_links(proc.fd, self, 42);
+    EXPECT_EQ(r.error, 0);
+    char exe[512] = {}, cwd[512] = {};
+    ASSERT_GT(::readlink("/proc/self/exe", exe, sizeof exe - 1), 0);
+    ASSERT_NE(::getcwd(cwd, sizeof cwd), nullptr);
+    EXPECT_EQ(r.exe_errno, 0);
+    EXPECT_EQ(r.exe, exe);
+    struct stat st {};
+    ASSERT_EQ(::stat("/proc/self/exe", &st), 0);
+    EXPECT_EQ(r.exe_ino, st.st_ino);
+    EXPECT_EQ(r.exe_size, static_cast<std::uint64_t>(st.st_size));
+    EXPECT_EQ(r.cwd, cwd);
+    bool mnt = false;
+    for (const auto& ns : r.namespaces) {
+        if (ns.name == "mnt") mnt = ns.error == 0 && ns.link.rfind("mnt:[", 0) == 0;
+    }
+    EXPECT_TRUE(mnt);
+    EXPECT_EQ(r.root_exe_errno, 0);
+    EXPECT_EQ(r.root_exe_ino, st.st_ino);
+    EXPECT_NE(r.image_fingerprint, 0u);
+    EXPECT_EQ(read_process_links(proc.fd, self, 42).image_fingerprint, r.image_fingerprint)
+        << "stable for one image and key";
+    EXPECT_NE(read_process_links(proc.fd, self, 43).image_fingerprint, r.image_fingerprint)
+        << "keyed";
+    EXPECT_EQ(read_process_links(proc.fd, kMaxPid, 42).error, ENOENT) << "no such process";
+}
+
+TEST(ProcessLinks, OpenExeHandsOutWhatRunsOrSaysWhyNot) {
+    ProcFd proc;
+    int err = -1;
+    const int fd = open_process_exe(proc.fd, static_cast<std::uint32_t>(::getpid()), err);
+    ASSERT_GE(fd, 0) << std::strerror(err);
+    char magic[4] = {};
+    EXPECT_EQ(::pread(fd, magic, 4, 0), 4);
+    EXPECT_EQ(std::memcmp(magic,
+                          "\x7f"
+                          "ELF",
+                          4),
+              0);
+    ::close(fd);
+    EXPECT_EQ(open_process_exe(proc.fd, kMaxPid, err), -1);
+    EXPECT_EQ(err, ENOENT);
+    EXPECT_EQ(open_process_exe(proc.fd, 2, err), -1) << "kthreadd has no image";
+    EXPECT_NE(err, 0);
+}
+
+TEST(ProcessLinks, ServeLoopAnswersOnlyGrantedKindsAndPassesTheDescriptor) {
+    ProcFd proc;
+    int sv[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+    std::thread server([&] {
+        serve_owner_requests(sv[1], proc.fd, 0,
+                             kind_bit(RequestKind::Links) | kind_bit(RequestKind::OpenExe), 7);
+    });
+    {
+        OwnerHelperClient client(sv[0], -1, 10s);
+        const auto self = static_cast<std::uint32_t>(::getpid());
+        auto links = client.links(self);
+        ASSERT_TRUE(links.ok()) << links.error().message;
+        EXPECT_EQ(links->pid, self);
+        EXPECT_EQ(links->exe_errno, 0);
+        auto gone = client.links(kMaxPid);
+        ASSERT_TRUE(gone.ok());
+        EXPECT_EQ(gone->error, ENOENT);
+        auto exe = client.open_exe(self);
+        ASSERT_TRUE(exe.ok()) << exe.error().message;
+        ASSERT_GE(exe->fd, 0);
+        EXPECT_EQ(::fcntl(exe->fd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+        struct stat a {
+        }, b{};
+        ::fstat(exe->fd, &a);
+        ::stat("/proc/self/exe", &b);
+        EXPECT_EQ(a.st_ino, b.st_ino);
+        ::close(exe->fd);
+        auto refused = client.lookup(std::vector<std::uint64_t>{1}, [](const OwnerRecord&) {});
+        ASSERT_FALSE(refused.ok());
+        EXPECT_THAT(refused.error().message, HasSubstr("not granted"));
+        EXPECT_TRUE(client.links(self).ok()) << "still serving";
+        // Cost of one round trip (printed, not asserted: speed belongs to benchmarks).
+        const auto t0 = std::chrono::steady_clock::now();
+        constexpr int kCalls = 500;
+        for (int i = 0; i < kCalls; ++i) ASSERT_TRUE(client.links(self).ok());
+        const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                            std::chrono::steady_clock::now() - t0)
+                            .count();
+        std::cout << "[   INFO   ] process_links round trip: " << us / kCalls << " us per call ("
+                  << kCalls << " calls, in-process helper thread)\n";
+        EXPECT_FALSE(client.links(0).ok()) << "refused before it is sent";
+    }  // the client closes its end: EOF ends the loop
+    server.join();
+    ::close(sv[1]);
 }
 
 }  // namespace

@@ -38,8 +38,8 @@ TEST(OwnerProtocol, MalformedRequestsAreRefusedSayingWhy) {
     b[4] = 9;
     EXPECT_THAT(refused(b), HasSubstr("protocol version 9"));
     b = bytes;
-    b[6] = 2;
-    EXPECT_THAT(refused(b), HasSubstr("unknown kind 2"));
+    b[6] = 4;  // 2 and 3 are LINKS and OPEN_EXE since ABI 1.2
+    EXPECT_THAT(refused(b), HasSubstr("unknown kind 4"));
     b = bytes;
     b.push_back(0);
     EXPECT_THAT(refused(b), HasSubstr("33 bytes, expected 16 + 8 x 2 = 32"));
@@ -142,6 +142,73 @@ TEST(OwnerProtocol, TextRepliesAndCorruptResponses) {
     bad = m;
     bad[6] = 42;
     EXPECT_FALSE(decode_response(bad).ok()) << "unknown status";
+}
+
+}  // namespace
+}  // namespace daemoneye::launcher::privsep
+
+// ---- proc.read (ABI 1.2): LINKS and OPEN_EXE ----
+namespace daemoneye::launcher::privsep {
+namespace {
+
+TEST(OwnerProtocol, PidRequestsRoundTripAndBadOnesAreRefused) {
+    auto r = decode_request(encode_pid_request(RequestKind::Links, 9, 4242));
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ(r->kind, RequestKind::Links);
+    EXPECT_EQ(r->pid, 4242u);
+    EXPECT_EQ(r->request_id, 9u);
+    r = decode_request(encode_pid_request(RequestKind::OpenExe, 10, kMaxPid));
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->kind, RequestKind::OpenExe);
+    for (std::uint32_t bad : {0u, kMaxPid + 1}) {
+        auto b = decode_request(encode_pid_request(RequestKind::Links, 1, bad));
+        ASSERT_FALSE(b.ok());
+        EXPECT_THAT(b.error().message, HasSubstr("out of range"));
+    }
+    auto extra = encode_pid_request(RequestKind::OpenExe, 1, 5);
+    extra.resize(extra.size() + 8);
+    EXPECT_THAT(decode_request(extra).error().message, HasSubstr("exactly one pid"));
+    auto none = encode_pid_request(RequestKind::Links, 1, 5);
+    none.resize(kHeaderBytes);
+    EXPECT_THAT(decode_request(none).error().message, HasSubstr("exactly one pid"));
+}
+
+TEST(OwnerProtocol, LinksAndExeRepliesRoundTripAndAreDecodedStrictly) {
+    LinksRecord in;
+    in.pid = 77;
+    in.exe = "/usr/bin/sleep (deleted)";
+    in.exe_ino = 5;
+    in.exe_mtime_ns = -3;
+    in.cwd_errno = 13;
+    in.namespaces = {{"mnt", "mnt:[1]", 0}, {"net", "", 13}};
+    in.root_exe_errno = 2;
+    in.image_fingerprint = 0xabcdef;
+    const auto bytes = encode_links_response(3, in);
+    auto r = decode_response(bytes);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ(r->header.request_id, 3u);
+    EXPECT_EQ(r->links.pid, 77u);
+    EXPECT_EQ(r->links.exe, in.exe);
+    EXPECT_EQ(r->links.exe_ino, 5u);
+    EXPECT_EQ(r->links.exe_mtime_ns, -3);
+    EXPECT_EQ(r->links.cwd_errno, 13);
+    ASSERT_EQ(r->links.namespaces.size(), 2u);
+    EXPECT_EQ(r->links.namespaces[0].link, "mnt:[1]");
+    EXPECT_EQ(r->links.namespaces[1].error, 13);
+    EXPECT_EQ(r->links.root_exe_errno, 2);
+    EXPECT_EQ(r->links.image_fingerprint, 0xabcdefu);
+    for (std::size_t cut = kHeaderBytes; cut < bytes.size(); cut += 7) {
+        EXPECT_FALSE(decode_response(std::span(bytes.data(), cut)).ok()) << cut;
+    }
+    auto trailing = bytes;
+    trailing.push_back(0);
+    EXPECT_FALSE(decode_response(trailing).ok());
+    auto exe = decode_response(encode_exe_response(4, 13));
+    ASSERT_TRUE(exe.ok());
+    EXPECT_EQ(exe->exe_errno, 13);
+    auto long_exe = encode_exe_response(4, 0);
+    long_exe.push_back(1);
+    EXPECT_FALSE(decode_response(long_exe).ok());
 }
 
 }  // namespace

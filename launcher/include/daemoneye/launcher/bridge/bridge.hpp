@@ -30,6 +30,9 @@ struct BridgeConfig {
     ViolationAction on_violation = ViolationAction::Deny;
     // net.read: the socket-owner helper behind de_host_api::socket_owners (nullptr: not offered).
     privsep::OwnerHelperClient* socket_owners = nullptr;
+    // proc.read: the helper behind de_host_api::process_links / open_process_exe (nullptr: not
+    // offered). The same client as socket_owners when both are granted (one helper process).
+    privsep::OwnerHelperClient* process_info = nullptr;
 };
 
 // Runs the instance until it is stopped or the bus is lost; returns the exit code.

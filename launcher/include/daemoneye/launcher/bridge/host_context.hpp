@@ -39,10 +39,13 @@ class ConfigStore {
 class HostContext {
   public:
     // `socket_owners`: the net.read helper's client; nullptr leaves de_host_api::socket_owners
-    // NULL (not offered). Must outlive this context.
+    // NULL (not offered). `process_info`: the proc.read helper's client (the same helper when
+    // both are granted); nullptr leaves process_links and open_process_exe NULL. Both must
+    // outlive this context.
     HostContext(std::string instance_id, std::string plugin_name, TopicFilter publishes,
                 EmitBuffer& events, std::size_t max_payload_bytes,
-                privsep::OwnerHelperClient* socket_owners = nullptr);
+                privsep::OwnerHelperClient* socket_owners = nullptr,
+                privsep::OwnerHelperClient* process_info = nullptr);
     HostContext(const HostContext&) = delete;
     HostContext& operator=(const HostContext&) = delete;
 
@@ -72,6 +75,11 @@ class HostContext {
     static de_status socket_owners_fn(void* ctx, const std::uint64_t* inodes, std::size_t count,
                                       de_socket_owner_fn found, void* found_ctx);
 
+    static de_status process_links_fn(void* ctx, std::uint32_t pid, de_process_links_fn found,
+                                      void* found_ctx);
+    static de_status open_process_exe_fn(void* ctx, std::uint32_t pid, int* fd_out);
+    void helper_failure(const char* what, const std::string& message);
+
     de_status emit(const char* topic, const char* type, const std::uint8_t* data, std::size_t len);
     void log(de_log_level level, const char* msg);
 
@@ -82,6 +90,8 @@ class HostContext {
     std::size_t max_payload_bytes_;
     privsep::OwnerHelperClient* socket_owners_;
     std::atomic<std::uint64_t> socket_owner_failures_{0};
+    privsep::OwnerHelperClient* process_info_;
+    std::atomic<std::uint64_t> process_info_failures_{0};
     de_host_api api_{};
 
     mutable std::mutex config_mutex_;

@@ -35,6 +35,11 @@ namespace daemoneye::launcher::privsep {
 struct OwnerHelperOptions {
     std::string user = "nobody";  // switched to when root (like the sandbox)
     std::string proc_root = "/proc";
+    // What it serves (kind_bit(...)): Lookup for net.read, Links + OpenExe for proc.read.
+    std::uint32_t kinds = kind_bit(RequestKind::Lookup);
+    // Kept after the user switch: CAP_DAC_READ_SEARCH + CAP_SYS_PTRACE with net.read (other
+    // users' /proc/<pid>/fd is mode 0500), CAP_SYS_PTRACE alone for proc.read.
+    std::vector<int> capabilities = {2 /* CAP_DAC_READ_SEARCH */, 19 /* CAP_SYS_PTRACE */};
     std::chrono::milliseconds ready_timeout{10000};
 };
 
@@ -54,9 +59,19 @@ SpawnedHelper spawn_owner_helper(const OwnerHelperOptions& options);
 std::vector<OwnerRecord> find_socket_owners(int proc_fd, std::span<const std::uint64_t> inodes,
                                             WalkStats* stats = nullptr);
 
+// proc.read: the ptrace-protected links of `pid` (exe + stat through it, cwd, ns/*, the exe path
+// inside its root, a keyed image fingerprint); what the helper answers to LINKS.
+LinksRecord read_process_links(int proc_fd, std::uint32_t pid, std::uint64_t fingerprint_key);
+// proc.read: /proc/<pid>/exe opened read-only, or -1 with `error` (ENOENT gone, EACCES not
+// readable by our own ids by its mode bits); what the helper answers to OPEN_EXE.
+int open_process_exe(int proc_fd, std::uint32_t pid, int& error);
+
 // The helper's request loop on `fd` (returns when the peer closes it, or on a fatal error);
-// exposed for tests. `proc_fd` is an open descriptor of the proc root.
-void serve_owner_requests(int fd, int proc_fd, pid_t expected_parent);
+// exposed for tests. `proc_fd` is an open descriptor of the proc root; `kinds` (kind_bit) the
+// requests it answers (others: BAD_REQUEST).
+void serve_owner_requests(int fd, int proc_fd, pid_t expected_parent,
+                          std::uint32_t kinds = kind_bit(RequestKind::Lookup),
+                          std::uint64_t fingerprint_key = 0);
 
 // What the launcher knows about its helper (OwnerHelperClient::state()).
 struct HelperState {
@@ -65,6 +80,7 @@ struct HelperState {
     std::string text;      // "running (pid N)", "exited: killed by signal 9 (SIGKILL)", ...
     WalkStats last_walk;   // the helper's counters for the last answered lookup
     std::uint64_t lookups = 0;
+    std::uint64_t process_calls = 0;  // answered links/open_exe requests (proc.read)
 };
 
 // The launcher's end. Thread-safe: one request at a time. Replies for an older request (one that
@@ -82,6 +98,19 @@ class OwnerHelperClient {
     // At most kMaxInodes per call. Errors: the helper is gone, timed out, or refused the request.
     Status lookup(std::span<const std::uint64_t> inodes, const Found& found);
 
+    // proc.read: the links of `pid` (record.error ENOENT: no such process). Errors as lookup.
+    Result<LinksRecord> links(std::uint32_t pid);
+    // proc.read: a read-only descriptor of what `pid` runs (the caller owns it), or the errno
+    // the helper got (ENOENT, EACCES) as `error` with fd -1. Errors as lookup.
+    struct ExeOpen {
+        int fd = -1;
+        int error = 0;
+    };
+    Result<ExeOpen> open_exe(std::uint32_t pid);
+
+    // What becomes unavailable when the helper dies, for the health text ("socket owners").
+    void set_service_name(std::string name) { service_ = std::move(name); }
+
     pid_t pid() const { return pid_; }
     int fd() const { return fd_; }
     bool broken() const { return broken_.load(); }
@@ -95,6 +124,11 @@ class OwnerHelperClient {
 
   private:
     void reap();  // exit_mutex_ held
+    // Sends `request` (id `id`) and hands each reply to it to `on_reply` (with the descriptor
+    // that came along, or -1; ownership passes) until it returns true. mutex_ held.
+    Status round_trip(const std::vector<std::uint8_t>& request, std::uint32_t id,
+                      const std::function<bool(Response&, int)>& on_reply);
+    std::uint32_t take_id();
 
     int fd_;
     pid_t pid_;
@@ -108,6 +142,8 @@ class OwnerHelperClient {
     bool exit_noticed_ = false;
     WalkStats last_walk_;
     std::uint64_t lookups_ = 0;
+    std::uint64_t process_calls_ = 0;
+    std::string service_ = "socket owners";
 };
 
 }  // namespace daemoneye::launcher::privsep
