@@ -308,27 +308,30 @@ struct PubSubSystem {
     bool warm = false;  // wait for WARMED (ZeroMQ's slow joiners)
 };
 
+// Which peers' client libraries were found at configure time.
+#ifdef PEERS_HAVE_NATS
+constexpr bool kHaveNats = true;
+#else
+constexpr bool kHaveNats = false;
+#endif
+#ifdef PEERS_HAVE_ZMQ
+constexpr bool kHaveZmq = true;
+#else
+constexpr bool kHaveZmq = false;
+#endif
+#ifdef PEERS_HAVE_MOSQUITTO
+constexpr bool kHaveMosquitto = true;
+#else
+constexpr bool kHaveMosquitto = false;
+#endif
+
 std::vector<PubSubSystem> pubsub_systems(const Config& c) {
     std::vector<PubSubSystem> v;
     const auto buffer =
         c.buffer % 1000 == 0 ? std::to_string(c.buffer / 1000) + "k" : std::to_string(c.buffer);
     v.push_back({"DaemonEye (buffer " + buffer + ")", "de", "de", "events.bench.data", "events.#",
                  "events.#", true, start_daemoneye, false});
-#ifdef PEERS_HAVE_NATS
-    const bool nats = true;
-#else
-    const bool nats = false;
-#endif
-#ifdef PEERS_HAVE_ZMQ
-    const bool zmq = true;
-#else
-    const bool zmq = false;
-#endif
-#ifdef PEERS_HAVE_MOSQUITTO
-    const bool mqtt = true;
-#else
-    const bool mqtt = false;
-#endif
+    constexpr bool nats = kHaveNats, zmq = kHaveZmq, mqtt = kHaveMosquitto;
     v.push_back({"NATS", "nats", "nats", "events.bench.data", "events.>", "events.>", nats,
                  start_nats, false});
     v.push_back({"ZeroMQ XPUB/XSUB (HWM 1000, default)", "zmq", "zmq", "events.bench.data",
@@ -414,21 +417,7 @@ struct RpcSystem {
 
 std::vector<RpcSystem> rpc_systems() {
     std::vector<RpcSystem> v;
-#ifdef PEERS_HAVE_NATS
-    const bool nats = true;
-#else
-    const bool nats = false;
-#endif
-#ifdef PEERS_HAVE_ZMQ
-    const bool zmq = true;
-#else
-    const bool zmq = false;
-#endif
-#ifdef PEERS_HAVE_MOSQUITTO
-    const bool mqtt = true;
-#else
-    const bool mqtt = false;
-#endif
+    constexpr bool nats = kHaveNats, zmq = kHaveZmq, mqtt = kHaveMosquitto;
     v.push_back({"raw unix-socket ping-pong (limit)", "raw", true, false});
     v.push_back({"DaemonEye RPC, server in broker process", "de", true, false});
     v.push_back({"DaemonEye RPC, server in another process", "de", true, false});
