@@ -41,6 +41,14 @@ extern "C" const char* __asan_default_options() {
 }
 #endif
 
+#if defined(DAEMONEYE_SANITIZE_THREAD)
+// Under TSan the same: a crashing plugin must end the launcher with SIGSEGV, and the sandbox's
+// SIGSYS trap (seccomp violations) is the launcher's own handler, not TSan's.
+extern "C" const char* __tsan_default_options() {
+    return "handle_segv=0:handle_sigbus=0:handle_sigill=0:handle_sigfpe=0";
+}
+#endif
+
 namespace {
 
 int exit_with(dl::ExitCode code, const std::string& message) {

@@ -27,7 +27,8 @@ Status set_limit(int resource, const char* name, rlim_t value) {
 }
 
 bool sanitizer_build() {
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__) || \
+    defined(DAEMONEYE_SANITIZE_THREAD)
     return true;
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)

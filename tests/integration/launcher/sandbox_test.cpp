@@ -197,6 +197,11 @@ struct Attempt {
 };
 
 TEST(SandboxViolations, ForbiddenSyscallsFailWithEpermAndAreReported) {
+#if defined(DAEMONEYE_SANITIZE_THREAD)
+    // TSan takes over signal delivery (it defers handlers to a safe point), so the SIGSYS handler
+    // that turns a trapped syscall into EPERM by editing the interrupted context cannot work.
+    GTEST_SKIP() << "seccomp trap-and-emulate cannot run under ThreadSanitizer's signal handling";
+#endif
     auto s = start("violator", {"--permission", "proc.read"});
     auto& l = *s.launcher;
     const Attempt attempts[] = {{"execve", "execve"},     {"socket", "socket"},
