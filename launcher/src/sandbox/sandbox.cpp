@@ -151,9 +151,10 @@ Result<SandboxReport, Failure> apply_sandbox(const SandboxConfig& config) {
     if (ptrace_reader) {
         report.push_back(
             not_applied("landlock",
-                        "skipped: proc.read/net.read need ptrace-mode access to other processes' "
-                        "/proc/<pid>/{exe,fd}, which a Landlock domain denies for every process "
-                        "outside it; the filesystem is confined by fsview instead"));
+                        "skipped: a Landlock domain denies ptrace-mode access to every process "
+                        "outside it, which a proc.read/net.read plugin's own /proc/<pid> reads "
+                        "need (and its fallback when the privileged helper is absent); the "
+                        "filesystem is confined by fsview instead"));
     } else {
         auto ll = sandbox::apply_landlock(landlock);
         if (!ll) return sandbox_failure("landlock", ll.error().message);
