@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "helper_probe.h"
 #include "test_plugin.h"
 
 static const char* const k_none[] = {NULL};
@@ -198,17 +199,6 @@ static de_status secrets_health(de_plugin* self, de_health* out) {
     return DE_OK;
 }
 
-/* The helper's socket: the one SOCK_SEQPACKET descriptor (the bus is a stream socket). */
-static int helper_fd(void) {
-    for (int fd = 3; fd < 1024; ++fd) {
-        int type = 0;
-        socklen_t len = sizeof type;
-        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_SEQPACKET)
-            return fd;
-    }
-    return -1;
-}
-
 /* A request header {magic, version 1, kind, id, count} + `extra` u64 values of `value`. */
 static size_t request(uint8_t* msg, uint16_t kind, uint32_t id, uint32_t count, size_t extra,
                       uint64_t value) {
@@ -221,38 +211,6 @@ static size_t request(uint8_t* msg, uint16_t kind, uint32_t id, uint32_t count, 
     memcpy(msg + 12, &count, 4);
     for (size_t i = 0; i < extra; ++i) memcpy(msg + 16 + 8 * i, &value, 8);
     return 16 + 8 * extra;
-}
-
-static void attempt(const de_task_sink* sink, int fd, const char* name, const uint8_t* msg,
-                    size_t len, uint32_t id) {
-    char rec[700];
-    if (send(fd, msg, len, MSG_NOSIGNAL) != (ssize_t)len) {
-        snprintf(rec, sizeof rec, "%s send_errno=%d", name, errno);
-        test_record(sink, rec);
-        return;
-    }
-    static uint8_t reply[70000];
-    for (;;) {
-        struct pollfd p = {fd, POLLIN, 0};
-        if (poll(&p, 1, 20000) <= 0) {
-            snprintf(rec, sizeof rec, "%s no_reply", name);
-            break;
-        }
-        ssize_t n = recv(fd, reply, sizeof reply, 0);
-        if (n < 16) {
-            snprintf(rec, sizeof rec, "%s short_reply=%zd", name, n);
-            break;
-        }
-        uint16_t status;
-        uint32_t rid;
-        memcpy(&status, reply + 6, 2);
-        memcpy(&rid, reply + 8, 4);
-        if (rid != id) continue;
-        snprintf(rec, sizeof rec, "%s status=%u text=%.*s", name, (unsigned)status,
-                 (int)(n - 16 > 500 ? 500 : n - 16), (const char*)reply + 16);
-        break;
-    }
-    test_record(sink, rec);
 }
 
 static de_status secrets_task(de_plugin* self, const de_task* task, const de_task_sink* sink,
