@@ -1,5 +1,7 @@
 #include "launcher_harness.hpp"
 
+#include <gtest/gtest.h>
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -315,6 +317,21 @@ bus::v1::SandboxLayer layer(const bus::v1::Hello& hello, const std::string& name
     missing.set_name(name);
     missing.set_detail("absent");
     return missing;
+}
+
+Started start(const std::string& plugin, std::vector<std::string> extra,
+              const std::map<std::string, std::string>& config) {
+    std::vector<std::string> args = {"--plugin", plugin_path(plugin), "--instance", plugin + "-0"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    Started s{std::make_unique<Launcher>(args), {}};
+    auto hello = s.launcher->expect_hello();
+    if (!hello) {
+        ADD_FAILURE() << "no Hello: " << s.launcher->wait().err;
+        return s;
+    }
+    s.hello = *hello;
+    s.launcher->welcome(config);
+    return s;
 }
 
 }  // namespace daemoneye::launcher::test

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <deque>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -110,5 +111,14 @@ std::string detail(const rpc::v1::RpcResponse& response, const std::string& key)
 std::vector<std::string> records(const rpc::v1::RpcResponse& response);
 // The Hello's sandbox layer called `name` (applied=false, detail "absent" when missing).
 bus::v1::SandboxLayer layer(const bus::v1::Hello& hello, const std::string& name);
+
+// A launcher running test plugin `plugin` (instance "<plugin>-0") that has said Hello and been
+// welcomed with `config`; on a missing Hello the test fails and `launcher` is left as it is.
+struct Started {
+    std::unique_ptr<Launcher> launcher;
+    bus::v1::Hello hello;
+};
+Started start(const std::string& plugin, std::vector<std::string> extra = {},
+              const std::map<std::string, std::string>& config = {});
 
 }  // namespace daemoneye::launcher::test

@@ -27,25 +27,6 @@ std::string own_ns(const char* name) {
     return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "";
 }
 
-struct Started {
-    std::unique_ptr<Launcher> launcher;
-    bus::v1::Hello hello;
-};
-
-Started start(const std::string& plugin, std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {"--plugin", plugin_path(plugin), "--instance", plugin + "-0"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    Started s{std::make_unique<Launcher>(args), {}};
-    auto hello = s.launcher->expect_hello();
-    if (!hello) {
-        ADD_FAILURE() << "no Hello: " << s.launcher->wait().err;
-        return s;
-    }
-    s.hello = *hello;
-    s.launcher->welcome();
-    return s;
-}
-
 void stop(Launcher& l) {
     ASSERT_TRUE(l.call(rpc::v1::OPERATION_STOP).has_value());
     auto r = l.wait();
