@@ -201,20 +201,25 @@ void BrokerCore::on_frame(Session& s, std::span<const std::uint8_t> payload) {
             continue;
         }
         if (body_field == field::kEnvRpcRequest || body_field == field::kEnvRpcResponse) {
-            const bool request = body_field == field::kEnvRpcRequest;
-            google::protobuf::MessageLite& m =
-                request ? static_cast<google::protobuf::MessageLite&>(scratch_request_)
-                        : scratch_response_;
-            if (!m.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
-                protocol_error(s, bus::v1::ERROR_CODE_PROTOCOL,
-                               std::string("malformed ") + envelope_name(body_field) + " (item " +
-                                   std::to_string(index) + ")");
-                continue;
-            }
-            if (request) {
-                handle_rpc_request(s, scratch_request_, body);
+            // Routed by what scan_* read from the bytes; forwarded as they came (rpc_head.hpp).
+            if (body_field == field::kEnvRpcRequest) {
+                auto head = scan_rpc_request(body);
+                if (head) {
+                    handle_rpc_request(s, RpcRequestIn{*head, body, nullptr});
+                    continue;
+                }
+                protocol_error(
+                    s, bus::v1::ERROR_CODE_PROTOCOL,
+                    "malformed rpc_request (item " + std::to_string(index) + "): " + head.error());
             } else {
-                handle_rpc_response(s, scratch_response_, item);
+                auto head = scan_rpc_response(body);
+                if (head) {
+                    handle_rpc_response(s, RpcResponseIn{*head, item, body, nullptr});
+                    continue;
+                }
+                protocol_error(
+                    s, bus::v1::ERROR_CODE_PROTOCOL,
+                    "malformed rpc_response (item " + std::to_string(index) + "): " + head.error());
             }
             continue;
         }
@@ -233,7 +238,9 @@ void BrokerCore::on_rpc_request(Session& s, const rpc::v1::RpcRequest& request) 
         protocol_error(s, bus::v1::ERROR_CODE_PROTOCOL, "expected Hello first", 0, true);
         return;
     }
-    handle_rpc_request(s, request);
+    handle_rpc_request(
+        s, RpcRequestIn{
+               {request.correlation_id(), request.target(), request.timeout_ms()}, {}, &request});
 }
 
 void BrokerCore::on_rpc_response(Session& s, const rpc::v1::RpcResponse& response) {
@@ -241,7 +248,7 @@ void BrokerCore::on_rpc_response(Session& s, const rpc::v1::RpcResponse& respons
         protocol_error(s, bus::v1::ERROR_CODE_PROTOCOL, "expected Hello first", 0, true);
         return;
     }
-    handle_rpc_response(s, response);
+    handle_rpc_response(s, RpcResponseIn{{response.correlation_id()}, {}, {}, &response});
 }
 
 void BrokerCore::on_envelope(Session& s, const bus::v1::Envelope& env) {
@@ -267,10 +274,10 @@ void BrokerCore::on_envelope(Session& s, const bus::v1::Envelope& env) {
             break;
         }
         case E::kRpcRequest:
-            handle_rpc_request(s, env.rpc_request());
+            on_rpc_request(s, env.rpc_request());
             break;
         case E::kRpcResponse:
-            handle_rpc_response(s, env.rpc_response());
+            on_rpc_response(s, env.rpc_response());
             break;
         case E::kHeartbeat: {
             bus::v1::Envelope echo;
@@ -689,45 +696,61 @@ void BrokerCore::publish_internal(std::string_view topic,
 
 // --- RPC ------------------------------------------------------------------------------------
 
-void BrokerCore::answer_rpc(Session& requester, const rpc::v1::RpcRequest& request,
+void BrokerCore::answer_rpc(Session& requester, const RpcRequestIn& request,
+                            rpc::v1::ErrorCode code, std::string message) {
+    if (request.object) {
+        answer_rpc(requester, request.head.correlation_id, &request.object->correlation(), code,
+                   std::move(message));
+        return;
+    }
+    // An error path: the whole body is parsed only here, for its correlation metadata.
+    rpc::v1::RpcRequest parsed;
+    const bool ok =
+        parsed.ParseFromArray(request.body.data(), static_cast<int>(request.body.size()));
+    answer_rpc(requester, request.head.correlation_id, ok ? &parsed.correlation() : nullptr, code,
+               std::move(message));
+}
+
+void BrokerCore::answer_rpc(Session& requester, std::string_view correlation_id,
+                            const common::v1::CorrelationMetadata* correlation,
                             rpc::v1::ErrorCode code, std::string message) {
     bus::v1::Envelope env;
     auto* r = env.mutable_rpc_response();
-    r->set_correlation_id(request.correlation_id());
+    r->set_correlation_id(std::string(correlation_id));
     r->set_status(rpc::v1::STATUS_ERROR);
     r->mutable_error()->set_code(code);
     r->mutable_error()->set_message(std::move(message));
-    *r->mutable_correlation() = request.correlation();
+    if (correlation) *r->mutable_correlation() = *correlation;
     r->set_responder("broker");
     if (!requester.enqueue_control(env)) {
         spdlog::warn("eventbus: {}: could not queue RPC error for '{}': control queue full",
-                     requester.describe(), request.correlation_id());
+                     requester.describe(), correlation_id);
     }
 }
 
-void BrokerCore::handle_rpc_request(Session& s, const rpc::v1::RpcRequest& req,
-                                    std::span<const std::uint8_t> raw) {
-    if (req.correlation_id().empty()) {
+void BrokerCore::handle_rpc_request(Session& s, const RpcRequestIn& in) {
+    const auto& head = in.head;
+    if (head.correlation_id.empty()) {
         ++counters.protocol_errors;
-        answer_rpc(s, req, rpc::v1::ERROR_CODE_INVALID_OPERATION,
+        answer_rpc(s, in, rpc::v1::ERROR_CODE_INVALID_OPERATION,
                    "RPC request without a correlation id");
         return;
     }
-    if (auto v = validate_topic(req.target()); !v) {
+    if (auto v = validate_topic(head.target); !v) {
         ++counters.protocol_errors;
-        answer_rpc(s, req, rpc::v1::ERROR_CODE_INVALID_OPERATION,
-                   "invalid RPC target '" + req.target() + "': " + v.error().message);
+        answer_rpc(s, in, rpc::v1::ERROR_CODE_INVALID_OPERATION,
+                   "invalid RPC target '" + std::string(head.target) + "': " + v.error().message);
         return;
     }
-    if (inflight_.contains(req.correlation_id())) {
+    if (inflight_.find(head.correlation_id) != inflight_.end()) {
         protocol_error(s, bus::v1::ERROR_CODE_DUPLICATE,
-                       "duplicate correlation id '" + req.correlation_id() +
+                       "duplicate correlation id '" + std::string(head.correlation_id) +
                            "': a request with this id is still pending");
         return;
     }
     if (inflight_.size() >= options.max_pending_requests) {
         ++counters.rpc_overloaded;
-        answer_rpc(s, req, rpc::v1::ERROR_CODE_OVERLOADED,
+        answer_rpc(s, in, rpc::v1::ERROR_CODE_OVERLOADED,
                    "broker has " + std::to_string(inflight_.size()) +
                        " RPC requests pending (rpc.max_pending_requests)");
         return;
@@ -736,7 +759,7 @@ void BrokerCore::handle_rpc_request(Session& s, const rpc::v1::RpcRequest& req,
     Session* server = nullptr;
     bool server_exact = false;
     std::uint64_t best_sub = 0;
-    rpc_trie_.match(req.target(), [&](const SubscriberRef& ref) {
+    rpc_trie_.match(head.target, [&](const SubscriberRef& ref) {
         Session* cand = find_session(ref.session_id);
         if (!cand || cand->closing) return;
         auto it = cand->subscriptions.find(ref.subscription_id);
@@ -752,8 +775,8 @@ void BrokerCore::handle_rpc_request(Session& s, const rpc::v1::RpcRequest& req,
     });
     if (!server) {
         ++counters.rpc_not_found;
-        answer_rpc(s, req, rpc::v1::ERROR_CODE_NOT_FOUND,
-                   "no session serves RPC target '" + req.target() + "'");
+        answer_rpc(s, in, rpc::v1::ERROR_CODE_NOT_FOUND,
+                   "no session serves RPC target '" + std::string(head.target) + "'");
         return;
     }
     bool queued = false;
@@ -762,54 +785,63 @@ void BrokerCore::handle_rpc_request(Session& s, const rpc::v1::RpcRequest& req,
         // The request's bytes (as they came from a socket, or encoded once here), plus reply_to
         // appended: a repeated singular field's last occurrence wins, so the server reads ours
         // whatever the client wrote.
-        const std::size_t size = raw.empty() ? req.ByteSizeLong() : raw.size();
+        const std::size_t size = in.object ? in.object->ByteSizeLong() : in.body.size();
         const std::size_t body = size + len_field_size(reply_to.size());
         auto buf = pool->allocate(len_field_size(body));
         std::uint8_t* p = put_len_header(buf->data(), field::kEnvRpcRequest, body);
-        if (raw.empty()) {
-            req.SerializeWithCachedSizesToArray(p);
+        if (in.object) {
+            in.object->SerializeWithCachedSizesToArray(p);
         } else {
-            std::memcpy(p, raw.data(), size);
+            std::memcpy(p, in.body.data(), size);
         }
         p = put_bytes(p + size, field::kRpcRequestReplyTo, reply_to.data(), reply_to.size());
         buf->size = static_cast<std::uint32_t>(p - buf->data());
         queued = server->enqueue_control_encoded(std::move(buf));
     } else {
+        // The in-process server gets an object: parsed here, once, straight into its Envelope.
         auto env = std::make_shared<bus::v1::Envelope>();
         auto* fwd = env->mutable_rpc_request();
-        *fwd = req;
+        if (in.object) {
+            *fwd = *in.object;
+        } else if (!fwd->ParseFromArray(in.body.data(), static_cast<int>(in.body.size()))) {
+            ++counters.protocol_errors;
+            answer_rpc(s, in, rpc::v1::ERROR_CODE_INVALID_OPERATION,
+                       "malformed RPC request: its body does not parse as rpc.v1.RpcRequest");
+            return;
+        }
         fwd->set_reply_to(reply_to);
         queued = server->enqueue_control(std::move(env));
     }
     if (!queued) {
         ++counters.rpc_failed;
-        answer_rpc(s, req, rpc::v1::ERROR_CODE_COMMUNICATION_ERROR,
-                   "RPC target '" + req.target() + "' (" + server->describe() +
+        answer_rpc(s, in, rpc::v1::ERROR_CODE_COMMUNICATION_ERROR,
+                   "RPC target '" + std::string(head.target) + "' (" + server->describe() +
                        ") is not reading: its queue is full");
         return;
     }
-    const auto timeout = req.timeout_ms() > 0 ? std::chrono::milliseconds(req.timeout_ms())
-                                              : std::chrono::milliseconds(30000);
-    inflight_.emplace(req.correlation_id(),
-                      InFlight{s.id(), server->id(),
-                               Clock::now() + timeout + options.late_reply_grace, req.target()});
+    const auto timeout = head.timeout_ms > 0 ? std::chrono::milliseconds(head.timeout_ms)
+                                             : std::chrono::milliseconds(30000);
+    inflight_.emplace(
+        std::string(head.correlation_id),
+        InFlight{s.id(), server->id(), Clock::now() + timeout + options.late_reply_grace,
+                 std::string(head.target)});
     ++counters.rpc_requests;
     arm_rpc_sweep();
 }
 
-void BrokerCore::handle_rpc_response(Session& s, const rpc::v1::RpcResponse& rsp,
-                                     std::span<const std::uint8_t> raw_envelope) {
-    auto it = inflight_.find(rsp.correlation_id());
+void BrokerCore::handle_rpc_response(Session& s, const RpcResponseIn& in) {
+    const auto id = in.head.correlation_id;
+    auto it = inflight_.find(id);
     if (it == inflight_.end()) {
         ++counters.rpc_late_replies;
         spdlog::info(
             "eventbus: {}: reply for '{}' dropped: no such request pending (late or unknown)",
-            s.describe(), rsp.correlation_id());
+            s.describe(), id);
         return;
     }
     if (it->second.server != s.id()) {
         protocol_error(s, bus::v1::ERROR_CODE_DENIED,
-                       "reply for '" + rsp.correlation_id() +
+                       "reply for '" + std::string(id) +
                            "' refused: that request was sent to another session");
         return;
     }
@@ -821,26 +853,38 @@ void BrokerCore::handle_rpc_response(Session& s, const rpc::v1::RpcResponse& rsp
     if (!requester->in_process()) {
         // The Envelope as it came from a socket, or encoded once here.
         const std::size_t size =
-            raw_envelope.empty() ? len_field_size(rsp.ByteSizeLong()) : raw_envelope.size();
+            in.object ? len_field_size(in.object->ByteSizeLong()) : in.envelope.size();
         auto buf = pool->allocate(size);
-        if (raw_envelope.empty()) {
+        if (in.object) {
             std::uint8_t* p = put_len_header(buf->data(), field::kEnvRpcResponse,
-                                             static_cast<std::size_t>(rsp.GetCachedSize()));
-            rsp.SerializeWithCachedSizesToArray(p);
+                                             static_cast<std::size_t>(in.object->GetCachedSize()));
+            in.object->SerializeWithCachedSizesToArray(p);
         } else {
-            std::memcpy(buf->data(), raw_envelope.data(), size);
+            std::memcpy(buf->data(), in.envelope.data(), size);
         }
         buf->size = static_cast<std::uint32_t>(size);
         queued = requester->enqueue_control_encoded(std::move(buf));
     } else {
         auto env = std::make_shared<bus::v1::Envelope>();
-        *env->mutable_rpc_response() = rsp;
+        auto* fwd = env->mutable_rpc_response();
+        if (in.object) {
+            *fwd = *in.object;
+        } else if (!fwd->ParseFromArray(in.body.data(), static_cast<int>(in.body.size()))) {
+            // The caller learns at once; the server is told what was wrong with its reply.
+            protocol_error(s, bus::v1::ERROR_CODE_PROTOCOL,
+                           "malformed reply for '" + std::string(id) +
+                               "': its body does not parse as rpc.v1.RpcResponse");
+            ++counters.rpc_failed;
+            answer_rpc(*requester, id, nullptr, rpc::v1::ERROR_CODE_COMMUNICATION_ERROR,
+                       "the reply from " + s.describe() + " was malformed");
+            return;
+        }
         queued = requester->enqueue_control(std::move(env));
     }
     if (!queued) {
         ++counters.rpc_failed;
         (void)s.enqueue_error(bus::v1::ERROR_CODE_BACKPRESSURE,
-                              "reply for '" + rsp.correlation_id() + "' could not be queued: " +
+                              "reply for '" + std::string(id) + "' could not be queued: " +
                                   requester->describe() + " is not reading");
         return;
     }
@@ -853,10 +897,8 @@ void BrokerCore::fail_inflight_for(std::uint64_t session_id) {
             it = inflight_.erase(it);
         } else if (it->second.server == session_id) {
             if (Session* req = find_session(it->second.requester)) {
-                rpc::v1::RpcRequest stub;
-                stub.set_correlation_id(it->first);
                 ++counters.rpc_failed;
-                answer_rpc(*req, stub, rpc::v1::ERROR_CODE_COMMUNICATION_ERROR,
+                answer_rpc(*req, it->first, nullptr, rpc::v1::ERROR_CODE_COMMUNICATION_ERROR,
                            "RPC target '" + it->second.target + "' went away before replying");
             }
             it = inflight_.erase(it);

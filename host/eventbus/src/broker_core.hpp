@@ -26,6 +26,7 @@
 #include "daemoneye/eventbus/subscription_trie.hpp"
 #include "daemoneye/result.hpp"
 #include "message_buffer.hpp"
+#include "rpc_head.hpp"
 #include "session.hpp"
 
 namespace daemoneye::common::v1 {
@@ -113,14 +114,26 @@ struct BrokerCore {
     void handle_hello(Session& s, const bus::v1::Hello& hello);
     void handle_subscribe(Session& s, const bus::v1::Subscribe& sub);
     void handle_unsubscribe(Session& s, const bus::v1::Unsubscribe& unsub);
-    // `raw`: the request's / the response's Envelope as it arrived from a socket (validated by
-    // parsing it into `request` / `response`); when given, a socket peer gets those bytes
-    // forwarded (the request with its reply_to appended) instead of a copy re-encoded.
-    void handle_rpc_request(Session& s, const rpc::v1::RpcRequest& request,
-                            std::span<const std::uint8_t> raw = {});
-    void handle_rpc_response(Session& s, const rpc::v1::RpcResponse& response,
-                             std::span<const std::uint8_t> raw_envelope = {});
-    void answer_rpc(Session& requester, const rpc::v1::RpcRequest& request, rpc::v1::ErrorCode code,
+    // An RPC body as the broker got it: from a socket (its bytes and the head scanned from
+    // them; forwarded as they came) or from an in-process client (the object).
+    struct RpcRequestIn {
+        RpcRequestHead head;
+        std::span<const std::uint8_t> body;           // from a socket
+        const rpc::v1::RpcRequest* object = nullptr;  // from an in-process client
+    };
+    struct RpcResponseIn {
+        RpcResponseHead head;
+        std::span<const std::uint8_t> envelope;  // from a socket: the Envelope's bytes
+        std::span<const std::uint8_t> body;      // ... and the RpcResponse inside it
+        const rpc::v1::RpcResponse* object = nullptr;
+    };
+    void handle_rpc_request(Session& s, const RpcRequestIn& request);
+    void handle_rpc_response(Session& s, const RpcResponseIn& response);
+    // An error reply from the broker itself, with the request's correlation metadata.
+    void answer_rpc(Session& requester, const RpcRequestIn& request, rpc::v1::ErrorCode code,
+                    std::string message);
+    void answer_rpc(Session& requester, std::string_view correlation_id,
+                    const common::v1::CorrelationMetadata* correlation, rpc::v1::ErrorCode code,
                     std::string message);
     void fail_inflight_for(std::uint64_t session_id);
     void arm_rpc_sweep();
@@ -150,14 +163,16 @@ struct BrokerCore {
         Clock::time_point expires;
         std::string target;
     };
-    std::unordered_map<std::string, InFlight> inflight_;
+    struct StringHash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const {
+            return std::hash<std::string_view>{}(s);
+        }
+    };
+    std::unordered_map<std::string, InFlight, StringHash, std::equal_to<>> inflight_;
     boost::asio::steady_timer rpc_sweep_;
     bool sweep_armed_ = false;
     bus::v1::Envelope scratch_envelope_;
-    // RPC bodies parse into their own objects: reusing them keeps their strings' storage
-    // (an Envelope's oneof would free and re-allocate the body on every switch of kind).
-    rpc::v1::RpcRequest scratch_request_;
-    rpc::v1::RpcResponse scratch_response_;
 };
 
 }  // namespace daemoneye::eventbus

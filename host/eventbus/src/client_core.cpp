@@ -13,6 +13,7 @@
 #include "daemoneye/eventbus/protocol.hpp"
 #include "daemoneye/eventbus/topic.hpp"
 #include "message_encoder.hpp"
+#include "rpc_head.hpp"
 
 namespace daemoneye::eventbus {
 
@@ -405,6 +406,34 @@ void BusClient::Impl::sweep_calls() {
     // Completions may have started new calls (and armed the sweep for them).
     for (const auto& [id, c] : calls_) next = std::min(next, c.deadline);
     if (next != std::chrono::steady_clock::time_point::max()) arm_call_sweep(next);
+}
+
+void BusClient::Impl::on_malformed_rpc(bool request, std::span<const std::uint8_t> body) {
+    ++counters.rpc_malformed;
+    // The broker checked the top level (rpc_head.hpp), so the id is normally readable.
+    std::string id;
+    if (request) {
+        if (auto head = scan_rpc_request(body)) id = head->correlation_id;
+    } else if (auto head = scan_rpc_response(body)) {
+        id = head->correlation_id;
+    }
+    spdlog::warn("eventbus client '{}': malformed RPC {} '{}' ({} bytes) from the broker",
+                 options.client_name, request ? "request" : "reply", id, body.size());
+    if (id.empty()) return;  // nothing to answer; a caller's deadline still ends its call
+    if (request) {
+        auto rsp =
+            rpc_failure(rpcv1::ERROR_CODE_INVALID_OPERATION,
+                        "'" + options.client_name +
+                            "' got a malformed request: it does not parse as rpc.v1.RpcRequest");
+        rsp.set_correlation_id(id);
+        rsp.set_responder(options.client_name);
+        if (transport) (void)transport->send_rpc_response(rsp);
+    } else {
+        complete_call(id, unexpected(RpcError{rpcv1::ERROR_CODE_COMMUNICATION_ERROR,
+                                              "malformed reply: it does not parse as "
+                                              "rpc.v1.RpcResponse",
+                                              {}}));
+    }
 }
 
 void BusClient::Impl::serve_request(rpcv1::RpcRequest& request) {

@@ -39,6 +39,8 @@ class BusClient::Impl : public std::enable_shared_from_this<BusClient::Impl> {
     // RPC bodies; both may be moved from.
     void on_rpc_response(rpcv1::RpcResponse& response);
     void serve_request(rpcv1::RpcRequest& request);
+    // A request or reply body that does not parse: answered or failed by its correlation id.
+    void on_malformed_rpc(bool request, std::span<const std::uint8_t> body);
     void on_connected(const bus::v1::Welcome& welcome, bool reconnected);
     void on_disconnected(const std::string& reason, bool reconnecting);
     void set_state(ConnectionState s);

@@ -262,15 +262,15 @@ bool RemoteTransport::dispatch(std::span<const std::uint8_t> frame) {
         if ((body == field::kEnvRpcRequest || body == field::kEnvRpcResponse) && bwt == kLen &&
             env.bytes(bytes) && env.done()) {
             if (body == field::kEnvRpcResponse) {
-                if (!response_.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-                    return false;
+                if (response_.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+                    core->on_rpc_response(response_);
+                } else {
+                    core->on_malformed_rpc(false, bytes);
                 }
-                core->on_rpc_response(response_);
-            } else {
-                if (!request_.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-                    return false;
-                }
+            } else if (request_.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
                 core->serve_request(request_);
+            } else {
+                core->on_malformed_rpc(true, bytes);
             }
             if (!connected_ && closed_) break;
             continue;

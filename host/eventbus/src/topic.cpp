@@ -1,6 +1,8 @@
 #include "daemoneye/eventbus/topic.hpp"
 
+#include <array>
 #include <cassert>
+#include <cstdint>
 #include <cstdio>
 
 namespace daemoneye::eventbus {
@@ -12,7 +14,7 @@ const char* noun(Kind kind) {
     return kind == Kind::Topic ? "topic" : "pattern";
 }
 
-bool is_level_char(unsigned char c) {
+constexpr bool is_level_char(unsigned char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
            c == '-';
 }
@@ -72,7 +74,50 @@ struct LevelReader {
     }
 };
 
-Result<void, TopicError> validate(std::string_view text, Kind kind) {
+// One pass with a character table: true iff `text` is valid. It runs on every publish and RPC,
+// so the common (valid) case costs no search per level; explain() says what is wrong otherwise.
+bool valid_fast(std::string_view text, Kind kind) {
+    enum : std::uint8_t { kOther, kLevel, kDot, kPlus, kHash };
+    static constexpr auto table = [] {
+        std::array<std::uint8_t, 256> t{};
+        for (int c = 0; c < 256; ++c) {
+            t[static_cast<std::size_t>(c)] =
+                is_level_char(static_cast<unsigned char>(c)) ? kLevel : kOther;
+        }
+        t['.'] = kDot;
+        t['+'] = kPlus;
+        t['#'] = kHash;
+        return t;
+    }();
+    if (text.empty() || text.size() > kMaxTopicBytes) return false;
+    std::size_t levels = 1, level_len = 0;
+    bool wildcard = false;  // the current level is '+' or '#'
+    bool hash = false;      // ... and it is '#'
+    for (const char ch : text) {
+        switch (table[static_cast<unsigned char>(ch)]) {
+            case kLevel:
+                if (wildcard || ++level_len > kMaxLevelBytes) return false;
+                break;
+            case kDot:
+                if (level_len == 0 && !wildcard) return false;
+                if (hash || ++levels > kMaxTopicLevels) return false;
+                level_len = 0;
+                wildcard = false;
+                break;
+            case kPlus:
+            case kHash:
+                if (kind == Kind::Topic || wildcard || level_len != 0) return false;
+                wildcard = true;
+                hash = table[static_cast<unsigned char>(ch)] == kHash;
+                break;
+            default:
+                return false;
+        }
+    }
+    return level_len != 0 || wildcard;
+}
+
+Result<void, TopicError> explain(std::string_view text, Kind kind) {
     if (text.empty()) return unexpected(TopicError{0, std::string(noun(kind)) + " is empty"});
     if (text.size() > kMaxTopicBytes) {
         return unexpected(TopicError{0, std::string(noun(kind)) + " is " +
@@ -125,6 +170,16 @@ Result<void, TopicError> validate(std::string_view text, Kind kind) {
         }
     }
     return {};
+}
+
+Result<void, TopicError> validate(std::string_view text, Kind kind) {
+    if (valid_fast(text, kind)) {
+        assert(explain(text, kind) && "valid_fast() accepted what explain() rejects");
+        return {};
+    }
+    auto why = explain(text, kind);
+    assert(!why && "valid_fast() and explain() disagree");
+    return why;
 }
 
 }  // namespace

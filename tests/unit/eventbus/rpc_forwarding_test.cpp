@@ -275,5 +275,127 @@ TEST_F(RpcForwarding, SocketRequestIsForwardedAsItCameWithTheBrokersReplyTo) {
     EXPECT_EQ(seen_reply_to("local-server"), mine);
 }
 
+// The broker checks an RPC body's top level only (rpc_head.hpp); a body malformed deeper down is
+// answered by whoever parses it, and nobody's connection ends.
+std::string with_bad_utf8(std::string bytes, const std::string& marker) {
+    const auto at = bytes.find(marker);
+    EXPECT_NE(at, std::string::npos) << marker;
+    if (at != std::string::npos) bytes[at] = '\xff';
+    return bytes;
+}
+
+RawClient hello_raw(const std::string& path, const std::string& name) {
+    RawClient raw(path);
+    bus::v1::Envelope hello;
+    hello.mutable_hello()->set_protocol_version(kProtocolVersion);
+    hello.mutable_hello()->set_client_name(name);
+    raw.send_items({hello.SerializeAsString()});
+    auto welcome = raw.next();
+    EXPECT_TRUE(welcome && welcome->has_welcome());
+    return raw;
+}
+
+TEST_F(RpcForwarding, RequestMalformedInsideIsAnsweredByWhoeverParsesIt) {
+    auto raw = hello_raw(dir_ + "/bus.sock", "raw");
+    rpcv1::RpcRequest req;
+    req.set_target("control.fwd.remote");
+    req.set_timeout_ms(5000);
+    req.mutable_correlation()->set_workflow_stage("stage-to-break");
+    req.mutable_health_check();
+    // The remote server's client library cannot parse it: it answers, its session goes on.
+    req.set_correlation_id("deep-1");
+    raw.send_items(
+        {with_bad_utf8(envelope_with(req, wirefmt::field::kEnvRpcRequest), "stage-to-break")});
+    auto rsp = raw.next();
+    ASSERT_TRUE(rsp && rsp->has_rpc_response()) << (rsp ? rsp->DebugString() : "nothing");
+    EXPECT_EQ(rsp->rpc_response().correlation_id(), "deep-1");
+    EXPECT_EQ(rsp->rpc_response().error().code(), rpcv1::ERROR_CODE_INVALID_OPERATION);
+    EXPECT_EQ(rsp->rpc_response().responder(), "remote-server");
+    EXPECT_EQ(on_loop([this]() -> asio::awaitable<std::uint64_t> {
+                  co_return remote_server_->stats().rpc_malformed;
+              }),
+              1u);
+    // The in-process server gets an object, so the broker parses it and answers.
+    req.set_correlation_id("deep-2");
+    req.set_target("control.fwd.local");
+    raw.send_items(
+        {with_bad_utf8(envelope_with(req, wirefmt::field::kEnvRpcRequest), "stage-to-break")});
+    rsp = raw.next();
+    ASSERT_TRUE(rsp && rsp->has_rpc_response()) << (rsp ? rsp->DebugString() : "nothing");
+    EXPECT_EQ(rsp->rpc_response().correlation_id(), "deep-2");
+    EXPECT_EQ(rsp->rpc_response().error().code(), rpcv1::ERROR_CODE_INVALID_OPERATION);
+    EXPECT_EQ(rsp->rpc_response().responder(), "broker");
+    // Both servers still serve.
+    for (const std::string target : {"control.fwd.remote", "control.fwd.local"}) {
+        req.set_correlation_id("fine-" + target);
+        req.set_target(target);
+        raw.send_items({envelope_with(req, wirefmt::field::kEnvRpcRequest)});
+        rsp = raw.next();
+        ASSERT_TRUE(rsp && rsp->has_rpc_response()) << target;
+        EXPECT_EQ(rsp->rpc_response().status(), rpcv1::STATUS_OK) << rsp->DebugString();
+    }
+}
+
+TEST_F(RpcForwarding, ReplyMalformedInsideFailsTheCallAndNothingElse) {
+    // A hand-written server whose replies carry invalid UTF-8 inside their correlation metadata.
+    auto raw = hello_raw(dir_ + "/bus.sock", "raw-server");
+    bus::v1::Envelope sub;
+    sub.mutable_subscribe()->set_subscription_id(1);
+    sub.mutable_subscribe()->set_pattern("control.fwd.raw");
+    sub.mutable_subscribe()->set_rpc_server(true);
+    raw.send_items({sub.SerializeAsString()});
+    auto ack = raw.next();
+    ASSERT_TRUE(ack && ack->has_ack()) << (ack ? ack->DebugString() : "nothing");
+
+    callers_.emplace_back("local-caller",
+                          on_loop([this]() -> asio::awaitable<std::unique_ptr<BusClient>> {
+                              ClientOptions o;
+                              o.client_name = "local-caller";
+                              co_return BusClient::connect_local(*broker_, o).value();
+                          }));
+    callers_.emplace_back("socket-caller", socket_client("socket-caller"));
+    for (auto& [name, caller] : callers_) {
+        std::promise<Result<rpcv1::RpcResponse, RpcError>> result;
+        BusClient* c = caller.get();
+        asio::post(io_, [&, c] {
+            c->async_call(
+                RpcRequest::health_check(name, "control.fwd.raw", 5s), 5s,
+                [&](Result<rpcv1::RpcResponse, RpcError> r) { result.set_value(std::move(r)); });
+        });
+        auto got = raw.next();
+        ASSERT_TRUE(got && got->has_rpc_request()) << (got ? got->DebugString() : "nothing");
+        rpcv1::RpcResponse reply = rpc_ok();
+        reply.set_correlation_id(got->rpc_request().correlation_id());
+        reply.mutable_correlation()->set_workflow_stage("stage-to-break");
+        raw.send_items({with_bad_utf8(envelope_with(reply, wirefmt::field::kEnvRpcResponse),
+                                      "stage-to-break")});
+        auto fut = result.get_future();
+        ASSERT_EQ(fut.wait_for(10s), std::future_status::ready) << name;
+        auto r = fut.get();
+        ASSERT_FALSE(r) << name;
+        EXPECT_EQ(r.error().code, rpcv1::ERROR_CODE_COMMUNICATION_ERROR) << name;
+        EXPECT_NE(r.error().message.find("malformed"), std::string::npos)
+            << name << ": " << r.error().message;
+        if (name == "local-caller") {
+            // The broker parsed it for its in-process caller and told the server what was wrong.
+            auto err = raw.next();
+            ASSERT_TRUE(err && err->has_error()) << (err ? err->DebugString() : "nothing");
+            EXPECT_NE(err->error().message().find("malformed reply"), std::string::npos)
+                << err->error().message();
+        } else {
+            EXPECT_EQ(on_loop([c]() -> asio::awaitable<std::uint64_t> {
+                          co_return c->stats().rpc_malformed;
+                      }),
+                      1u);
+        }
+    }
+    // The socket caller's connection is still up: a good call goes through.
+    auto ok = on_loop([this]() {
+        return callers_[1].second->call(
+            RpcRequest::health_check("socket-caller", "control.fwd.remote", 5s), 5s);
+    });
+    EXPECT_TRUE(ok) << ok.error().message;
+}
+
 }  // namespace
 }  // namespace daemoneye::eventbus

@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <functional>
+#include <random>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -74,6 +77,78 @@ TEST(TopicValidation, Limits) {
     ASSERT_EQ(t255.size(), 255u);
     EXPECT_TRUE(validate_topic(t255).ok());
     EXPECT_EQ(reason_for_topic(t255 + "b"), "topic is 256 bytes, over the 255-byte limit");
+}
+
+// validate_* take a one-pass fast path and explain a rejection with a second walk; both must
+// agree with the grammar as DESIGN.md states it (checked here by an independent regex oracle)
+// on random input built from the characters that matter, and every rejection has a reason.
+TEST(TopicValidation, AgreesWithTheGrammarOnRandomInput) {
+    const std::regex level("[A-Za-z0-9_-]{1,64}");
+    auto grammar = [&](const std::string& s, bool pattern) {
+        if (s.empty() || s.size() > kMaxTopicBytes) return false;
+        std::vector<std::string> levels;
+        std::size_t start = 0;
+        for (;;) {
+            const auto dot = s.find('.', start);
+            levels.push_back(s.substr(start, dot == std::string::npos ? dot : dot - start));
+            if (dot == std::string::npos) break;
+            start = dot + 1;
+        }
+        if (levels.size() > kMaxTopicLevels) return false;
+        for (std::size_t i = 0; i < levels.size(); ++i) {
+            if (pattern && levels[i] == "+") continue;
+            if (pattern && levels[i] == "#" && i + 1 == levels.size()) continue;
+            if (!std::regex_match(levels[i], level)) return false;
+        }
+        return true;
+    };
+    std::mt19937 rng(20261121);
+    const std::string alphabet = "ab-_Z9....++##  \x01\xC3";
+    auto random_chars = [&] {
+        std::string s;
+        const std::size_t len = rng() % 8 == 0 ? 50 + rng() % 300 : rng() % 12;
+        for (std::size_t k = 0; k < len; ++k) s += alphabet[rng() % alphabet.size()];
+        return s;
+    };
+    // Levels joined by dots, with lengths and counts around the limits (64 bytes, 16 levels,
+    // 255 bytes) and the odd wildcard, empty or bad level.
+    auto random_levels = [&] {
+        const std::size_t n = std::array<std::size_t, 6>{1, 2, 3, 15, 16, 17}[rng() % 6];
+        std::string s;
+        for (std::size_t i = 0; i < n; ++i) {
+            if (i) s += '.';
+            switch (rng() % 12) {
+                case 0:
+                    s += '+';
+                    break;
+                case 1:
+                    s += '#';
+                    break;
+                case 2:
+                    break;  // empty level
+                case 3:
+                    s += "a+";
+                    break;
+                case 4:
+                    s += std::string(63 + rng() % 3, 'x');
+                    break;
+                default:
+                    s += std::string(1 + rng() % 14, 'a' + static_cast<char>(rng() % 26));
+            }
+        }
+        return s;
+    };
+    for (int i = 0; i < 40000; ++i) {
+        const std::string s = i % 2 ? random_chars() : random_levels();
+        for (const bool pattern : {false, true}) {
+            auto r = pattern ? validate_pattern(s) : validate_topic(s);
+            ASSERT_EQ(r.ok(), grammar(s, pattern))
+                << (pattern ? "pattern" : "topic") << " '" << s << "'";
+            if (!r) {
+                EXPECT_FALSE(r.error().message.empty()) << s;
+            }
+        }
+    }
 }
 
 TEST(TopicMatch, Basics) {

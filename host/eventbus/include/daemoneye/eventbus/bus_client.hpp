@@ -81,6 +81,9 @@ struct ClientStats {
     std::uint64_t rpc_timeouts = 0;
     std::uint64_t rpc_late_replies = 0;  // replies after the call timed out: dropped
     std::uint64_t rpc_served = 0;
+    // RPC bodies from the broker that did not parse: a request is answered InvalidOperation, a
+    // reply fails its call (CommunicationError); the connection stays up.
+    std::uint64_t rpc_malformed = 0;
     std::uint64_t reconnects = 0;
     std::uint64_t outbound_bytes = 0;  // queued for the socket right now
 };
