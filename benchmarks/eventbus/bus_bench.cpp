@@ -2,7 +2,7 @@
 // every publisher, subscriber, RPC client and server is its own process (this binary re-executed
 // with --role). Usage:
 //   eventbus_bench throughput --pubs 4 --subs 1 [--count N] [--rate R] [--size 256]
-//   eventbus_bench rpc [--count N] [--window 32]
+//   eventbus_bench rpc [--count N] [--rounds 5] [--window 32] [--placement same|split|free]
 // Throughput: --rate 0 = as fast as the publishers can (messages/s delivered, drops); --rate R =
 // fixed offered load of R msg/s in total (end-to-end latency p50/p99, CLOCK_MONOTONIC stamped in
 // the payload by the publisher, read by the subscriber).
@@ -15,6 +15,9 @@
 #include <chrono>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <string>
@@ -31,9 +34,12 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <future>
 
+#include <spdlog/spdlog.h>
 #include "../../tests/integration/eventbus/child_process.hpp"
+
 #include "daemoneye/eventbus/broker.hpp"
 #include "daemoneye/eventbus/bus_client.hpp"
+#include "raw_baselines.hpp"
 
 namespace asio = boost::asio;
 namespace eb = daemoneye::eventbus;
@@ -205,20 +211,47 @@ asio::awaitable<int> role_rpc_server(std::map<std::string, std::string> a) {
     co_return 0;
 }
 
+// Sequential calls (after --warmup calls), their latencies written to --samples as raw
+// little-endian u64 nanoseconds; or, with --window W > 0, W calls kept in flight (req/s only).
 asio::awaitable<int> role_rpc_client(std::map<std::string, std::string> a) {
+    if (!str(a, "--cpu").empty()) daemoneye::bench::pin_to(static_cast<int>(num(a, "--cpu", 0)));
     auto ex = co_await asio::this_coro::executor;
     auto connect_op = eb::BusClient::connect(ex, opts(str(a, "--socket"), "bench-client"));
     auto c = co_await std::move(connect_op);
     if (!c) co_return 1;
     auto& client = **c;
     const auto count = num(a, "--count", 20000);
-    const auto window = num(a, "--window", 32);
+    const auto warmup = num(a, "--warmup", 1000);
+    const auto window = num(a, "--window", 0);
     const auto target = str(a, "--target");
-    // Sequential: one call at a time, latency of each.
+    if (window > 0) {
+        std::uint64_t done = 0, sent = 0;
+        const auto t0 = mono_ns();
+        std::function<void()> launch = [&] {
+            while (sent < count && sent - done < window) {
+                ++sent;
+                client.async_call(eb::RpcRequest::health_check("bench", target, 5s), 5s,
+                                  [&](daemoneye::Result<eb::rpcv1::RpcResponse, eb::RpcError>) {
+                                      ++done;
+                                      launch();
+                                  });
+            }
+        };
+        launch();
+        asio::steady_timer t(ex);
+        while (done < count) {
+            t.expires_after(1ms);
+            co_await t.async_wait(asio::use_awaitable);
+        }
+        const double rps = count / ((mono_ns() - t0) / 1e9);
+        std::cout << "RESULT pipelined_rps=" << static_cast<std::uint64_t>(rps) << std::endl;
+        co_return 0;
+    }
     std::vector<std::uint64_t> lat;
+    lat.reserve(count);
     double cpu0 = 0, user0 = 0;
-    for (std::uint64_t i = 0; i < count + 1000; ++i) {
-        if (i == 1000) {
+    for (std::uint64_t i = 0; i < count + warmup; ++i) {
+        if (i == warmup) {
             cpu0 = thread_cpu_us();
             user0 = thread_user_us();
         }
@@ -230,155 +263,16 @@ asio::awaitable<int> role_rpc_client(std::map<std::string, std::string> a) {
             std::cerr << "rpc failed: " << r.error().message << "\n";
             co_return 1;
         }
-        if (i >= 1000) lat.push_back(mono_ns() - t0);  // after warm-up
-    }
-    const double client_cpu = (thread_cpu_us() - cpu0) / static_cast<double>(count);
-    const double client_user = (thread_user_us() - user0) / static_cast<double>(count);
-    double seq_total = 0;
-    for (auto v : lat) seq_total += static_cast<double>(v);
-    const double seq_rps = count / (seq_total / 1e9);
-    // Pipelined: `window` calls in flight.
-    std::uint64_t done = 0, sent = 0;
-    const auto t0 = mono_ns();
-    std::function<void()> launch = [&] {
-        while (sent < count && sent - done < window) {
-            ++sent;
-            client.async_call(eb::RpcRequest::health_check("bench", target, 5s), 5s,
-                              [&](daemoneye::Result<eb::rpcv1::RpcResponse, eb::RpcError>) {
-                                  ++done;
-                                  launch();
-                              });
-        }
-    };
-    launch();
-    asio::steady_timer t(ex);
-    while (done < count) {
-        t.expires_after(1ms);
-        co_await t.async_wait(asio::use_awaitable);
-    }
-    const double pipe_rps = count / ((mono_ns() - t0) / 1e9);
-    std::cout << "RESULT p50_us=" << pct(lat, 0.5) << " p99_us=" << pct(lat, 0.99)
-              << " cpu_us=" << client_cpu << " user_us=" << client_user
-              << " seq_rps=" << static_cast<std::uint64_t>(seq_rps)
-              << " pipelined_rps=" << static_cast<std::uint64_t>(pipe_rps) << std::endl;
-    co_return 0;
-}
-
-// Raw unix-socket ping-pong between two processes: the physical limit for a round trip.
-struct Baseline {
-    double p50 = 0, p99 = 0;
-};
-
-Baseline raw_pingpong(std::uint64_t count) {
-    int sv[2];
-    ::socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
-    const pid_t pid = ::fork();
-    char buf[64] = {};
-    if (pid == 0) {
-        ::close(sv[0]);
-        for (;;) {
-            if (::read(sv[1], buf, sizeof buf) <= 0) ::_exit(0);
-            if (::write(sv[1], buf, sizeof buf) <= 0) ::_exit(0);
-        }
-    }
-    ::close(sv[1]);
-    std::vector<std::uint64_t> lat;
-    double cpu0 = 0;
-    for (std::uint64_t i = 0; i < count + 1000; ++i) {
-        if (i == 1000) cpu0 = thread_cpu_us();
-        const auto t0 = mono_ns();
-        if (::write(sv[0], buf, sizeof buf) <= 0) break;
-        std::size_t got = 0;
-        while (got < sizeof buf) {
-            const auto n = ::read(sv[0], buf + got, sizeof buf - got);
-            if (n <= 0) break;
-            got += static_cast<std::size_t>(n);
-        }
-        if (i >= 1000) lat.push_back(mono_ns() - t0);
+        if (i >= warmup) lat.push_back(mono_ns() - t0);
     }
     const double cpu = (thread_cpu_us() - cpu0) / static_cast<double>(count);
-    ::close(sv[0]);
-    ::waitpid(pid, nullptr, 0);
-    double total = 0;
-    for (auto v : lat) total += static_cast<double>(v);
-    Baseline b{pct(lat, 0.5), pct(lat, 0.99)};
-    std::cout << "raw ping-pong:            p50 " << b.p50 << " us  p99 " << b.p99 << " us  "
-              << static_cast<std::uint64_t>(count / (total / 1e9)) << " round trips/s  cpu per "
-              << "round trip (one side) " << cpu << " us" << std::endl;
-    return b;
-}
-
-// Raw relay: client process -> relay thread (here, like the broker) -> server process and back,
-// 64-byte blocking read/write on socketpairs. The physical limit for an RPC whose server is in
-// another process: four socket hops and three schedulable parties, where ping-pong has two.
-Baseline raw_relay(std::uint64_t count) {
-    int a[2], b[2], result[2];
-    ::socketpair(AF_UNIX, SOCK_STREAM, 0, a);
-    ::socketpair(AF_UNIX, SOCK_STREAM, 0, b);
-    if (::pipe(result) != 0) return {};
-    char buf[64] = {};
-    auto read_all = [](int fd, char* p, std::size_t n) {
-        std::size_t got = 0;
-        while (got < n) {
-            const auto r = ::read(fd, p + got, n - got);
-            if (r <= 0) return false;
-            got += static_cast<std::size_t>(r);
-        }
-        return true;
-    };
-    const pid_t server = ::fork();
-    if (server == 0) {
-        ::close(a[0]);
-        ::close(a[1]);
-        ::close(b[0]);
-        for (;;) {
-            if (!read_all(b[1], buf, sizeof buf)) ::_exit(0);
-            if (::write(b[1], buf, sizeof buf) <= 0) ::_exit(0);
-        }
-    }
-    ::close(b[1]);
-    const pid_t client = ::fork();
-    if (client == 0) {
-        ::close(a[1]);
-        ::close(b[0]);
-        std::vector<std::uint64_t> lat;
-        for (std::uint64_t i = 0; i < count + 1000; ++i) {
-            const auto t0 = mono_ns();
-            if (::write(a[0], buf, sizeof buf) <= 0) break;
-            if (!read_all(a[0], buf, sizeof buf)) break;
-            if (i >= 1000) lat.push_back(mono_ns() - t0);
-        }
-        double total = 0;
-        for (auto v : lat) total += static_cast<double>(v);
-        const double r[3] = {pct(lat, 0.5), pct(lat, 0.99), count / (total / 1e9)};
-        if (::write(result[1], r, sizeof r) != sizeof r) ::_exit(1);
-        ::_exit(0);
-    }
-    ::close(a[0]);
-    ::close(result[1]);
-    std::thread relay([&] {
-        char rb[64];
-        for (;;) {
-            if (!read_all(a[1], rb, sizeof rb)) break;
-            if (::write(b[0], rb, sizeof rb) <= 0) break;
-            if (!read_all(b[0], rb, sizeof rb)) break;
-            if (::write(a[1], rb, sizeof rb) <= 0) break;
-        }
-    });
-    double r[3] = {};
-    const bool got = ::read(result[0], r, sizeof r) == sizeof r;
-    ::close(result[0]);
-    ::waitpid(client, nullptr, 0);
-    ::shutdown(a[1], SHUT_RDWR);
-    ::shutdown(b[0], SHUT_RDWR);
-    relay.join();
-    ::close(a[1]);
-    ::close(b[0]);
-    ::waitpid(server, nullptr, 0);
-    if (!got) return {};
-    std::cout << "raw relay (4 hops):       p50 " << r[0] << " us  p99 " << r[1] << " us  "
-              << static_cast<std::uint64_t>(r[2]) << " round trips/s" << std::endl;
-    return {r[0], r[1]};
+    const double user = (thread_user_us() - user0) / static_cast<double>(count);
+    std::ofstream out(str(a, "--samples"), std::ios::binary);
+    out.write(reinterpret_cast<const char*>(lat.data()),
+              static_cast<std::streamsize>(lat.size() * sizeof(std::uint64_t)));
+    if (!out) co_return 1;
+    std::cout << "RESULT cpu_us=" << cpu << " user_us=" << user << std::endl;
+    co_return 0;
 }
 
 // --- driver -----------------------------------------------------------------------------------
@@ -482,11 +376,50 @@ int throughput(const std::string& self, const std::map<std::string, std::string>
     return m.drops == 0 && gaps == 0 ? 0 : 1;  // the target is lossless
 }
 
-int rpc(const std::string& self, const std::map<std::string, std::string>& a) {
+// Percentiles of a pooled sample, in microseconds.
+struct Latency {
+    std::vector<std::uint64_t> all;    // every round's samples, ns
+    std::vector<double> round_p50_us;  // each round's own p50
+
+    void add(std::vector<std::uint64_t> round) {
+        round_p50_us.push_back(pct(round, 0.5));
+        all.insert(all.end(), round.begin(), round.end());
+    }
+    double p50() { return pct(all, 0.5); }
+    double p99() { return pct(all, 0.99); }
+};
+
+std::vector<std::uint64_t> read_samples(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::vector<std::uint64_t> v;
+    std::uint64_t x = 0;
+    while (in.read(reinterpret_cast<char*>(&x), sizeof x)) v.push_back(x);
+    return v;
+}
+
+// Where the parties run decides which cost dominates a round trip, so each placement is measured
+// on its own (every party pinned), and the raw limits under the same placement:
+// - same: every party on one CPU. A unix socket wakes its reader with a sync hint, so the reader
+//   runs when the writer sleeps: the round trip is the sum of every party's CPU per call.
+// - split: the caller on one CPU, the broker (and any server) on the other. Every crossing is a
+//   wake-up of the other CPU (an inter-processor interrupt; on this VM ~20 us when that vCPU
+//   has halted), which dominates.
+// - free: no pinning; the scheduler flips between the two above (a pair stays together or
+//   apart until something moves it), so ratios between kinds vary from run to run.
+// Every kind of round trip is measured in each of --rounds rounds, one after the other, and its
+// percentiles taken over all rounds.
+int rpc_placement(const std::string& self, const std::map<std::string, std::string>& a,
+                  const std::string& placement) {
+    const int far_cpu = placement == "split" ? 0 : -1;  // the caller's side when split
+    if (!daemoneye::bench::pin_to(placement == "free" ? -1 : 1)) {
+        std::cerr << "cannot pin to CPU 1 (placement " << placement << ")\n";
+        return 1;
+    }
     const auto count = num(a, "--count", 20000);
-    const Baseline ping = raw_pingpong(count);
-    const Baseline relay = raw_relay(count);
-    BrokerThread b(10000);
+    const auto rounds = std::max<std::uint64_t>(1, num(a, "--rounds", 5));
+    const auto per = std::max<std::uint64_t>(count / rounds, 100);
+    const auto window = str(a, "--window").empty() ? 32 : num(a, "--window", 32);
+    BrokerThread b(10000);  // its thread (and the remote server) inherit this thread's CPU
     // In-process server (the agent's process manager serving control.collector.<name>).
     std::promise<void> served;
     asio::co_spawn(
@@ -512,47 +445,118 @@ int rpc(const std::string& self, const std::map<std::string, std::string>& a) {
         asio::post(b.io, [&p] { p.set_value({thread_cpu_us(), thread_user_us()}); });
         return p.get_future().get();
     };
+
+    // The caller: on the other CPU when split, with everybody when same, anywhere when free.
+    auto client_argv = [&](const std::string& target, std::vector<std::string> extra) {
+        std::vector<std::string> v = {self,   "--role",   "rpc-client", "--socket",
+                                      b.path, "--target", target};
+        if (placement != "free") {
+            v.insert(v.end(), {"--cpu", placement == "split" ? "0" : "1"});
+        }
+        v.insert(v.end(), extra.begin(), extra.end());
+        return v;
+    };
+    const std::string targets[2] = {"control.bench.local", "control.bench.remote"};
+    Latency ping, relay, ping_loop, relay_loop, rpcs[2];
+    double ping_cpu = 0, client_cpu[2] = {}, client_user[2] = {}, broker_us[2] = {},
+           broker_user_us[2] = {};
+    const std::string samples = b.path + ".samples";
+    for (std::uint64_t r = 0; r < rounds; ++r) {
+        auto p = daemoneye::bench::raw_pingpong(per, 200, false, far_cpu);
+        ping_cpu += p.cpu_us_per_round_trip / static_cast<double>(rounds);
+        ping.add(std::move(p.latencies_ns));
+        relay.add(daemoneye::bench::raw_relay(per, 200, false, far_cpu).latencies_ns);
+        ping_loop.add(daemoneye::bench::raw_pingpong(per, 200, true, far_cpu).latencies_ns);
+        relay_loop.add(daemoneye::bench::raw_relay(per, 200, true, far_cpu).latencies_ns);
+        for (int t = 0; t < 2; ++t) {
+            const auto warmup = r == 0 ? 1000 : 200;
+            const auto broker0 = broker_cpu();
+            ChildProcess client(
+                client_argv(targets[t], {"--count", std::to_string(per), "--warmup",
+                                         std::to_string(warmup), "--samples", samples}));
+            auto line = client.wait_for("RESULT", 600s);
+            if (!line || client.wait(10s) != 0) return 1;
+            const auto broker1 = broker_cpu();
+            rpcs[t].add(read_samples(samples));
+            // CPU per call, robust to a loaded machine: the client's thread over its timed
+            // calls; the broker's thread over the whole client run (with an in-process server
+            // that includes the server's work).
+            const double calls = static_cast<double>(per + warmup);
+            const double share = 1.0 / static_cast<double>(rounds);
+            client_cpu[t] += dfield(*line, "cpu_us") * share;
+            client_user[t] += dfield(*line, "user_us") * share;
+            broker_us[t] += (broker1.first - broker0.first) / calls * share;
+            broker_user_us[t] += (broker1.second - broker0.second) / calls * share;
+        }
+    }
+    std::filesystem::remove(samples);
+
+    std::cout << "rpc, placement " << placement << ": " << rounds << " rounds of " << per
+              << " sequential round trips of each kind, interleaved; percentiles over all rounds"
+              << std::endl;
+    auto line = [](const char* name, Latency& l) {
+        std::cout << name << "p50 " << l.p50() << " us  p99 " << l.p99() << " us";
+    };
+    line("raw ping-pong (the limit):        ", ping);
+    std::cout << "  cpu per round trip (one side) " << ping_cpu << " us" << std::endl;
+    line("raw relay, 4 hops (the limit):    ", relay);
+    std::cout << std::endl;
+    line("event-loop floor, ping-pong:      ", ping_loop);
+    std::cout << "  (reference: epoll pattern, no work)" << std::endl;
+    line("event-loop floor, relay:          ", relay_loop);
+    std::cout << "  (reference)" << std::endl;
+
     bool goal_met = true;
-    for (const std::string target : {"control.bench.local", "control.bench.remote"}) {
-        const auto broker0 = broker_cpu();
-        ChildProcess client({self, "--role", "rpc-client", "--socket", b.path, "--target", target,
-                             "--count", std::to_string(count), "--window",
-                             str(a, "--window").empty() ? "32" : str(a, "--window")});
-        auto r = client.wait_for("RESULT", 600s);
-        if (!r) return 1;
-        const auto broker1 = broker_cpu();
-        const double calls = static_cast<double>(2 * count + 1000);
-        const double broker_us = (broker1.first - broker0.first) / calls;
-        const double broker_user_us = (broker1.second - broker0.second) / calls;
-        std::cout << (target == "control.bench.local" ? "rpc, server in broker process: "
-                                                      : "rpc, server in another process:")
-                  << "p50 " << dfield(*r, "p50_us") << " us  p99 " << dfield(*r, "p99_us")
-                  << " us  sequential " << field(*r, "seq_rps") << " req/s  pipelined "
-                  << field(*r, "pipelined_rps") << " req/s" << std::endl;
+    for (int t = 0; t < 2; ++t) {
+        const bool local = t == 0;
+        Latency& base = local ? ping : relay;
+        Latency& floor = local ? ping_loop : relay_loop;
+        ChildProcess pipelined(client_argv(
+            targets[t], {"--count", std::to_string(count), "--window", std::to_string(window)}));
+        auto pl = pipelined.wait_for("RESULT", 600s);
+        line(local ? "rpc, server in the broker's process: " : "rpc, server in another process:   ",
+             rpcs[t]);
+        std::cout << "  sequential " << static_cast<std::uint64_t>(1e6 / rpcs[t].p50())
+                  << " req/s (at p50)  pipelined (" << window << ") "
+                  << (pl ? field(*pl, "pipelined_rps") : 0) << " req/s" << std::endl;
+        const double r50 = rpcs[t].p50() / base.p50(), r99 = rpcs[t].p99() / base.p99();
         // The goal: p50 and p99 within 1.5x of the physical limit measured in this run. The
         // in-process server is two socket hops (ping-pong); another process is four (relay).
-        const Baseline& base = target == "control.bench.local" ? ping : relay;
-        if (dfield(*r, "p50_us") > 1.5 * base.p50 || dfield(*r, "p99_us") > 1.5 * base.p99) {
-            goal_met = false;
+        if (r50 > 1.5 || r99 > 1.5) goal_met = false;
+        double lo = 1e9, hi = 0;
+        for (std::size_t r = 0; r < rpcs[t].round_p50_us.size(); ++r) {
+            const double x = rpcs[t].round_p50_us[r] / base.round_p50_us[r];
+            lo = std::min(lo, x);
+            hi = std::max(hi, x);
         }
-        std::cout << "  vs " << (target == "control.bench.local" ? "ping-pong" : "relay")
-                  << ": p50 " << dfield(*r, "p50_us") / base.p50 << "x  p99 "
-                  << dfield(*r, "p99_us") / base.p99 << "x";
-        if (target != "control.bench.local") {
-            std::cout << "  (vs ping-pong: p50 " << dfield(*r, "p50_us") / ping.p50 << "x  p99 "
-                      << dfield(*r, "p99_us") / ping.p99 << "x)";
-        }
-        // CPU per call, robust to a loaded machine: the client's thread over the sequential
-        // calls; the broker's thread over the whole client run (sequential, pipelined, warm-up;
-        // with an in-process server that includes the server's work).
-        std::cout << "  cpu per call (user part): client " << dfield(*r, "cpu_us") << " us ("
-                  << dfield(*r, "user_us") << "), broker " << broker_us << " us (" << broker_user_us
-                  << ")" << std::endl;
-        std::cout << std::endl;
+        std::cout << "  vs " << (local ? "ping-pong" : "relay") << ": p50 " << r50 << "x  p99 "
+                  << r99 << "x  (p50 per round " << lo << "x-" << hi << "x)  vs its event-loop "
+                  << "floor: p50 " << rpcs[t].p50() / floor.p50() << "x" << std::endl;
+        std::cout << "  cpu per call (user part): client " << client_cpu[t] << " us ("
+                  << client_user[t] << "), broker thread " << broker_us[t] << " us ("
+                  << broker_user_us[t] << ")" << std::endl;
     }
-    std::cout << "rpc goal (p50 and p99 within 1.5x of the limit measured in this run): "
-              << (goal_met ? "met" : "MISSED") << std::endl;
+    std::cout << "rpc goal, placement " << placement
+              << " (p50 and p99 within 1.5x of the limit measured in this run): "
+              << (goal_met ? "met" : "MISSED") << std::endl
+              << std::endl;
+    daemoneye::bench::pin_to(-1);
     return goal_met ? 0 : 1;
+}
+
+// --placement same|split|free; by default `same` and `split` (the goal must hold in both).
+int rpc(const std::string& self, const std::map<std::string, std::string>& a) {
+    const std::string only = str(a, "--placement");
+    int rc = 0;
+    for (const std::string placement : {"same", "split", "free"}) {
+        if (only.empty() ? placement == "free" : placement != only) continue;
+        if (placement == "split" && ::sysconf(_SC_NPROCESSORS_ONLN) < 2) {
+            std::cout << "rpc, placement split: skipped (one CPU)" << std::endl;
+            continue;
+        }
+        rc |= rpc_placement(self, a, placement);
+    }
+    return rc;
 }
 
 template <class F>
@@ -574,13 +578,14 @@ constexpr const char* kUsage =
     "  (no command)  the standard set, as `make bench` runs it: throughput 4->1 and 1->4\n"
     "                (250 000 messages per publisher, --buffer 100000) and rpc --count 10000\n"
     "  throughput --pubs P --subs S [--count N] [--size B] [--rate R] [--buffer B]\n"
-    "  rpc [--count N] [--window W]\n"
+    "  rpc [--count N] [--rounds R] [--window W] [--placement same|split|free]\n"
     "Exit status 1 when a run misses its target (lossless; RPC within 1.5x of its limit).\n";
 
 int main(int argc, char** argv) {
     char self[4096] = {};
     const auto n = ::readlink("/proc/self/exe", self, sizeof self - 1);
     const std::string me(self, n > 0 ? static_cast<std::size_t>(n) : 0);
+    spdlog::set_level(spdlog::level::warn);  // sessions opening and closing are not results
     if (argc < 2) {
         int rc = 0;
         rc |= throughput(

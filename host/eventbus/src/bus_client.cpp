@@ -2,7 +2,9 @@
 
 #include <google/protobuf/message_lite.h>
 
-#include "await_callback.hpp"
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 #include "broker_core.hpp"
 #include "client_core.hpp"
 #include "daemoneye/eventbus/broker.hpp"
@@ -156,14 +158,14 @@ asio::awaitable<void> BusClient::flush() {
 
 asio::awaitable<Result<rpcv1::RpcResponse, RpcError>> BusClient::call(
     RpcRequest request, std::chrono::milliseconds timeout) {
-    // Not a coroutine itself: the caller awaits the callback bridge directly (one frame less).
+    // Not a coroutine itself: the caller awaits the initiation directly (one frame less), and
+    // the pending call holds the coroutine's own handler (no callback bridge, no shared state).
     using R = Result<rpcv1::RpcResponse, RpcError>;
-    auto shared = std::make_shared<RpcRequest>(std::move(request));
-    std::function<void(std::function<void(R)>)> start = [impl = impl_, shared,
-                                                         timeout](std::function<void(R)> done) {
-        impl->async_call(std::move(*shared), timeout, std::move(done));
-    };
-    return await_callback<R>(impl_->executor, std::move(start));
+    return asio::async_initiate<const asio::use_awaitable_t<>&, void(R)>(
+        [impl = impl_, timeout](auto handler, RpcRequest req) {
+            impl->async_call(std::move(req), timeout, std::move(handler));
+        },
+        asio::use_awaitable, std::move(request));
 }
 
 void BusClient::async_call(RpcRequest request, std::chrono::milliseconds timeout,

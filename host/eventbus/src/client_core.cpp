@@ -180,9 +180,9 @@ void BusClient::Impl::on_rpc_response(rpcv1::RpcResponse& r) {
     if (r.status() == rpcv1::STATUS_ERROR) {
         RpcError e{r.error().code(), r.error().message(), {}};
         e.response = std::move(r);
-        done(unexpected(std::move(e)));
+        std::move(done)(unexpected(std::move(e)));
     } else {
-        done(std::move(r));
+        std::move(done)(std::move(r));
     }
 }
 
@@ -237,7 +237,7 @@ asio::awaitable<Result<std::uint64_t, BusError>> BusClient::Impl::add_subscripti
     sub.rpc = static_cast<bool>(rpc);
     sub.exact = pattern.find_first_of("+#") == std::string::npos;
     sub.handler = std::move(handler);
-    sub.rpc_handler = std::move(rpc);
+    if (rpc) sub.rpc_handler = std::make_shared<const RpcHandler>(std::move(rpc));
     subs_.emplace(id, std::move(sub));
     auto self = shared_from_this();
     std::function<void(std::function<void(Result<void, BusError>)>)> start =
@@ -314,15 +314,16 @@ void BusClient::Impl::complete_call(const std::string& id,
     if (it == calls_.end()) return;
     auto done = std::move(it->second.done);
     calls_.erase(it);
-    if (done) done(std::move(result));
+    if (done) std::move(done)(std::move(result));
 }
 
 void BusClient::Impl::async_call(RpcRequest request, std::chrono::milliseconds timeout,
-                                 std::function<void(Result<rpcv1::RpcResponse, RpcError>)> done) {
+                                 CallHandler done) {
     auto fail_now = [&](rpcv1::ErrorCode code, std::string message) {
-        asio::post(executor, [done = std::move(done), e = RpcError{code, std::move(message), {}}] {
-            done(unexpected(e));
-        });
+        asio::post(executor,
+                   [done = std::move(done), e = RpcError{code, std::move(message), {}}]() mutable {
+                       std::move(done)(unexpected(std::move(e)));
+                   });
     };
     auto& req = request.proto();
     if (!transport || !transport->connected()) {
@@ -358,17 +359,16 @@ void BusClient::Impl::async_call(RpcRequest request, std::chrono::milliseconds t
     if (corr->correlation_id().empty()) corr->set_correlation_id(req.correlation_id());
     if (corr->root_correlation_id().empty()) corr->set_root_correlation_id(corr->correlation_id());
 
+    if (auto sent = transport->send_rpc_request(req); !sent) {
+        fail_now(rpcv1::ERROR_CODE_COMMUNICATION_ERROR, sent.error().message);
+        return;
+    }
+    // Registered after the send: an in-process broker handles the request inside it, but
+    // answers (even NotFound at once) only through the client's queue, after this returns.
     const auto deadline = std::chrono::steady_clock::now() + timeout;
-    const auto& id =
-        calls_.emplace(req.correlation_id(), PendingCall{std::move(done), deadline, timeout})
-            .first->first;
+    calls_.emplace(req.correlation_id(), PendingCall{std::move(done), deadline, timeout});
     arm_call_sweep(deadline);
     ++counters.rpc_calls;
-    if (auto sent = transport->send_rpc_request(req); !sent) {
-        complete_call(
-            std::string(id),
-            unexpected(RpcError{rpcv1::ERROR_CODE_COMMUNICATION_ERROR, sent.error().message, {}}));
-    }
 }
 
 void BusClient::Impl::arm_call_sweep(std::chrono::steady_clock::time_point deadline) {
@@ -471,7 +471,7 @@ asio::awaitable<void> BusClient::Impl::run_job(RpcJob job) {
     common::v1::CorrelationMetadata correlation = job.request.correlation();
     rpcv1::RpcResponse rsp;
     try {
-        auto op = job.handler(std::move(job.request));
+        auto op = (*job.handler)(std::move(job.request));
         rsp = co_await std::move(op);
     } catch (const std::exception& e) {
         rsp = rpc_failure(rpcv1::ERROR_CODE_EXECUTION_ERROR,

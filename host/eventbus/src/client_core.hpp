@@ -10,6 +10,7 @@
 #include <string>
 #include <unordered_map>
 
+#include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include "client_transport.hpp"
@@ -50,8 +51,13 @@ class BusClient::Impl : public std::enable_shared_from_this<BusClient::Impl> {
     boost::asio::awaitable<Result<std::uint64_t, BusError>> add_subscription(
         const std::string& pattern, MessageHandler& handler, RpcHandler& rpc);
     boost::asio::awaitable<Result<void, BusError>> remove_subscription(std::uint64_t id);
-    void async_call(RpcRequest request, std::chrono::milliseconds timeout,
-                    std::function<void(Result<rpcv1::RpcResponse, RpcError>)> done);
+    // Completes a call: a coroutine's handler (call()) or a callback (async_call()). Invoked
+    // directly when the reply arrives, so an awaiting caller resumes inside the reply's frame and
+    // its next request joins the output written right after it; posted when the call fails
+    // before it was sent (the caller is still starting it).
+    using CallHandler =
+        boost::asio::any_completion_handler<void(Result<rpcv1::RpcResponse, RpcError>)>;
+    void async_call(RpcRequest request, std::chrono::milliseconds timeout, CallHandler done);
     void close(const std::string& reason);
     std::vector<ClientSubscriptionStats> subscription_stats() const;
     std::size_t pending_calls() const { return calls_.size(); }
@@ -66,7 +72,9 @@ class BusClient::Impl : public std::enable_shared_from_this<BusClient::Impl> {
         bool rpc = false;
         bool exact = false;
         MessageHandler handler;
-        RpcHandler rpc_handler;
+        // Shared with the jobs running it: a handler coroutine's captures live in the handler
+        // object, which must outlive the coroutine even if the subscription goes.
+        std::shared_ptr<const RpcHandler> rpc_handler;
         GapTracker gaps;
     };
     struct PendingAck {
@@ -77,7 +85,7 @@ class BusClient::Impl : public std::enable_shared_from_this<BusClient::Impl> {
     // stays alive between requests (idle workers wait in idle_workers_ and are resumed inline
     // by the next request), so a request costs no co_spawn and no posted completion.
     struct RpcJob {
-        RpcHandler handler;
+        std::shared_ptr<const RpcHandler> handler;
         rpcv1::RpcRequest request;
     };
     using JobSlot = std::function<void(std::optional<RpcJob>)>;
@@ -88,7 +96,7 @@ class BusClient::Impl : public std::enable_shared_from_this<BusClient::Impl> {
     std::vector<JobSlot> idle_workers_;
 
     struct PendingCall {
-        std::function<void(Result<rpcv1::RpcResponse, RpcError>)> done;
+        CallHandler done;
         std::chrono::steady_clock::time_point deadline;
         std::chrono::milliseconds timeout{0};
     };
