@@ -355,7 +355,7 @@ Result<bus::v1::Welcome, bus::v1::Error> BrokerCore::admit(Session& s,
     if (s.preset) {
         for (const auto& [k, v] : s.preset->config) (*w.mutable_config())[k] = v;
     }
-    w.set_reply_topic(reply_topic(s.id()));
+    w.set_reply_topic(s.reply_topic());
     w.set_max_frame_bytes(static_cast<std::uint32_t>(options.max_frame_bytes));
     w.set_heartbeat_interval_ms(static_cast<std::uint32_t>(options.heartbeat_interval.count()));
     w.set_protocol_version(kProtocolVersion);
@@ -780,7 +780,7 @@ void BrokerCore::handle_rpc_request(Session& s, const RpcRequestIn& in) {
         return;
     }
     bool queued = false;
-    const std::string reply_to = reply_topic(s.id());
+    const std::string& reply_to = s.reply_topic();
     if (!server->in_process()) {
         // The request's bytes (as they came from a socket, or encoded once here), plus reply_to
         // appended: a repeated singular field's last occurrence wins, so the server reads ours

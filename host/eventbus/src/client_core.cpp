@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 
 #include "await_callback.hpp"
@@ -458,7 +459,7 @@ void BusClient::Impl::serve_request(rpcv1::RpcRequest& request) {
     if (!idle_workers_.empty()) {
         auto worker = std::move(idle_workers_.back());
         idle_workers_.pop_back();
-        worker(std::move(job));  // resumes that worker right here (dispatch): it runs the handler
+        std::move(worker)(std::move(job));  // resumes that worker right here: it runs the handler
         return;
     }
     asio::co_spawn(executor, rpc_worker(weak_from_this(), std::move(job)), asio::detached);
@@ -505,13 +506,11 @@ asio::awaitable<void> BusClient::Impl::rpc_worker(std::weak_ptr<Impl> weak, RpcJ
             co_return;
         }
         Impl* impl = self.get();
-        auto ex = self->executor;
         self.reset();  // others still hold the client (use_count was > 1); nothing runs until
                        // start below has parked us
-        std::function<void(JobSlot)> park = [impl](JobSlot slot) {
-            impl->idle_workers_.push_back(std::move(slot));
-        };
-        auto op = await_callback<std::optional<RpcJob>>(ex, std::move(park));
+        auto op = asio::async_initiate<const asio::use_awaitable_t<>&, void(std::optional<RpcJob>)>(
+            [impl](auto handler) { impl->idle_workers_.emplace_back(std::move(handler)); },
+            asio::use_awaitable);
         auto next = co_await std::move(op);
         if (!next) co_return;
         job = std::move(*next);
@@ -521,7 +520,10 @@ asio::awaitable<void> BusClient::Impl::rpc_worker(std::weak_ptr<Impl> weak, RpcJ
 void BusClient::Impl::release_idle_workers() {
     auto idle = std::move(idle_workers_);
     idle_workers_.clear();
-    for (auto& worker : idle) worker(std::nullopt);  // each ends (dispatched or posted)
+    for (auto& worker : idle) {
+        // Each ends: at once when this runs on the client's executor, else posted to it.
+        asio::dispatch(executor, [w = std::move(worker)]() mutable { std::move(w)(std::nullopt); });
+    }
 }
 
 void BusClient::Impl::close(const std::string& reason) {

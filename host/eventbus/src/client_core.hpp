@@ -88,7 +88,9 @@ class BusClient::Impl : public std::enable_shared_from_this<BusClient::Impl> {
         std::shared_ptr<const RpcHandler> handler;
         rpcv1::RpcRequest request;
     };
-    using JobSlot = std::function<void(std::optional<RpcJob>)>;
+    // An idle worker's coroutine handler: invoked with the next job (it runs at once, on the
+    // caller's stack) or with nullopt (it ends).
+    using JobSlot = boost::asio::any_completion_handler<void(std::optional<RpcJob>)>;
     static constexpr std::size_t kMaxIdleWorkers = 4;
     boost::asio::awaitable<void> run_job(RpcJob job);
     static boost::asio::awaitable<void> rpc_worker(std::weak_ptr<Impl> weak, RpcJob job);

@@ -1,11 +1,17 @@
 #include "session.hpp"
 
+#include "daemoneye/eventbus/protocol.hpp"
+
 #include "broker_core.hpp"
 
 namespace daemoneye::eventbus {
 
 Session::Session(std::uint64_t id, Transport transport, BrokerCore* broker, QueueLimits limits)
-    : broker_(broker), queue_(limits), id_(id), transport_(transport) {}
+    : broker_(broker),
+      queue_(limits),
+      id_(id),
+      reply_topic_(eventbus::reply_topic(id)),
+      transport_(transport) {}
 
 Session::~Session() = default;
 

@@ -80,6 +80,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
     // Identity (filled at Hello / adopt).
     std::uint64_t id() const { return id_; }
+    // control.rpc.reply.<id>: where replies to this session's requests go (built once).
+    const std::string& reply_topic() const { return reply_topic_; }
     Transport transport() const { return transport_; }
     const char* transport_name() const;
     bool welcomed = false;
@@ -123,6 +125,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   private:
     std::uint64_t id_;
+    std::string reply_topic_;
     Transport transport_;
 };
 
