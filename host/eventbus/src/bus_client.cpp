@@ -162,7 +162,7 @@ asio::awaitable<Result<rpcv1::RpcResponse, RpcError>> BusClient::call(
     // the pending call holds the coroutine's own handler (no callback bridge, no shared state).
     using R = Result<rpcv1::RpcResponse, RpcError>;
     return asio::async_initiate<const asio::use_awaitable_t<>&, void(R)>(
-        [impl = impl_, timeout](auto handler, RpcRequest req) {
+        [impl = impl_, timeout](auto handler, RpcRequest&& req) {
             impl->async_call(std::move(req), timeout, std::move(handler));
         },
         asio::use_awaitable, std::move(request));
