@@ -232,6 +232,8 @@ class BrokerBus final : public BusPort {
             const auto cs = client_->stats();
             m["agent_client_rpc_calls_total"] = d(cs.rpc_calls);
             m["agent_client_rpc_timeouts_total"] = d(cs.rpc_timeouts);
+            m["agent_client_rpc_late_replies_total"] = d(cs.rpc_late_replies);
+            m["agent_client_rpc_malformed_total"] = d(cs.rpc_malformed);
             m["agent_client_gaps_total"] = d(cs.gaps);
         }
         return m;

@@ -254,6 +254,8 @@ TEST(AgentIntegration, IpcTestAndMetrics) {
     EXPECT_EQ(r.exit_code, 0);
     EXPECT_TRUE(contains(r.out, "# TYPE daemoneye_ipc_requests_total counter")) << r.out;
     EXPECT_TRUE(contains(r.out, "daemoneye_bus_publishes_total")) << r.out;
+    // RPC bodies nobody could parse are counted, not only logged.
+    EXPECT_TRUE(contains(r.out, "daemoneye_bus_agent_client_rpc_malformed_total 0")) << r.out;
 }
 
 TEST(AgentIntegration, ChangedLibraryIsReprobedAndItsCollectorRestarted) {
