@@ -295,17 +295,33 @@ std::vector<ClientSubscriptionStats> BusClient::Impl::subscription_stats() const
 
 // --- RPC ------------------------------------------------------------------------------------
 
+namespace {
+void append_base36(std::string& out, std::uint64_t v) {
+    char buf[16];
+    char* p = buf + sizeof buf;
+    do {
+        *--p = "0123456789abcdefghijklmnopqrstuvwxyz"[v % 36];
+        v /= 36;
+    } while (v != 0);
+    out.append(p, buf + sizeof buf);
+}
+}  // namespace
+
+// "<session>.<nonce>.<n>" in base 36, e.g. "3.k9zq.1f4": unique among this broker's pending
+// requests (the session id is), and across a broker restart (which reuses session ids) by the
+// nonce. Short on purpose: up to 15 characters a std::string holds without a heap buffer, and
+// each request copies its id several times on its way (request, correlation, the pending maps).
 std::string BusClient::Impl::next_correlation_id() {
     if (call_prefix_session_ != welcome.session_id()) {
         call_prefix_session_ = welcome.session_id();
-        call_prefix_ = options.client_name + "-" + std::to_string(welcome.session_id()) + "-" +
-                       std::to_string(call_nonce_ & 0xFFFFFF) + "-";
+        call_prefix_.clear();
+        append_base36(call_prefix_, welcome.session_id());
+        call_prefix_ += '.';
+        append_base36(call_prefix_, call_nonce_ % (36 * 36 * 36 * 36));
+        call_prefix_ += '.';
     }
-    char n[24];
-    const auto r = std::to_chars(n, n + sizeof n, next_call_++);
-    std::string id;
-    id.reserve(call_prefix_.size() + static_cast<std::size_t>(r.ptr - n));
-    id.append(call_prefix_).append(n, r.ptr);
+    std::string id = call_prefix_;
+    append_base36(id, next_call_++);
     return id;
 }
 

@@ -121,7 +121,7 @@ class BusClient::Impl : public std::enable_shared_from_this<BusClient::Impl> {
     std::unique_ptr<boost::asio::steady_timer> call_sweep_;
     bool call_sweep_armed_ = false;
     std::uint64_t call_nonce_ = 0;
-    std::string call_prefix_;  // "<name>-<session>-<nonce>-" for the session it names
+    std::string call_prefix_;  // "<session>.<nonce>." for the session it names
     std::uint64_t call_prefix_session_ = UINT64_MAX;
 };
 
