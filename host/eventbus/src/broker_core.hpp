@@ -28,6 +28,7 @@
 #include "message_buffer.hpp"
 #include "rpc_head.hpp"
 #include "session.hpp"
+#include "string_map.hpp"
 
 namespace daemoneye::common::v1 {
 class CorrelationMetadata;
@@ -163,13 +164,7 @@ struct BrokerCore {
         Clock::time_point expires;
         std::string target;
     };
-    struct StringHash {
-        using is_transparent = void;
-        std::size_t operator()(std::string_view s) const {
-            return std::hash<std::string_view>{}(s);
-        }
-    };
-    std::unordered_map<std::string, InFlight, StringHash, std::equal_to<>> inflight_;
+    StringMap<InFlight> inflight_;
     boost::asio::steady_timer rpc_sweep_;
     bool sweep_armed_ = false;
     bus::v1::Envelope scratch_envelope_;

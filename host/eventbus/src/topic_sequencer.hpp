@@ -7,7 +7,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
+
+#include "string_map.hpp"
 
 namespace daemoneye::eventbus {
 
@@ -21,13 +22,7 @@ class TopicSequencer {
     std::size_t topics() const { return counters_.size(); }
 
   private:
-    struct Hash {
-        using is_transparent = void;
-        std::size_t operator()(std::string_view s) const {
-            return std::hash<std::string_view>{}(s);
-        }
-    };
-    std::unordered_map<std::string, std::uint64_t, Hash, std::equal_to<>> counters_;
+    StringMap<std::uint64_t> counters_;
     std::size_t max_topics_;
     // The last topic's counter (node-based map: the pointer survives rehashing).
     std::string last_topic_;
