@@ -696,6 +696,21 @@ void BrokerCore::publish_internal(std::string_view topic,
 
 // --- RPC ------------------------------------------------------------------------------------
 
+namespace {
+
+// What an in-process peer gets: the in-process sender's object (copied), or one parsed from the
+// bytes a socket peer sent. False when those bytes do not parse.
+template <class M>
+bool object_for_in_process(M& out, const M* object, std::span<const std::uint8_t> body) {
+    if (object) {
+        out = *object;
+        return true;
+    }
+    return out.ParseFromArray(body.data(), static_cast<int>(body.size()));
+}
+
+}  // namespace
+
 void BrokerCore::answer_rpc(Session& requester, const RpcRequestIn& request,
                             rpc::v1::ErrorCode code, std::string message) {
     if (request.object) {
@@ -801,9 +816,7 @@ void BrokerCore::handle_rpc_request(Session& s, const RpcRequestIn& in) {
         // The in-process server gets an object: parsed here, once, straight into its Envelope.
         auto env = std::make_shared<bus::v1::Envelope>();
         auto* fwd = env->mutable_rpc_request();
-        if (in.object) {
-            *fwd = *in.object;
-        } else if (!fwd->ParseFromArray(in.body.data(), static_cast<int>(in.body.size()))) {
+        if (!object_for_in_process(*fwd, in.object, in.body)) {
             ++counters.protocol_errors;
             answer_rpc(s, in, rpc::v1::ERROR_CODE_INVALID_OPERATION,
                        "malformed RPC request: its body does not parse as rpc.v1.RpcRequest");
@@ -866,10 +879,7 @@ void BrokerCore::handle_rpc_response(Session& s, const RpcResponseIn& in) {
         queued = requester->enqueue_control_encoded(std::move(buf));
     } else {
         auto env = std::make_shared<bus::v1::Envelope>();
-        auto* fwd = env->mutable_rpc_response();
-        if (in.object) {
-            *fwd = *in.object;
-        } else if (!fwd->ParseFromArray(in.body.data(), static_cast<int>(in.body.size()))) {
+        if (!object_for_in_process(*env->mutable_rpc_response(), in.object, in.body)) {
             // The caller learns at once; the server is told what was wrong with its reply.
             protocol_error(s, bus::v1::ERROR_CODE_PROTOCOL,
                            "malformed reply for '" + std::string(id) +
