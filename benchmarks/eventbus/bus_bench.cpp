@@ -6,7 +6,6 @@
 // Throughput: --rate 0 = as fast as the publishers can (messages/s delivered, drops); --rate R =
 // fixed offered load of R msg/s in total (end-to-end latency p50/p99, CLOCK_MONOTONIC stamped in
 // the payload by the publisher, read by the subscriber).
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -36,6 +35,7 @@
 
 #include <spdlog/spdlog.h>
 #include "../../tests/integration/eventbus/child_process.hpp"
+#include "../bench_clock.hpp"
 
 #include "daemoneye/eventbus/broker.hpp"
 #include "daemoneye/eventbus/bus_client.hpp"
@@ -43,16 +43,13 @@
 
 namespace asio = boost::asio;
 namespace eb = daemoneye::eventbus;
+using daemoneye::bench::mono_ns;
+using daemoneye::bench::thread_cpu_us;
+using daemoneye::bench::thread_user_us;
 using daemoneye::test::ChildProcess;
 using namespace std::chrono_literals;
 
 namespace {
-
-std::uint64_t mono_ns() {
-    timespec ts{};
-    ::clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000ull + ts.tv_nsec;
-}
 
 std::map<std::string, std::string> parse(int argc, char** argv, int from) {
     std::map<std::string, std::string> m;
@@ -69,20 +66,6 @@ std::uint64_t num(const std::map<std::string, std::string>& a, const std::string
 std::string str(const std::map<std::string, std::string>& a, const std::string& k) {
     auto it = a.find(k);
     return it == a.end() ? std::string() : it->second;
-}
-
-// CPU time (user + system) of the calling thread, in microseconds.
-double thread_cpu_us() {
-    rusage u{};
-    ::getrusage(RUSAGE_THREAD, &u);
-    return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1e6 +
-           static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
-}
-// User-space part only: what the software costs, without the kernel's socket and wake-up work.
-double thread_user_us() {
-    rusage u{};
-    ::getrusage(RUSAGE_THREAD, &u);
-    return static_cast<double>(u.ru_utime.tv_sec) * 1e6 + static_cast<double>(u.ru_utime.tv_usec);
 }
 
 double pct(std::vector<std::uint64_t>& v, double p) {

@@ -1,36 +1,22 @@
 #include "raw_baselines.hpp"
 
+#include <fcntl.h>
 #include <sched.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <fcntl.h>
-
 #include <cerrno>
 #include <cstring>
-#include <ctime>
 #include <thread>
+
+#include "../bench_clock.hpp"
 
 namespace daemoneye::bench {
 namespace {
 
 constexpr std::size_t kMessage = 64;
-
-std::uint64_t mono_ns() {
-    timespec ts{};
-    ::clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000ull + ts.tv_nsec;
-}
-
-double thread_cpu_us() {
-    rusage u{};
-    ::getrusage(RUSAGE_THREAD, &u);
-    return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1e6 +
-           static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
-}
 
 // One party's end(s) of the sockets. Blocking, or event-loop style: one edge-triggered epoll
 // instance for all of the party's sockets, as Asio's reactor has.
@@ -76,6 +62,15 @@ class Party {
     int ep_ = -1;
 };
 
+// The far side of a ping-pong or relay (a forked child): echoes each message, then exits.
+[[noreturn]] void echo_until_closed(int fd, bool event_loop) {
+    Party echo({fd}, event_loop);
+    char buf[kMessage] = {};
+    while (echo.receive(fd, buf) && echo.send(fd, buf)) {
+    }
+    ::_exit(0);
+}
+
 }  // namespace
 
 bool pin_to(int cpu) {
@@ -95,11 +90,7 @@ RawRun raw_pingpong(std::size_t count, std::size_t warmup, bool event_loop, int 
     if (pid == 0) {
         if (other_cpu >= 0) pin_to(other_cpu);
         ::close(sv[0]);
-        Party echo({sv[1]}, event_loop);
-        char buf[kMessage] = {};
-        while (echo.receive(sv[1], buf) && echo.send(sv[1], buf)) {
-        }
-        ::_exit(0);
+        echo_until_closed(sv[1], event_loop);
     }
     ::close(sv[1]);
     RawRun run;
@@ -133,11 +124,7 @@ RawRun raw_relay(std::size_t count, std::size_t warmup, bool event_loop, int oth
         ::close(b[0]);
         ::close(result[0]);
         ::close(result[1]);
-        Party echo({b[1]}, event_loop);
-        char buf[kMessage] = {};
-        while (echo.receive(b[1], buf) && echo.send(b[1], buf)) {
-        }
-        ::_exit(0);
+        echo_until_closed(b[1], event_loop);
     }
     ::close(b[1]);
     const pid_t client = ::fork();

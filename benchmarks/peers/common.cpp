@@ -38,13 +38,6 @@ std::string str(const Args& a, const std::string& key, const std::string& def) {
     return it == a.end() ? def : it->second;
 }
 
-std::uint64_t mono_ns() {
-    timespec ts{};
-    ::clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000ull +
-           static_cast<std::uint64_t>(ts.tv_nsec);
-}
-
 double percentile_us(std::vector<std::uint64_t>& v, double p) {
     if (v.empty()) return 0;
     std::sort(v.begin(), v.end());

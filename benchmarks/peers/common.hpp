@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "../bench_clock.hpp"
+
 namespace peers {
 
 using Args = std::map<std::string, std::string>;
@@ -21,7 +23,7 @@ Args parse_args(int argc, char** argv, int from);
 std::uint64_t num(const Args& a, const std::string& key, std::uint64_t def);
 std::string str(const Args& a, const std::string& key, const std::string& def = {});
 
-std::uint64_t mono_ns();
+using daemoneye::bench::mono_ns;
 // Percentile in microseconds of nanosecond samples (sorts v).
 double percentile_us(std::vector<std::uint64_t>& v, double p);
 
