@@ -97,6 +97,14 @@ class RpcForwarding : public ::testing::Test {
         });
     }
 
+    std::unique_ptr<BusClient> local_client(const std::string& name) {
+        return on_loop([&]() -> asio::awaitable<std::unique_ptr<BusClient>> {
+            ClientOptions o;
+            o.client_name = name;
+            co_return BusClient::connect_local(*broker_, o).value();
+        });
+    }
+
     RpcHandler handler(const std::string& name) {
         return [this, name](rpcv1::RpcRequest req) -> asio::awaitable<rpcv1::RpcResponse> {
             {
@@ -125,12 +133,7 @@ class RpcForwarding : public ::testing::Test {
 };
 
 TEST_F(RpcForwarding, EveryPairingOfCallerAndServerRoundTripsWithCorrelation) {
-    callers_.emplace_back("local-caller",
-                          on_loop([this]() -> asio::awaitable<std::unique_ptr<BusClient>> {
-                              ClientOptions o;
-                              o.client_name = "local-caller";
-                              co_return BusClient::connect_local(*broker_, o).value();
-                          }));
+    callers_.emplace_back("local-caller", local_client("local-caller"));
     callers_.emplace_back("socket-caller", socket_client("socket-caller"));
     for (auto& entry : callers_) {
         const std::string& name = entry.first;
@@ -347,12 +350,7 @@ TEST_F(RpcForwarding, ReplyMalformedInsideFailsTheCallAndNothingElse) {
     auto ack = raw.next();
     ASSERT_TRUE(ack && ack->has_ack()) << (ack ? ack->DebugString() : "nothing");
 
-    callers_.emplace_back("local-caller",
-                          on_loop([this]() -> asio::awaitable<std::unique_ptr<BusClient>> {
-                              ClientOptions o;
-                              o.client_name = "local-caller";
-                              co_return BusClient::connect_local(*broker_, o).value();
-                          }));
+    callers_.emplace_back("local-caller", local_client("local-caller"));
     callers_.emplace_back("socket-caller", socket_client("socket-caller"));
     for (auto& [name, caller] : callers_) {
         std::promise<Result<rpcv1::RpcResponse, RpcError>> result;
