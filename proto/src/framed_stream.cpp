@@ -235,6 +235,72 @@ struct FramedStream::Impl : std::enable_shared_from_this<FramedStream::Impl> {
                                           std::to_string(total) + " bytes");
     }
 
+    // read_frames(): a callback loop, so a frame costs one completion handler, not a coroutine
+    // resumption. The awaiting coroutine sleeps on frames_ended (a timer that never expires),
+    // which finish_frames() cancels: it resumes in a handler of its own, once per loop.
+    FrameSink sink;
+    bool frames_running = false;
+    Result<void, IpcError> frames_result;
+    asio::steady_timer frames_ended{socket.get_executor(), Clock::time_point::max()};
+
+    void start_frames(FrameSink s) {
+        sink = std::move(s);
+        frames_running = true;
+        read_timed_out = false;
+        frames_result = {};
+        pump_frames();
+    }
+
+    // Hands out what is buffered, then starts the next read.
+    void pump_frames() {
+        bool delivered = false;
+        for (;;) {
+            auto next = decoder.next();
+            if (!next) return finish_frames(unexpected(std::move(next.error())));
+            if (!*next) break;
+            end_read();  // a whole frame: its deadline ends with it
+            if (!sink.on_frame(**next)) return finish_frames({});
+            delivered = true;
+        }
+        if (delivered && sink.on_drained) sink.on_drained();
+        if (read_timed_out) return finish_frames(unexpected(read_timeout_error()));
+        const bool had_bytes = decoder.buffered() > 0;
+        if (read_deadline == Clock::time_point::max()) {
+            set_read_deadline(had_bytes ? options.read_timeout : options.idle_timeout);
+        }
+        auto space = decoder.prepare(kReadChunk);
+        socket.async_read_some(
+            asio::buffer(space.data(), space.size()),
+            asio::bind_cancellation_slot(read_cancel.slot(),
+                                         [self = shared_from_this(), had_bytes](
+                                             const boost::system::error_code& ec, std::size_t n) {
+                                             self->frames_read(ec, n, had_bytes);
+                                         }));
+    }
+
+    void frames_read(const boost::system::error_code& ec, std::size_t n, bool had_bytes) {
+        if (ec) {
+            IpcError e = read_timed_out     ? read_timeout_error()
+                         : is_peer_gone(ec) ? peer_closed_error()
+                                            : IpcError::io_error(ec, "reading a frame");
+            return finish_frames(unexpected(std::move(e)));
+        }
+        decoder.commit(n);
+        if (!had_bytes && n > 0) {
+            // The frame's first byte arrived: from now on the whole-frame deadline applies.
+            set_read_deadline(options.read_timeout);
+        }
+        pump_frames();
+    }
+
+    void finish_frames(Result<void, IpcError> result) {
+        end_read();
+        sink = {};
+        frames_result = std::move(result);
+        frames_running = false;
+        frames_ended.cancel();
+    }
+
     asio::awaitable<Result<void, IpcError>> write_buffers(
         std::span<const asio::const_buffer> buffers, std::size_t total) {
         auto state = co_await asio::this_coro::cancellation_state;
@@ -272,14 +338,6 @@ void FramedStream::close() {
         impl_->socket.shutdown(Socket::shutdown_both, ignored);
         impl_->socket.close(ignored);
     }
-}
-
-bool FramedStream::frame_buffered() const {
-    const auto& d = impl_->decoder;
-    const auto len = d.pending_length();
-    if (!len) return false;
-    if (*len == 0 || *len > impl_->options.max_frame_bytes) return true;  // next() fails at once
-    return d.buffered() >= kFrameHeaderSize + *len;
 }
 
 bool FramedStream::is_open() const {
@@ -340,6 +398,18 @@ asio::awaitable<Result<std::span<const std::uint8_t>, IpcError>> FramedStream::r
             s.set_read_deadline(s.options.read_timeout);
         }
     }
+}
+
+asio::awaitable<Result<void, IpcError>> FramedStream::read_frames(FrameSink sink) {
+    auto keep = impl_;  // as read_frame(): the loop may outlive this FramedStream
+    Impl& s = *keep;
+    s.start_frames(std::move(sink));
+    while (s.frames_running) {
+        // Deaf to the caller's cancellation (the loop owns the read until it ends).
+        (void)co_await s.frames_ended.async_wait(asio::bind_cancellation_slot(
+            asio::cancellation_slot(), asio::as_tuple(asio::use_awaitable)));
+    }
+    co_return std::move(s.frames_result);
 }
 
 asio::awaitable<Result<void, IpcError>> FramedStream::read_message(

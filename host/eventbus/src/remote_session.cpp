@@ -76,34 +76,35 @@ void RemoteSession::wake() {
 
 asio::awaitable<void> RemoteSession::reader() {
     auto self = shared_from_this();
-    while (!closing) {
-        auto frame = co_await stream_.read_frame();
-        if (closing) break;
-        if (!frame) {
-            const auto& err = frame.error();
-            using K = wire::IpcError::Kind;
-            if (err.kind == K::PeerClosed && err.detail.empty()) {
-                close("peer closed");
-            } else if (broker_ && (err.kind == K::CrcMismatch || err.kind == K::TooLarge ||
-                                   err.kind == K::InvalidLength || err.kind == K::Decode)) {
-                broker_->protocol_error(*this, bus::v1::ERROR_CODE_PROTOCOL,
-                                        "bad frame: " + err.message(), 0, true);
-            } else {
-                close(err.message());
-            }
-            break;
-        }
-        if (!broker_) break;
+    wire::FramedStream::FrameSink sink;
+    sink.on_frame = [this](std::span<const std::uint8_t> frame) {
+        if (closing || !broker_) return false;
         // Output this frame causes (deliveries, replies, RPC forwards) is written right after
         // it, in this handler...
         broker_->deferring_flush = true;
-        broker_->on_frame(*this, *frame);
-        // ...or after the last frame this read brought in, when it brought several (a busy
-        // publisher): one write per subscriber for all of them, not one per frame.
-        if (broker_ && !stream_.frame_buffered()) broker_->flush_deferred();
-    }
+        broker_->on_frame(*this, frame);
+        return !closing && broker_ != nullptr;
+    };
+    // ...or after the last frame this read brought in, when it brought several (a busy
+    // publisher): one write per subscriber for all of them, not one per frame.
+    sink.on_drained = [this] {
+        if (broker_ && broker_->deferring_flush) broker_->flush_deferred();
+    };
+    auto op = stream_.read_frames(std::move(sink));
+    auto ended = co_await std::move(op);
     if (broker_ && broker_->deferring_flush) broker_->flush_deferred();  // left mid-batch
-    co_return;
+    if (ended || closing) co_return;
+    const auto& err = ended.error();
+    using K = wire::IpcError::Kind;
+    if (err.kind == K::PeerClosed && err.detail.empty()) {
+        close("peer closed");
+    } else if (broker_ && (err.kind == K::CrcMismatch || err.kind == K::TooLarge ||
+                           err.kind == K::InvalidLength || err.kind == K::Decode)) {
+        broker_->protocol_error(*this, bus::v1::ERROR_CODE_PROTOCOL, "bad frame: " + err.message(),
+                                0, true);
+    } else {
+        close(err.message());
+    }
 }
 
 void RemoteSession::flush_now() {

@@ -141,25 +141,27 @@ asio::awaitable<void> RemoteTransport::run() {
         auto stream = stream_;
         asio::co_spawn(executor_, writer(stream, gen), asio::detached);
         asio::co_spawn(executor_, heartbeats(gen), asio::detached);
-        std::string reason;
-        for (;;) {
-            auto frame = co_await stream->read_frame();
-            if (!frame) {
-                reason = frame.error().message();
-                break;
-            }
+        bool undecodable = false;
+        wire::FramedStream::FrameSink sink;
+        sink.on_frame = [this, &undecodable](std::span<const std::uint8_t> frame) {
             dispatching_ = true;
-            const bool ok = dispatch(*frame);
+            const bool ok = dispatch(frame);
             dispatching_ = false;
             if (!ok) {
-                reason = "undecodable frame from the broker";
-                break;
+                undecodable = true;
+                return false;
             }
             if (flush_wanted_) {
                 flush_wanted_ = false;
                 flush_now();
             }
-        }
+            return true;
+        };
+        auto op = stream->read_frames(std::move(sink));
+        auto ended = co_await std::move(op);
+        const std::string reason = undecodable ? "undecodable frame from the broker"
+                                   : ended     ? "reading stopped"
+                                               : ended.error().message();
         connected_ = false;
         ++generation_;
         stream->close();

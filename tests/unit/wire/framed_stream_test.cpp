@@ -14,9 +14,11 @@
 #include <boost/asio/write.hpp>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "daemoneye/bus/v1/bus.pb.h"
@@ -546,6 +548,131 @@ TEST_F(FramedStreamTest, CloseEndsAPendingReadAsCancelled) {
     EXPECT_EQ(res.error().kind, IpcError::Kind::Io);
     EXPECT_EQ(res.error().io, std::errc::operation_canceled) << res.error().message();
     EXPECT_FALSE(reader.is_open());
+}
+
+// --- read_frames: the callback loop the bus's readers use -----------------------------------
+
+// What a read_frames() run saw, in order: "f<size>" per frame, "D" per on_drained.
+struct FramesLog {
+    std::vector<std::string> events;
+    std::vector<Bytes> frames;
+};
+
+asio::awaitable<VoidResult> read_frames_into(FramedStream& s, FramesLog& log, std::size_t stop_at,
+                                             std::function<void()> on_drained = {}) {
+    FramedStream::FrameSink sink;
+    sink.on_frame = [&log, stop_at](std::span<const std::uint8_t> f) {
+        log.events.push_back("f" + std::to_string(f.size()));
+        log.frames.emplace_back(f.begin(), f.end());
+        return log.frames.size() < stop_at;
+    };
+    sink.on_drained = [&log, on_drained] {
+        log.events.push_back("D");
+        if (on_drained) on_drained();
+    };
+    co_return co_await s.read_frames(std::move(sink));
+}
+
+TEST_F(FramedStreamTest, ReadFramesHandsOutEachFrameAndSaysWhenNoneIsLeft) {
+    Pair p(io);
+    FramedStream reader(std::move(p.b), options());
+    Bytes first;
+    for (std::size_t n : {3, 4, 5}) {
+        const Bytes f = frame_of(random_bytes(n, 1));
+        first.insert(first.end(), f.begin(), f.end());
+    }
+    asio::write(p.a, asio::buffer(first));  // three frames, one read
+    FramesLog log;
+    bool second_sent = false;
+    auto r = run(io, read_frames_into(reader, log, 5, [&] {
+                     if (second_sent) return;
+                     second_sent = true;
+                     Bytes more = frame_of(random_bytes(6, 2));
+                     const Bytes last = frame_of(random_bytes(7, 3));
+                     more.insert(more.end(), last.begin(), last.end());
+                     asio::write(p.a, asio::buffer(more));
+                 }));
+    ASSERT_TRUE(r) << r.error().message();  // on_frame said stop at the fifth
+    EXPECT_EQ(log.events, (std::vector<std::string>{"f3", "f4", "f5", "D", "f6", "f7"}));
+    EXPECT_EQ(log.frames[4], random_bytes(7, 3));
+}
+
+TEST_F(FramedStreamTest, ReadFramesLeavesWhatFollowsAStopForTheNextRead) {
+    Pair p(io);
+    FramedStream reader(std::move(p.b), options());
+    Bytes all;
+    for (std::uint32_t i = 0; i < 3; ++i) {
+        const Bytes f = frame_of(random_bytes(10 + i, i));
+        all.insert(all.end(), f.begin(), f.end());
+    }
+    asio::write(p.a, asio::buffer(all));
+    FramesLog log;
+    ASSERT_TRUE(run(io, read_frames_into(reader, log, 1)));
+    EXPECT_EQ(log.events, (std::vector<std::string>{"f10"}));
+    auto second = run(io, read_copy(reader));
+    ASSERT_TRUE(second) << second.error().message();
+    EXPECT_EQ(*second, random_bytes(11, 1));
+    FramesLog rest;
+    p.a.close();
+    auto r = run(io, read_frames_into(reader, rest, 100));
+    EXPECT_EQ(rest.events, (std::vector<std::string>{"f12", "D"}));
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().kind, IpcError::Kind::PeerClosed);
+    EXPECT_EQ(r.error().message(), "peer closed the connection");  // between frames: clean
+}
+
+TEST_F(FramedStreamTest, ReadFramesReportsABadFrameAfterTheGoodOnes) {
+    Pair p(io);
+    FramedStream reader(std::move(p.b), options());
+    Bytes all = frame_of(random_bytes(20, 1));
+    Bytes bad = frame_of(random_bytes(30, 2));
+    bad.back() ^= 0xff;  // the CRC no longer matches
+    all.insert(all.end(), bad.begin(), bad.end());
+    asio::write(p.a, asio::buffer(all));
+    FramesLog log;
+    auto r = run(io, read_frames_into(reader, log, 100));
+    EXPECT_EQ(log.events, (std::vector<std::string>{"f20"}));
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().kind, IpcError::Kind::CrcMismatch);
+}
+
+TEST_F(FramedStreamTest, ReadFramesKeepsTheWholeFrameDeadline) {
+    Pair p(io);
+    FramedStream reader(std::move(p.b), options(200ms));
+    const Bytes good = frame_of(random_bytes(40, 1));
+    const Bytes f = frame_of(random_bytes(100, 2));
+    Bytes head = good;
+    head.insert(head.end(), f.begin(), f.begin() + 10);  // a whole frame, then 10 of 108 bytes
+    asio::write(p.a, asio::buffer(head));
+    FramesLog log;
+    auto r = run(io, read_frames_into(reader, log, 100));
+    EXPECT_EQ(log.events, (std::vector<std::string>{"f40", "D"}));
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().kind, IpcError::Kind::Timeout);
+    EXPECT_THAT(
+        r.error().message(),
+        HasSubstr("read deadline of 200 ms passed with 10 of 108 bytes of a frame received"));
+}
+
+TEST_F(FramedStreamTest, ReadFramesWaitsForAQuietPeerAndCloseEndsIt) {
+    Pair p(io);
+    FramedStream reader(std::move(p.b), options(100ms));  // no idle timeout: quiet is fine
+    FramesLog log;
+    auto r = spawn(io, read_frames_into(reader, log, 100));
+    auto closer_body = [&]() -> asio::awaitable<bool> {
+        co_await sleep_for(300ms);  // longer than the read timeout
+        asio::write(p.a, asio::buffer(frame_of(random_bytes(9, 1))));
+        co_await sleep_for(50ms);
+        reader.close();
+        co_return true;
+    };
+    auto closer = spawn(io, closer_body());
+    run_until(io, [&] { return r.done(); });
+    auto res = r.take();
+    EXPECT_EQ(log.events, (std::vector<std::string>{"f9", "D"}));
+    ASSERT_FALSE(res);
+    EXPECT_EQ(res.error().kind, IpcError::Kind::Io);
+    EXPECT_EQ(res.error().io, std::errc::operation_canceled) << res.error().message();
 }
 
 TEST_F(FramedStreamTest, OptionsFromIpcConfig) {

@@ -16,6 +16,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -54,6 +55,20 @@ class FramedStream {
     // The next frame's payload; the view is valid until the next read_frame()/read_message().
     boost::asio::awaitable<Result<std::span<const std::uint8_t>, IpcError>> read_frame();
 
+    // Reads frames until `on_frame` returns false or reading fails, suspending the caller once
+    // for the whole run instead of once per frame (a coroutine resumption per frame was the
+    // biggest fixed cost of a bus round trip: docs/eventbus.md). `on_frame` gets each payload
+    // (valid during the call); `on_drained`, if set, runs whenever no complete frame is left
+    // buffered, before the next read, so output caused by a burst of frames can go out in one
+    // write. Completes with success when `on_frame` said stop, else with the error read_frame()
+    // would have returned, under the same deadlines. Not cancellable by the caller: close() the
+    // stream to end it (Io operation_canceled), or return false from `on_frame`.
+    struct FrameSink {
+        std::function<bool(std::span<const std::uint8_t>)> on_frame;
+        std::function<void()> on_drained;
+    };
+    boost::asio::awaitable<Result<void, IpcError>> read_frames(FrameSink sink);
+
     // Reads one frame and parses it into `message` (Decode when it is not that message).
     boost::asio::awaitable<Result<void, IpcError>> read_message(
         google::protobuf::MessageLite& message);
@@ -81,11 +96,6 @@ class FramedStream {
     // returned.
     boost::asio::awaitable<Result<void, IpcError>> write_frame_rest(
         std::span<const boost::asio::const_buffer> parts, std::size_t written);
-
-    // True when the next read_frame() completes from what is already buffered (a whole frame,
-    // or a header that is an error), without reading. Lets a reader batch its output across
-    // the frames one read brought in.
-    bool frame_buffered() const;
 
     // Cancels pending operations and closes the socket. Idempotent.
     void close();
