@@ -332,7 +332,7 @@ void BusClient::Impl::complete_call(const std::string& id,
     if (done) std::move(done)(std::move(result));
 }
 
-void BusClient::Impl::async_call(RpcRequest request, std::chrono::milliseconds timeout,
+void BusClient::Impl::async_call(RpcRequest&& request, std::chrono::milliseconds timeout,
                                  CallHandler done) {
     auto fail_now = [&](rpcv1::ErrorCode code, std::string message) {
         asio::post(executor,
@@ -366,7 +366,6 @@ void BusClient::Impl::async_call(RpcRequest request, std::chrono::milliseconds t
         return;
     }
     if (timeout.count() <= 0) timeout = std::chrono::milliseconds(30000);
-    req.set_reply_to(welcome.reply_topic());
     if (!req.has_timestamp()) req.mutable_timestamp()->set_unix_nanos(unix_now_ns());
     req.set_timeout_ms(static_cast<std::uint64_t>(timeout.count()));
     if (req.client_id().empty()) req.set_client_id(options.client_name);
@@ -374,7 +373,7 @@ void BusClient::Impl::async_call(RpcRequest request, std::chrono::milliseconds t
     if (corr->correlation_id().empty()) corr->set_correlation_id(req.correlation_id());
     if (corr->root_correlation_id().empty()) corr->set_root_correlation_id(corr->correlation_id());
 
-    if (auto sent = transport->send_rpc_request(req); !sent) {
+    if (auto sent = transport->send_rpc_request(req, calls_.empty()); !sent) {
         fail_now(rpcv1::ERROR_CODE_COMMUNICATION_ERROR, sent.error().message);
         return;
     }
@@ -469,7 +468,7 @@ void BusClient::Impl::serve_request(rpcv1::RpcRequest& request) {
         return;
     }
     ++counters.rpc_served;
-    RpcJob job{best->rpc_handler, std::move(request)};
+    RpcJob job{best->rpc_handler, std::make_unique<rpcv1::RpcRequest>(std::move(request))};
     if (!idle_workers_.empty()) {
         auto worker = std::move(idle_workers_.back());
         idle_workers_.pop_back();
@@ -482,11 +481,11 @@ void BusClient::Impl::serve_request(rpcv1::RpcRequest& request) {
 asio::awaitable<void> BusClient::Impl::run_job(RpcJob job) {
     const auto start = std::chrono::steady_clock::now();
     // The reply needs only these; the handler gets the request itself (no copy).
-    std::string correlation_id = job.request.correlation_id();
-    common::v1::CorrelationMetadata correlation = job.request.correlation();
+    std::string correlation_id = job.request->correlation_id();
+    common::v1::CorrelationMetadata correlation = job.request->correlation();
     rpcv1::RpcResponse rsp;
     try {
-        auto op = (*job.handler)(std::move(job.request));
+        auto op = (*job.handler)(std::move(*job.request));
         rsp = co_await std::move(op);
     } catch (const std::exception& e) {
         rsp = rpc_failure(rpcv1::ERROR_CODE_EXECUTION_ERROR,

@@ -57,7 +57,7 @@ class BusClient::Impl : public std::enable_shared_from_this<BusClient::Impl> {
     // before it was sent (the caller is still starting it).
     using CallHandler =
         boost::asio::any_completion_handler<void(Result<rpcv1::RpcResponse, RpcError>)>;
-    void async_call(RpcRequest request, std::chrono::milliseconds timeout, CallHandler done);
+    void async_call(RpcRequest&& request, std::chrono::milliseconds timeout, CallHandler done);
     void close(const std::string& reason);
     std::vector<ClientSubscriptionStats> subscription_stats() const;
     std::size_t pending_calls() const { return calls_.size(); }
@@ -86,7 +86,9 @@ class BusClient::Impl : public std::enable_shared_from_this<BusClient::Impl> {
     // by the next request), so a request costs no co_spawn and no posted completion.
     struct RpcJob {
         std::shared_ptr<const RpcHandler> handler;
-        rpcv1::RpcRequest request;
+        // Behind a pointer: a job is handed on several times (to a parked worker, into its
+        // coroutine), and moving a protobuf message is a swap plus an empty one left to destroy.
+        std::unique_ptr<rpcv1::RpcRequest> request;
     };
     // An idle worker's coroutine handler: invoked with the next job (it runs at once, on the
     // caller's stack) or with nullopt (it ends).

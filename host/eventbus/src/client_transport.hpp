@@ -25,7 +25,10 @@ class ClientTransport {
     // Control messages: Subscribe, Unsubscribe, RPC, Heartbeat, Goodbye.
     virtual Result<void, BusError> send(const bus::v1::Envelope& envelope) = 0;
     // RPC without an Envelope object around it (a socket writes the Envelope header itself).
-    virtual Result<void, BusError> send_rpc_request(const rpcv1::RpcRequest& request) = 0;
+    // `now`: write it at once rather than after the current handler (a call nothing else is
+    // waiting on: its round trip starts at the write; calls made while others are in flight
+    // are batched instead).
+    virtual Result<void, BusError> send_rpc_request(const rpcv1::RpcRequest& request, bool now) = 0;
     virtual Result<void, BusError> send_rpc_response(const rpcv1::RpcResponse& response) = 0;
     virtual boost::asio::awaitable<void> wait_writable() = 0;
     virtual boost::asio::awaitable<void> flush() = 0;

@@ -38,7 +38,8 @@ Result<void, BusError> LocalTransport::send(const bus::v1::Envelope& envelope) {
     return {};
 }
 
-Result<void, BusError> LocalTransport::send_rpc_request(const rpcv1::RpcRequest& request) {
+Result<void, BusError> LocalTransport::send_rpc_request(const rpcv1::RpcRequest& request,
+                                                        bool /*now: routed at once anyway*/) {
     if (!connected()) {
         return unexpected(BusError{BusError::Code::NotConnected, "broker is not running"});
     }

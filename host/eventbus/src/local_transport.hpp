@@ -19,7 +19,7 @@ class LocalTransport final : public ClientTransport, public LocalEndpoint {
                                    std::span<const std::uint8_t> payload,
                                    const common::v1::CorrelationMetadata* correlation) override;
     Result<void, BusError> send(const bus::v1::Envelope& envelope) override;
-    Result<void, BusError> send_rpc_request(const rpcv1::RpcRequest& request) override;
+    Result<void, BusError> send_rpc_request(const rpcv1::RpcRequest& request, bool now) override;
     Result<void, BusError> send_rpc_response(const rpcv1::RpcResponse& response) override;
     boost::asio::awaitable<void> wait_writable() override;
     boost::asio::awaitable<void> flush() override;

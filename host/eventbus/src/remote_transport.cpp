@@ -408,8 +408,11 @@ Result<void, BusError> RemoteTransport::send(const bus::v1::Envelope& envelope) 
     return {};
 }
 
-Result<void, BusError> RemoteTransport::send_rpc_request(const rpcv1::RpcRequest& request) {
-    return send_body(field::kEnvRpcRequest, request);
+Result<void, BusError> RemoteTransport::send_rpc_request(const rpcv1::RpcRequest& request,
+                                                         bool now) {
+    auto queued = send_body(field::kEnvRpcRequest, request);
+    if (queued && now) flush_now();  // a no-op while the writer coroutine is busy
+    return queued;
 }
 
 Result<void, BusError> RemoteTransport::send_rpc_response(const rpcv1::RpcResponse& response) {
