@@ -183,7 +183,7 @@ asio::awaitable<int> role_rpc_server(std::map<std::string, std::string> a) {
     auto connect_op = eb::BusClient::connect(ex, opts(str(a, "--socket"), "bench-server"));
     auto c = co_await std::move(connect_op);
     if (!c) co_return 1;
-    eb::RpcHandler h = [](eb::rpcv1::RpcRequest) -> asio::awaitable<eb::rpcv1::RpcResponse> {
+    eb::RpcHandler h = [](const eb::rpcv1::RpcRequest&) -> asio::awaitable<eb::rpcv1::RpcResponse> {
         co_return eb::rpc_ok();
     };
     auto serve_op = (*c)->serve("control.bench.remote", std::move(h));
@@ -412,7 +412,7 @@ int rpc_placement(const std::string& self, const std::map<std::string, std::stri
             o.client_name = "agent";
             b.local.push_back(eb::BusClient::connect_local(*b.broker, o).value());
             eb::RpcHandler h =
-                [](eb::rpcv1::RpcRequest) -> asio::awaitable<eb::rpcv1::RpcResponse> {
+                [](const eb::rpcv1::RpcRequest&) -> asio::awaitable<eb::rpcv1::RpcResponse> {
                 co_return eb::rpc_ok();
             };
             auto op = b.local.back()->serve("control.bench.local", std::move(h));

@@ -153,7 +153,7 @@ struct BrokerThread {
                 }
                 local.push_back(std::move(*c));
                 eb::RpcHandler h =
-                    [](eb::rpcv1::RpcRequest) -> asio::awaitable<eb::rpcv1::RpcResponse> {
+                    [](const eb::rpcv1::RpcRequest&) -> asio::awaitable<eb::rpcv1::RpcResponse> {
                     co_return eb::rpc_ok();
                 };
                 auto op = local.back()->serve(target, std::move(h));

@@ -107,7 +107,7 @@ asio::awaitable<int> rpc_server(Args a) {
     auto connect_op = eb::BusClient::connect(ex, options(a, "peers-rpc-server"));
     auto c = co_await std::move(connect_op);
     if (!c) co_return 1;
-    eb::RpcHandler h = [](eb::rpcv1::RpcRequest) -> asio::awaitable<eb::rpcv1::RpcResponse> {
+    eb::RpcHandler h = [](const eb::rpcv1::RpcRequest&) -> asio::awaitable<eb::rpcv1::RpcResponse> {
         co_return eb::rpc_ok();
     };
     auto serve_op = (*c)->serve(str(a, "--target"), std::move(h));

@@ -57,7 +57,8 @@ asio::awaitable<Status> Agent::start() {
     if (bus_->available()) {
         // Handlers and awaitables are named before co_await: GCC 12 destroys temporaries of a
         // co_await full-expression twice (see host/eventbus/src/await_callback.hpp).
-        RpcHandler handler = [this](rpcv1::RpcRequest req) -> asio::awaitable<rpcv1::RpcResponse> {
+        RpcHandler handler =
+            [this](const rpcv1::RpcRequest& req) -> asio::awaitable<rpcv1::RpcResponse> {
             rpcv1::RpcResponse resp;
             resp.set_correlation_id(req.correlation_id());
             resp.set_responder(config_.agent.id);

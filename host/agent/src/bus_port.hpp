@@ -36,8 +36,9 @@ struct CollectorSessionEvents {
 };
 
 using MessageHandler = std::function<void(const daemoneye::bus::v1::Message&)>;
+// The request stays valid until the handler's coroutine completes (see eventbus::RpcHandler).
 using RpcHandler = std::function<boost::asio::awaitable<daemoneye::rpc::v1::RpcResponse>(
-    daemoneye::rpc::v1::RpcRequest)>;
+    const daemoneye::rpc::v1::RpcRequest&)>;
 
 class BusPort {
   public:

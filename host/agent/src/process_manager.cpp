@@ -644,8 +644,9 @@ void ProcessManager::add_plugin(PluginSpec spec) {
         asio::co_spawn(
             impl_->io,
             [this, impl = impl_, name]() -> asio::awaitable<void> {
-                RpcHandler handler = [this](rpcv1::RpcRequest req) {
-                    return handle_rpc(std::move(req));
+                // handle_rpc takes its own copy: it is also called with temporaries.
+                RpcHandler handler = [this](const rpcv1::RpcRequest& req) {
+                    return handle_rpc(req);
                 };
                 auto op = impl->bus.serve("control.collector." + name, std::move(handler));
                 auto s = co_await std::move(op);

@@ -813,8 +813,9 @@ void BrokerCore::handle_rpc_request(Session& s, const RpcRequestIn& in) {
         buf->size = static_cast<std::uint32_t>(p - buf->data());
         queued = server->enqueue_control_encoded(std::move(buf));
     } else {
-        // The in-process server gets an object: parsed here, once, straight into its Envelope.
-        auto env = std::make_shared<bus::v1::Envelope>();
+        // The in-process server gets an object: parsed here, once, straight into its Envelope,
+        // on a reused arena (the server reads it in place; request_arenas.hpp).
+        auto env = request_arenas_.envelope();
         auto* fwd = env->mutable_rpc_request();
         if (!object_for_in_process(*fwd, in.object, in.body)) {
             ++counters.protocol_errors;

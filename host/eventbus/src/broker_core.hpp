@@ -26,6 +26,7 @@
 #include "daemoneye/eventbus/subscription_trie.hpp"
 #include "daemoneye/result.hpp"
 #include "message_buffer.hpp"
+#include "request_arenas.hpp"
 #include "rpc_head.hpp"
 #include "session.hpp"
 #include "string_map.hpp"
@@ -168,6 +169,7 @@ struct BrokerCore {
     boost::asio::steady_timer rpc_sweep_;
     bool sweep_armed_ = false;
     bus::v1::Envelope scratch_envelope_;
+    RequestArenas request_arenas_;  // requests for in-process servers
 };
 
 }  // namespace daemoneye::eventbus

@@ -148,7 +148,8 @@ void BusClient::Impl::on_envelope(bus::v1::Envelope& env) {
             on_rpc_response(*env.mutable_rpc_response());
             break;
         case E::kRpcRequest:
-            serve_request(*env.mutable_rpc_request());
+            serve_request(
+                std::make_shared<rpcv1::RpcRequest>(std::move(*env.mutable_rpc_request())));
             break;
         case E::kHeartbeat:
             break;
@@ -450,7 +451,8 @@ void BusClient::Impl::on_malformed_rpc(bool request, std::span<const std::uint8_
     }
 }
 
-void BusClient::Impl::serve_request(rpcv1::RpcRequest& request) {
+void BusClient::Impl::serve_request(std::shared_ptr<const rpcv1::RpcRequest> request_ptr) {
+    const rpcv1::RpcRequest& request = *request_ptr;
     const Subscription* best = nullptr;
     for (const auto& [id, sub] : subs_) {
         if (!sub.rpc || !pattern_matches(sub.pattern, request.target())) continue;
@@ -468,7 +470,7 @@ void BusClient::Impl::serve_request(rpcv1::RpcRequest& request) {
         return;
     }
     ++counters.rpc_served;
-    RpcJob job{best->rpc_handler, std::make_unique<rpcv1::RpcRequest>(std::move(request))};
+    RpcJob job{best->rpc_handler, std::move(request_ptr)};
     if (!idle_workers_.empty()) {
         auto worker = std::move(idle_workers_.back());
         idle_workers_.pop_back();
@@ -480,12 +482,9 @@ void BusClient::Impl::serve_request(rpcv1::RpcRequest& request) {
 
 asio::awaitable<void> BusClient::Impl::run_job(RpcJob job) {
     const auto start = std::chrono::steady_clock::now();
-    // The reply needs only these; the handler gets the request itself (no copy).
-    std::string correlation_id = job.request->correlation_id();
-    common::v1::CorrelationMetadata correlation = job.request->correlation();
     rpcv1::RpcResponse rsp;
     try {
-        auto op = (*job.handler)(std::move(*job.request));
+        auto op = (*job.handler)(*job.request);  // in place: the job holds it until the end
         rsp = co_await std::move(op);
     } catch (const std::exception& e) {
         rsp = rpc_failure(rpcv1::ERROR_CODE_EXECUTION_ERROR,
@@ -494,8 +493,8 @@ asio::awaitable<void> BusClient::Impl::run_job(RpcJob job) {
         rsp = rpc_failure(rpcv1::ERROR_CODE_EXECUTION_ERROR, "handler threw");
     }
     const auto took = std::chrono::steady_clock::now() - start;
-    rsp.set_correlation_id(std::move(correlation_id));
-    *rsp.mutable_correlation() = std::move(correlation);
+    rsp.set_correlation_id(job.request->correlation_id());
+    *rsp.mutable_correlation() = job.request->correlation();
     if (rsp.status() == rpcv1::STATUS_UNSPECIFIED) rsp.set_status(rpcv1::STATUS_OK);
     if (rsp.responder().empty()) rsp.set_responder(options.client_name);
     rsp.set_execution_time_us(static_cast<std::uint64_t>(

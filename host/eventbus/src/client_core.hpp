@@ -39,7 +39,9 @@ class BusClient::Impl : public std::enable_shared_from_this<BusClient::Impl> {
     void on_envelope(bus::v1::Envelope& envelope);  // may be moved from
     // RPC bodies; both may be moved from.
     void on_rpc_response(rpcv1::RpcResponse& response);
-    void serve_request(rpcv1::RpcRequest& request);
+    // A request to serve, held until its handler completes (in place: an in-process server's
+    // points into the Envelope the broker parsed it into).
+    void serve_request(std::shared_ptr<const rpcv1::RpcRequest> request);
     // A request or reply body that does not parse: answered or failed by its correlation id.
     void on_malformed_rpc(bool request, std::span<const std::uint8_t> body);
     void on_connected(const bus::v1::Welcome& welcome, bool reconnected);
@@ -88,7 +90,7 @@ class BusClient::Impl : public std::enable_shared_from_this<BusClient::Impl> {
         std::shared_ptr<const RpcHandler> handler;
         // Behind a pointer: a job is handed on several times (to a parked worker, into its
         // coroutine), and moving a protobuf message is a swap plus an empty one left to destroy.
-        std::unique_ptr<rpcv1::RpcRequest> request;
+        std::shared_ptr<const rpcv1::RpcRequest> request;
     };
     // An idle worker's coroutine handler: invoked with the next job (it runs at once, on the
     // caller's stack) or with nullopt (it ends).

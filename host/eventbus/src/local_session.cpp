@@ -65,7 +65,7 @@ void LocalSession::drain() {
             }
             endpoint->deliver(*view, {item.subscription_ids.data(), item.subscription_ids.size()});
         } else if (item.kind == OutboundItem::Kind::Object) {
-            endpoint->control(*item.object);
+            endpoint->control(item.object);
         }
         if (endpoint_.expired()) break;
     }

@@ -17,7 +17,8 @@ class LocalEndpoint {
   public:
     virtual ~LocalEndpoint() = default;
     virtual void deliver(MessageView& message, std::span<const std::uint64_t> ids) = 0;
-    virtual void control(bus::v1::Envelope& envelope) = 0;  // may be moved from
+    // Ours to keep (an RPC request is read in place by the server's job) or move from.
+    virtual void control(const std::shared_ptr<bus::v1::Envelope>& envelope) = 0;
     virtual void disconnected(const std::string& reason) = 0;
 };
 

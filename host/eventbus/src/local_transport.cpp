@@ -70,8 +70,16 @@ void LocalTransport::deliver(MessageView& message, std::span<const std::uint64_t
     if (auto core = core_.lock()) core->on_deliver(message, ids);
 }
 
-void LocalTransport::control(bus::v1::Envelope& envelope) {
-    if (auto core = core_.lock()) core->on_envelope(envelope);
+void LocalTransport::control(const std::shared_ptr<bus::v1::Envelope>& envelope) {
+    auto core = core_.lock();
+    if (!core) return;
+    if (envelope->has_rpc_request()) {
+        // The server's job reads the request where the broker parsed it (no copy, no move).
+        core->serve_request(
+            std::shared_ptr<const rpcv1::RpcRequest>(envelope, &envelope->rpc_request()));
+        return;
+    }
+    core->on_envelope(*envelope);
 }
 
 void LocalTransport::disconnected(const std::string& reason) {

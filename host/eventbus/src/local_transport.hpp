@@ -28,7 +28,7 @@ class LocalTransport final : public ClientTransport, public LocalEndpoint {
     void close(const std::string& reason) override;
 
     void deliver(MessageView& message, std::span<const std::uint64_t> ids) override;
-    void control(bus::v1::Envelope& envelope) override;
+    void control(const std::shared_ptr<bus::v1::Envelope>& envelope) override;
     void disconnected(const std::string& reason) override;
 
   private:

@@ -270,7 +270,7 @@ bool RemoteTransport::dispatch(std::span<const std::uint8_t> frame) {
                     core->on_malformed_rpc(false, bytes);
                 }
             } else if (request_.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-                core->serve_request(request_);
+                core->serve_request(std::make_shared<rpcv1::RpcRequest>(std::move(request_)));
             } else {
                 core->on_malformed_rpc(true, bytes);
             }

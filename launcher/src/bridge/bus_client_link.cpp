@@ -226,7 +226,7 @@ void BusClientLink::serve_rpc(const std::string& topic) {
         impl->io,
         [impl, topic]() -> awaitable<void> {
             auto r = co_await impl->client->serve(
-                topic, [impl](rpc::v1::RpcRequest req) { return impl->serve_one(std::move(req)); });
+                topic, [impl](const rpc::v1::RpcRequest& req) { return impl->serve_one(req); });
             if (!r) impl->report_closed("cannot serve RPCs on " + topic + ": " + r.error().message);
         },
         asio::detached);

@@ -106,12 +106,13 @@ TEST_F(LocalBus, BadSubscriptionsAreRefusedWithReasons) {
 TEST_F(LocalBus, RpcRoundTripNotFoundOverloadedDuplicate) {
     auto& server = client("server");
     auto& caller = client("caller");
-    ASSERT_TRUE(run(server.serve("control.collector.+",
-                                 [](rpcv1::RpcRequest req) -> asio::awaitable<rpcv1::RpcResponse> {
-                                     auto r = rpc_ok();
-                                     r.mutable_health()->set_message("ok " + req.target());
-                                     co_return r;
-                                 })));
+    ASSERT_TRUE(
+        run(server.serve("control.collector.+",
+                         [](const rpcv1::RpcRequest& req) -> asio::awaitable<rpcv1::RpcResponse> {
+                             auto r = rpc_ok();
+                             r.mutable_health()->set_message("ok " + req.target());
+                             co_return r;
+                         })));
     common::v1::CorrelationMetadata corr;
     corr.set_correlation_id("wf-1");
     corr.set_parent_correlation_id("parent");
@@ -160,19 +161,20 @@ TEST_F(LocalBus, SuspendingAndImmediateHandlersInterleaveAndClientsCanGoAway) {
     auto* server = &client("server");
     auto& caller = client("caller");
     int in_flight = 0, max_in_flight = 0;
-    ASSERT_TRUE(run(server->serve(
-        "control.collector.+", [&](rpcv1::RpcRequest req) -> asio::awaitable<rpcv1::RpcResponse> {
-            ++in_flight;
-            max_in_flight = std::max(max_in_flight, in_flight);
-            if (req.target() == "control.collector.slow") {
-                asio::steady_timer t(co_await asio::this_coro::executor, 30ms);
-                co_await t.async_wait(asio::use_awaitable);
-            }
-            --in_flight;
-            auto r = rpc_ok();
-            r.mutable_health()->set_message(req.correlation_id());
-            co_return r;
-        })));
+    ASSERT_TRUE(
+        run(server->serve("control.collector.+",
+                          [&](const rpcv1::RpcRequest& req) -> asio::awaitable<rpcv1::RpcResponse> {
+                              ++in_flight;
+                              max_in_flight = std::max(max_in_flight, in_flight);
+                              if (req.target() == "control.collector.slow") {
+                                  asio::steady_timer t(co_await asio::this_coro::executor, 30ms);
+                                  co_await t.async_wait(asio::use_awaitable);
+                              }
+                              --in_flight;
+                              auto r = rpc_ok();
+                              r.mutable_health()->set_message(req.correlation_id());
+                              co_return r;
+                          })));
     std::vector<Result<rpcv1::RpcResponse, RpcError>> results;
     std::vector<std::string> ids;
     auto done = [&](Result<rpcv1::RpcResponse, RpcError> r) { results.push_back(std::move(r)); };
@@ -213,11 +215,11 @@ TEST_F(LocalBus, SuspendingAndImmediateHandlersInterleaveAndClientsCanGoAway) {
 TEST_F(LocalBus, HandlerExceptionBecomesExecutionError) {
     auto& server = client("server");
     auto& caller = client("caller");
-    ASSERT_TRUE(run(server.serve("control.collector.x",
-                                 [](rpcv1::RpcRequest) -> asio::awaitable<rpcv1::RpcResponse> {
-                                     throw std::runtime_error("boom");
-                                     co_return rpc_ok();
-                                 })));
+    ASSERT_TRUE(run(server.serve(
+        "control.collector.x", [](const rpcv1::RpcRequest&) -> asio::awaitable<rpcv1::RpcResponse> {
+            throw std::runtime_error("boom");
+            co_return rpc_ok();
+        })));
     auto r = run(caller.call(RpcRequest::health_check("c", "control.collector.x", 5s), 5s));
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().code, rpcv1::ERROR_CODE_EXECUTION_ERROR);

@@ -18,6 +18,8 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include "daemoneye/eventbus/broker.hpp"
 #include "daemoneye/eventbus/bus_client.hpp"
@@ -106,7 +108,7 @@ class RpcForwarding : public ::testing::Test {
     }
 
     RpcHandler handler(const std::string& name) {
-        return [this, name](rpcv1::RpcRequest req) -> asio::awaitable<rpcv1::RpcResponse> {
+        return [this, name](const rpcv1::RpcRequest& req) -> asio::awaitable<rpcv1::RpcResponse> {
             {
                 std::lock_guard lock(mu_);
                 seen_reply_to_[name] = req.reply_to();
@@ -158,6 +160,66 @@ TEST_F(RpcForwarding, EveryPairingOfCallerAndServerRoundTripsWithCorrelation) {
         }
     }
     EXPECT_EQ(broker_->metrics().rpc_responses, 4u);
+}
+
+// An in-process server reads each request in place, from an Envelope on a reused arena
+// (request_arenas.hpp): with more requests suspended in handlers than the broker keeps arenas
+// for, every handler still reads its own request after it resumes, and every caller gets its
+// own answer (ASan checks that no arena is reset under a job still holding it).
+TEST_F(RpcForwarding, InProcessServerReadsEachRequestInPlaceWhileManyAreSuspended) {
+    auto slow = local_client("slow-server");
+    on_loop([&]() -> asio::awaitable<bool> {
+        RpcHandler h = [](const rpcv1::RpcRequest& req) -> asio::awaitable<rpcv1::RpcResponse> {
+            const std::string before = req.client_id() + "/" + req.correlation_id();
+            asio::steady_timer t(co_await asio::this_coro::executor, 20ms);
+            co_await t.async_wait(asio::use_awaitable);
+            auto r = rpc_ok();
+            r.mutable_health()->set_message(before == req.client_id() + "/" + req.correlation_id()
+                                                ? before
+                                                : "changed under the handler: " + before);
+            co_return r;
+        };
+        auto op = slow->serve("control.fwd.slow", std::move(h));
+        co_return static_cast<bool>(co_await std::move(op));
+    });
+    callers_.emplace_back("local-caller", local_client("local-caller"));
+    callers_.emplace_back("socket-caller", socket_client("socket-caller"));
+    constexpr int kPerCaller = 25;  // 50 suspended at once, more than RequestArenas::kSlots
+    std::mutex mu;
+    std::map<std::string, std::string> answers;  // correlation id -> what the handler saw
+    int done = 0;
+    on_loop([&]() -> asio::awaitable<bool> {
+        for (auto& [name, caller] : callers_) {
+            for (int i = 0; i < kPerCaller; ++i) {
+                const std::string id = name + "-" + std::to_string(i);
+                caller->async_call(
+                    RpcRequest::health_check(name, "control.fwd.slow", 5s).correlation_id(id), 5s,
+                    [&, id](Result<rpcv1::RpcResponse, RpcError> r) {
+                        std::lock_guard lock(mu);
+                        answers[id] = r ? r->health().message() : "error: " + r.error().message;
+                        ++done;
+                    });
+            }
+        }
+        co_return true;
+    });
+    for (int i = 0; i < 500; ++i) {
+        {
+            std::lock_guard lock(mu);
+            if (done == 2 * kPerCaller) break;
+        }
+        std::this_thread::sleep_for(10ms);
+    }
+    std::lock_guard lock(mu);
+    ASSERT_EQ(done, 2 * kPerCaller);
+    for (const auto& [id, seen] : answers) {
+        const std::string name = id.substr(0, id.rfind('-'));
+        EXPECT_EQ(seen, name + "/" + id);
+    }
+    on_loop([&]() -> asio::awaitable<bool> {
+        slow.reset();
+        co_return true;
+    });
 }
 
 // A hand-written client over the socket: frames in, frames out, nothing else.

@@ -14,7 +14,9 @@
 //   });
 //   client->publish("events.process.lifecycle", event);          // protobuf message
 //   co_await client->serve("control.collector.procmond",          // RPC server
-//       [&](rpcv1::RpcRequest req) -> asio::awaitable<rpcv1::RpcResponse> { co_return rpc_ok(); });
+//       [&](const rpcv1::RpcRequest& req) -> asio::awaitable<rpcv1::RpcResponse> {
+//           co_return rpc_ok();
+//       });
 //   auto rsp = co_await client->call(RpcRequest::health_check("cli", target, 5s), 5s);
 #pragma once
 
@@ -48,10 +50,13 @@ class Broker;
 
 using MessageHandler = std::function<void(const MessageView&)>;
 // Serves one RPC request; runs as its own coroutine on the client's executor (may take long).
-// The client stamps correlation_id, correlation metadata (copied from the request), responder
-// and execution_time_us on the response. An exception becomes EXECUTION_ERROR.
+// The request is read in place (for an in-process server, where the broker parsed it): it
+// stays valid until the handler's coroutine completes, so a coroutine may keep the reference;
+// copy what must outlive it. The client stamps correlation_id, correlation metadata (copied
+// from the request), responder and execution_time_us on the response. An exception becomes
+// EXECUTION_ERROR.
 using RpcHandler =
-    std::function<boost::asio::awaitable<rpcv1::RpcResponse>(rpcv1::RpcRequest request)>;
+    std::function<boost::asio::awaitable<rpcv1::RpcResponse>(const rpcv1::RpcRequest& request)>;
 
 enum class ConnectionState { Connected, Reconnecting, Closed };
 
