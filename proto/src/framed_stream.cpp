@@ -483,6 +483,23 @@ Result<std::size_t, IpcError> FramedStream::try_write_frame(
     return s.send_now(s.gather, total + kFrameHeaderSize);
 }
 
+Result<std::size_t, IpcError> FramedStream::try_write_whole_frame(std::span<std::uint8_t> frame) {
+    Impl& s = *impl_;
+    if (frame.size() < kFrameHeaderSize) {
+        return unexpected(IpcError::encode("writing a frame: no room for its header"));
+    }
+    const auto payload = frame.subspan(kFrameHeaderSize);
+    if (auto ok = check_length(payload.size(), s.options.max_frame_bytes); !ok) {
+        ok.error().detail = "writing a frame";
+        return unexpected(std::move(ok.error()));
+    }
+    Crc32 crc(s.options.crc32_variant);
+    crc.update(payload.data(), payload.size());
+    write_header(frame.data(), {static_cast<std::uint32_t>(payload.size()), crc.value()});
+    const asio::const_buffer all(frame.data(), frame.size());
+    return s.send_now(std::span<const asio::const_buffer>(&all, 1), frame.size());
+}
+
 asio::awaitable<Result<void, IpcError>> FramedStream::write_frame_rest(
     std::span<const asio::const_buffer> parts, std::size_t written) {
     auto keep = impl_;

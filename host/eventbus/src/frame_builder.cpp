@@ -29,7 +29,8 @@ FrameBuilder::FrameBuilder(std::size_t max_frame_bytes, std::size_t gather_thres
                            std::size_t batch_bytes)
     : max_frame_bytes_(max_frame_bytes),
       gather_threshold_(gather_threshold),
-      batch_bytes_(batch_bytes == 0 ? max_frame_bytes : std::min(batch_bytes, max_frame_bytes)) {}
+      batch_bytes_(batch_bytes == 0 ? max_frame_bytes : std::min(batch_bytes, max_frame_bytes)),
+      scratch_(wire::kFrameHeaderSize) {}
 
 std::size_t FrameBuilder::delivery_item_size(std::size_t message_size,
                                              std::span<const std::uint64_t> ids) {
@@ -127,12 +128,17 @@ std::span<const boost::asio::const_buffer> FrameBuilder::buffers() {
     return buffers_;
 }
 
+std::span<std::uint8_t> FrameBuilder::whole_frame() {
+    if (!held_.empty() || payload_bytes_ == 0) return {};
+    return {scratch_.data(), scratch_.size()};
+}
+
 void FrameBuilder::reset() {
-    scratch_.clear();
+    scratch_.resize(wire::kFrameHeaderSize);  // keeps the capacity
     segments_.clear();
     held_.clear();
     buffers_.clear();
-    run_start_ = 0;
+    run_start_ = wire::kFrameHeaderSize;
     payload_bytes_ = 0;
     deliveries_ = 0;
 }

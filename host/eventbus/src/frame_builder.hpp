@@ -13,6 +13,7 @@
 
 #include <boost/asio/buffer.hpp>
 
+#include "daemoneye/wire/frame_codec.hpp"
 #include "message_buffer.hpp"
 #include "outbound_queue.hpp"
 
@@ -38,6 +39,11 @@ class FrameBuilder {
 
     // The frame payload as buffers for FramedStream::write_frame (valid until reset()).
     std::span<const boost::asio::const_buffer> buffers();
+    // When every byte of the payload was copied (no message referenced in place, the usual case):
+    // the whole frame, wire::kFrameHeaderSize bytes of room for the header and then the payload,
+    // for FramedStream::try_write_whole_frame (one buffer: one send(), no iovec array). Empty
+    // otherwise. Valid until reset().
+    std::span<std::uint8_t> whole_frame();
     // After the write: drops the references held for gathered messages, keeps capacity.
     void reset();
 
@@ -53,14 +59,14 @@ class FrameBuilder {
     std::size_t max_frame_bytes_;
     std::size_t gather_threshold_;
     std::size_t batch_bytes_;
-    std::vector<std::uint8_t> scratch_;
+    std::vector<std::uint8_t> scratch_;  // starts with room for the frame header
     struct Segment {
         const std::uint8_t* ref = nullptr;  // null: scratch_[offset, offset+len)
         std::size_t offset = 0;
         std::size_t len = 0;
     };
     std::vector<Segment> segments_;
-    std::size_t run_start_ = 0;  // start of the scratch run not yet in segments_
+    std::size_t run_start_ = wire::kFrameHeaderSize;  // scratch run not yet in segments_
     std::vector<MessageRef> held_;
     std::vector<boost::asio::const_buffer> buffers_;
     std::size_t payload_bytes_ = 0;

@@ -121,8 +121,11 @@ void RemoteSession::flush() {
             if (queue_.empty() && closing) finish_writing();
             return;
         }
-        const auto buffers = builder_.buffers();
-        auto sent = stream_.try_write_frame(buffers);
+        // One buffer when everything was copied into the builder (send(), header in place);
+        // scatter-gather when big messages are referenced where they are.
+        const auto whole = builder_.whole_frame();
+        auto sent = whole.empty() ? stream_.try_write_frame(builder_.buffers())
+                                  : stream_.try_write_whole_frame(whole);
         if (!sent) {
             builder_.reset();
             write_failed(sent.error().message());
@@ -146,7 +149,15 @@ void RemoteSession::flush() {
 
 asio::awaitable<void> RemoteSession::write_rest(std::size_t written) {
     auto self = shared_from_this();
-    auto done = co_await stream_.write_frame_rest(builder_.buffers(), written);
+    const auto whole = builder_.whole_frame();
+    Result<void, wire::IpcError> done;
+    if (whole.empty()) {
+        auto op = stream_.write_frame_rest(builder_.buffers(), written);
+        done = co_await std::move(op);
+    } else {
+        auto op = stream_.write_raw(whole.subspan(written));
+        done = co_await std::move(op);
+    }
     builder_.reset();
     async_writing_ = false;
     if (!done) {

@@ -93,8 +93,37 @@ TEST(FrameBuilder, CoalescedFrameIsABatchProtobufParses) {
     EXPECT_EQ(batch.items(1).deliver().message().payload().size(), 40000u);
     EXPECT_EQ(batch.items(1).deliver().subscription_ids(1), 300u);
     EXPECT_EQ(batch.items(2).ack().ref(), 9u);
+    EXPECT_TRUE(fb.whole_frame().empty());  // the big message is referenced, not copied
     fb.reset();
     EXPECT_TRUE(fb.empty());
+}
+
+// Everything copied: the frame is one buffer, header room first, for a single send().
+TEST(FrameBuilder, CopiedFrameIsOneBufferWithRoomForTheHeader) {
+    BufferPool pool;
+    OutboundQueue q({100, 1 << 20, 100});
+    FrameBuilder fb(1 << 20, 16 * 1024);
+    EXPECT_TRUE(fb.whole_frame().empty());     // nothing built yet
+    for (int round = 0; round < 2; ++round) {  // and again after a reset
+        const std::uint64_t ids[] = {7};
+        ASSERT_TRUE(q.push_delivery(encode(pool, "events.a", "one", 1, 1), ids));
+        ASSERT_TRUE(q.push_delivery(encode(pool, "events.b", std::string(500, 'z'), 1, 2), ids));
+        ASSERT_EQ(fb.build(q), 2u);
+        std::string payload;
+        for (const auto& b : fb.buffers()) {
+            payload.append(static_cast<const char*>(b.data()), b.size());
+        }
+        const auto whole = fb.whole_frame();
+        ASSERT_EQ(whole.size(), wire::kFrameHeaderSize + fb.payload_bytes());
+        EXPECT_EQ(std::string(reinterpret_cast<const char*>(whole.data()) + wire::kFrameHeaderSize,
+                              whole.size() - wire::kFrameHeaderSize),
+                  payload);
+        bus::v1::Batch batch;
+        ASSERT_TRUE(batch.ParseFromString(payload));
+        EXPECT_EQ(batch.items(1).deliver().message().payload(), std::string(500, 'z'));
+        fb.reset();
+        EXPECT_TRUE(fb.whole_frame().empty());
+    }
 }
 
 TEST(FrameBuilder, StopsAtMaxFrameBytes) {

@@ -242,6 +242,38 @@ TEST_F(FramedStreamTest, NonBlockingWritesAndTheirRest) {
     EXPECT_EQ(gone.error().kind, IpcError::Kind::PeerClosed);
 }
 
+// A frame built in one buffer with room for its header: one send(); a big one finishes with
+// write_raw() of what the socket did not take.
+TEST_F(FramedStreamTest, WholeFrameWritesAndTheirRest) {
+    Pair p(io);
+    FramedStream a(std::move(p.a), options());
+    FramedStream b(std::move(p.b), options());
+    auto in_place = [](const Bytes& payload) {
+        Bytes f(kFrameHeaderSize, 0);
+        f.insert(f.end(), payload.begin(), payload.end());
+        return f;
+    };
+    Bytes small = in_place(random_bytes(200, 1));
+    auto sent = a.try_write_whole_frame(small);
+    ASSERT_TRUE(sent) << sent.error().message();
+    EXPECT_EQ(*sent, small.size());
+    Bytes big = in_place(random_bytes(kMax - 10, 2));
+    auto part = a.try_write_whole_frame(big);
+    ASSERT_TRUE(part) << part.error().message();
+    ASSERT_LT(*part, big.size());  // a unix socket buffer is far below 1 MiB
+    auto w = spawn(io, a.write_raw(std::span<const std::uint8_t>(big).subspan(*part)));
+    auto got = run(io, read_n(b, 2));
+    run_until(io, [&] { return w.done(); });
+    ASSERT_TRUE(w.take());
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_EQ(got[0], random_bytes(200, 1));
+    EXPECT_EQ(got[1], random_bytes(kMax - 10, 2));
+    Bytes huge = in_place(Bytes(kMax + 1, 0));
+    auto too_large = a.try_write_whole_frame(huge);
+    ASSERT_FALSE(too_large);
+    EXPECT_EQ(too_large.error().kind, IpcError::Kind::TooLarge);
+}
+
 TEST_F(FramedStreamTest, ByteByByteDelivery) {
     Pair p(io);
     FramedStream reader(std::move(p.b), options());

@@ -92,6 +92,10 @@ class FramedStream {
     // One frame (header + CRC over `parts`, as write_frame); the result counts header bytes too:
     // the frame is complete when it equals kFrameHeaderSize + the parts' total size.
     Result<std::size_t, IpcError> try_write_frame(std::span<const boost::asio::const_buffer> parts);
+    // The same for a frame built in one buffer: `frame` is kFrameHeaderSize bytes of room, which
+    // get the header (length and CRC of the rest), then the payload; it goes out with one send().
+    // Finish a partial write with write_raw(frame.subspan(returned)).
+    Result<std::size_t, IpcError> try_write_whole_frame(std::span<std::uint8_t> frame);
     // Writes the rest of the frame try_write_frame() started, given the same `parts` and what it
     // returned.
     boost::asio::awaitable<Result<void, IpcError>> write_frame_rest(
