@@ -751,11 +751,16 @@ void BrokerCore::handle_rpc_request(Session& s, const RpcRequestIn& in) {
                    "RPC request without a correlation id");
         return;
     }
-    if (auto v = validate_topic(head.target); !v) {
-        ++counters.protocol_errors;
-        answer_rpc(s, in, rpc::v1::ERROR_CODE_INVALID_OPERATION,
-                   "invalid RPC target '" + std::string(head.target) + "': " + v.error().message);
-        return;
+    RpcRouteCache& route = s.rpc_route;
+    const bool same_target = route.target == head.target;  // validated when it was cached
+    if (!same_target) {
+        if (auto v = validate_topic(head.target); !v) {
+            ++counters.protocol_errors;
+            answer_rpc(
+                s, in, rpc::v1::ERROR_CODE_INVALID_OPERATION,
+                "invalid RPC target '" + std::string(head.target) + "': " + v.error().message);
+            return;
+        }
     }
     if (inflight_.find(head.correlation_id) != inflight_.end()) {
         protocol_error(s, bus::v1::ERROR_CODE_DUPLICATE,
@@ -772,22 +777,30 @@ void BrokerCore::handle_rpc_request(Session& s, const RpcRequestIn& in) {
     }
     // One server: an exact pattern wins over a wildcard; among equals the oldest subscription.
     Session* server = nullptr;
+    if (same_target && route.server != 0 && route.generation == generation_) {
+        server = find_session(route.server);
+        if (server && server->closing) server = nullptr;  // look again
+    }
     bool server_exact = false;
     std::uint64_t best_sub = 0;
-    rpc_trie_.match(head.target, [&](const SubscriberRef& ref) {
-        Session* cand = find_session(ref.session_id);
-        if (!cand || cand->closing) return;
-        auto it = cand->subscriptions.find(ref.subscription_id);
-        const bool exact = it != cand->subscriptions.end() && it->second.exact;
-        const bool better = !server || (exact && !server_exact) ||
-                            (exact == server_exact && cand->id() < server->id()) ||
-                            (cand == server && ref.subscription_id < best_sub);
-        if (better) {
-            server = cand;
-            server_exact = exact;
-            best_sub = ref.subscription_id;
-        }
-    });
+    if (!server)
+        rpc_trie_.match(head.target, [&](const SubscriberRef& ref) {
+            Session* cand = find_session(ref.session_id);
+            if (!cand || cand->closing) return;
+            auto it = cand->subscriptions.find(ref.subscription_id);
+            const bool exact = it != cand->subscriptions.end() && it->second.exact;
+            const bool better = !server || (exact && !server_exact) ||
+                                (exact == server_exact && cand->id() < server->id()) ||
+                                (cand == server && ref.subscription_id < best_sub);
+            if (better) {
+                server = cand;
+                server_exact = exact;
+                best_sub = ref.subscription_id;
+            }
+        });
+    route.target.assign(head.target);
+    route.generation = generation_;
+    route.server = server ? server->id() : 0;
     if (!server) {
         ++counters.rpc_not_found;
         answer_rpc(s, in, rpc::v1::ERROR_CODE_NOT_FOUND,

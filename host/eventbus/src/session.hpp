@@ -54,6 +54,14 @@ struct RouteCache {
     std::vector<SessionSubscription*> hits;
 };
 
+// The server a session's last RPC target went to: a caller repeating its target (the usual
+// case) skips validating it again and walking the RPC trie while no subscription changed.
+struct RpcRouteCache {
+    std::string target;  // validated
+    std::uint64_t generation = 0;
+    std::uint64_t server = 0;  // session id; 0 = none yet
+};
+
 class Session : public std::enable_shared_from_this<Session> {
   public:
     enum class Transport { Socket, Adopted, InProcess };
@@ -96,7 +104,8 @@ class Session : public std::enable_shared_from_this<Session> {
     std::string close_reason;
 
     std::unordered_map<std::uint64_t, SessionSubscription> subscriptions;
-    RouteCache route;  // this session's publishes
+    RouteCache route;         // this session's publishes
+    RpcRouteCache rpc_route;  // this session's requests
 
     // Counters.
     std::uint64_t published = 0;

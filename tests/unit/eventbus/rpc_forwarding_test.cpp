@@ -162,6 +162,46 @@ TEST_F(RpcForwarding, EveryPairingOfCallerAndServerRoundTripsWithCorrelation) {
     EXPECT_EQ(broker_->metrics().rpc_responses, 4u);
 }
 
+// The broker remembers the server of a caller's last target; every subscription change (a
+// better server arriving, the cached one going away) is seen by the next call.
+TEST_F(RpcForwarding, ACallersRememberedServerFollowsSubscriptionChanges) {
+    callers_.emplace_back("socket-caller", socket_client("socket-caller"));
+    BusClient* caller = callers_.back().second.get();
+    auto call = [&]() -> std::string {
+        auto rsp = on_loop([&]() {
+            return caller->call(RpcRequest::health_check("c", "control.route.x", 5s), 5s);
+        });
+        return rsp ? rsp->health().message() : std::string(to_string(rsp.error().code));
+    };
+    auto serve = [&](BusClient& c, const std::string& pattern, const std::string& name) {
+        on_loop([&]() -> asio::awaitable<bool> {
+            auto op = c.serve(pattern, handler(name));
+            co_return static_cast<bool>(co_await std::move(op));
+        });
+    };
+    EXPECT_EQ(call(), "NotFound");
+    auto wildcard = local_client("wildcard");
+    serve(*wildcard, "control.route.+", "wildcard");
+    EXPECT_EQ(call(), "wildcard saw c");
+    EXPECT_EQ(call(), "wildcard saw c");
+    auto exact = socket_client("exact");
+    serve(*exact, "control.route.x", "exact");
+    EXPECT_EQ(call(), "exact saw c");  // an exact pattern wins over the remembered wildcard
+    on_loop([&]() -> asio::awaitable<bool> {
+        exact.reset();
+        co_return true;
+    });
+    for (int i = 0; i < 100 && broker_->metrics().sessions_active > 4; ++i) {
+        std::this_thread::sleep_for(10ms);  // the socket session's close reaches the broker
+    }
+    EXPECT_EQ(call(), "wildcard saw c");
+    on_loop([&]() -> asio::awaitable<bool> {
+        wildcard.reset();
+        co_return true;
+    });
+    EXPECT_EQ(call(), "NotFound");
+}
+
 // An in-process server reads each request in place, from an Envelope on a reused arena
 // (request_arenas.hpp): with more requests suspended in handlers than the broker keeps arenas
 // for, every handler still reads its own request after it resumes, and every caller gets its
