@@ -1,5 +1,7 @@
 #include "daemoneye/eventbus/bus_client.hpp"
 
+#include <memory>
+
 #include <google/protobuf/message_lite.h>
 
 #include <boost/asio/async_result.hpp>
@@ -160,12 +162,14 @@ asio::awaitable<Result<rpcv1::RpcResponse, RpcError>> BusClient::call(
     RpcRequest request, std::chrono::milliseconds timeout) {
     // Not a coroutine itself: the caller awaits the initiation directly (one frame less), and
     // the pending call holds the coroutine's own handler (no callback bridge, no shared state).
+    // The request travels through the initiation behind a pointer: asio moves its arguments a
+    // few times, and every moved-from protobuf message still pays a full destructor.
     using R = Result<rpcv1::RpcResponse, RpcError>;
     return asio::async_initiate<const asio::use_awaitable_t<>&, void(R)>(
-        [impl = impl_, timeout](auto handler, RpcRequest&& req) {
-            impl->async_call(std::move(req), timeout, std::move(handler));
+        [impl = impl_, timeout](auto handler, std::unique_ptr<RpcRequest> req) {
+            impl->async_call(std::move(*req), timeout, std::move(handler));
         },
-        asio::use_awaitable, std::move(request));
+        asio::use_awaitable, std::make_unique<RpcRequest>(std::move(request)));
 }
 
 void BusClient::async_call(RpcRequest request, std::chrono::milliseconds timeout,

@@ -8,13 +8,14 @@ namespace {
 
 RpcRequest base(std::string client_id, std::string target, rpcv1::Operation op,
                 std::chrono::milliseconds timeout) {
-    rpcv1::RpcRequest r;
+    RpcRequest request;  // built in place: a moved-from message still costs its destructor
+    auto& r = request.proto();
     r.set_client_id(std::move(client_id));
     r.set_target(std::move(target));
     r.set_operation(op);
     r.set_timeout_ms(static_cast<std::uint64_t>(timeout.count()));
     r.mutable_timestamp()->set_unix_nanos(unix_now_ns());
-    return RpcRequest(std::move(r));
+    return request;
 }
 
 }  // namespace
