@@ -12,6 +12,7 @@
 #include "local_session.hpp"
 #include "message_encoder.hpp"
 #include "remote_session.hpp"
+#include "reply_stamp.hpp"
 #include "wire_format.hpp"
 
 namespace daemoneye::eventbus {
@@ -243,12 +244,14 @@ void BrokerCore::on_rpc_request(Session& s, const rpc::v1::RpcRequest& request) 
                {request.correlation_id(), request.target(), request.timeout_ms()}, {}, &request});
 }
 
-void BrokerCore::on_rpc_response(Session& s, const rpc::v1::RpcResponse& response) {
+void BrokerCore::on_rpc_response(Session& s, const rpc::v1::RpcResponse& response,
+                                 const ReplyStamp* stamp) {
     if (!s.welcomed) {
         protocol_error(s, bus::v1::ERROR_CODE_PROTOCOL, "expected Hello first", 0, true);
         return;
     }
-    handle_rpc_response(s, RpcResponseIn{{response.correlation_id()}, {}, {}, &response});
+    const std::string_view id = stamp ? stamp->correlation_id : response.correlation_id();
+    handle_rpc_response(s, RpcResponseIn{{id}, {}, {}, &response, stamp});
 }
 
 void BrokerCore::on_envelope(Session& s, const bus::v1::Envelope& env) {
@@ -879,13 +882,14 @@ void BrokerCore::handle_rpc_response(Session& s, const RpcResponseIn& in) {
     bool queued = false;
     if (!requester->in_process()) {
         // The Envelope as it came from a socket, or encoded once here.
-        const std::size_t size =
-            in.object ? len_field_size(in.object->ByteSizeLong()) : in.envelope.size();
+        const std::size_t body =
+            in.object ? in.object->ByteSizeLong() + (in.stamp ? in.stamp->size() : 0) : 0;
+        const std::size_t size = in.object ? len_field_size(body) : in.envelope.size();
         auto buf = pool->allocate(size);
         if (in.object) {
-            std::uint8_t* p = put_len_header(buf->data(), field::kEnvRpcResponse,
-                                             static_cast<std::size_t>(in.object->GetCachedSize()));
-            in.object->SerializeWithCachedSizesToArray(p);
+            std::uint8_t* p = put_len_header(buf->data(), field::kEnvRpcResponse, body);
+            p = in.object->SerializeWithCachedSizesToArray(p);
+            if (in.stamp) in.stamp->write(p);
         } else {
             std::memcpy(buf->data(), in.envelope.data(), size);
         }
@@ -893,7 +897,8 @@ void BrokerCore::handle_rpc_response(Session& s, const RpcResponseIn& in) {
         queued = requester->enqueue_control_encoded(std::move(buf));
     } else {
         auto env = std::make_shared<bus::v1::Envelope>();
-        if (!object_for_in_process(*env->mutable_rpc_response(), in.object, in.body)) {
+        auto* rsp = env->mutable_rpc_response();
+        if (!object_for_in_process(*rsp, in.object, in.body)) {
             // The caller learns at once; the server is told what was wrong with its reply.
             protocol_error(s, bus::v1::ERROR_CODE_PROTOCOL,
                            "malformed reply for '" + std::string(id) +
@@ -903,6 +908,7 @@ void BrokerCore::handle_rpc_response(Session& s, const RpcResponseIn& in) {
                        "the reply from " + s.describe() + " was malformed");
             return;
         }
+        if (in.stamp) in.stamp->apply(*rsp);
         queued = requester->enqueue_control(std::move(env));
     }
     if (!queued) {

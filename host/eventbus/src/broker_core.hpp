@@ -37,6 +37,8 @@ class CorrelationMetadata;
 
 namespace daemoneye::eventbus {
 
+struct ReplyStamp;
+
 class RemoteSession;
 class LocalSession;
 class BrokerListener;
@@ -69,7 +71,9 @@ struct BrokerCore {
     void on_envelope(Session& session, const bus::v1::Envelope& envelope);
     // The same as an Envelope carrying them (in-process clients send RPC without one).
     void on_rpc_request(Session& session, const rpc::v1::RpcRequest& request);
-    void on_rpc_response(Session& session, const rpc::v1::RpcResponse& response);
+    // An in-process server's reply: its handler's response plus the stamp (reply_stamp.hpp).
+    void on_rpc_response(Session& session, const rpc::v1::RpcResponse& response,
+                         const ReplyStamp* stamp = nullptr);
     void on_publish_bytes(Session& session, std::span<const std::uint8_t> message);
     Result<void, BusError> publish_local(Session& session, std::string_view topic,
                                          std::string_view payload_type,
@@ -128,6 +132,7 @@ struct BrokerCore {
         std::span<const std::uint8_t> envelope;  // from a socket: the Envelope's bytes
         std::span<const std::uint8_t> body;      // ... and the RpcResponse inside it
         const rpc::v1::RpcResponse* object = nullptr;
+        const ReplyStamp* stamp = nullptr;  // with an object: fields to add to it
     };
     void handle_rpc_request(Session& s, const RpcRequestIn& request);
     void handle_rpc_response(Session& s, const RpcResponseIn& response);

@@ -440,9 +440,9 @@ void BusClient::Impl::on_malformed_rpc(bool request, std::span<const std::uint8_
             rpc_failure(rpcv1::ERROR_CODE_INVALID_OPERATION,
                         "'" + options.client_name +
                             "' got a malformed request: it does not parse as rpc.v1.RpcRequest");
-        rsp.set_correlation_id(id);
-        rsp.set_responder(options.client_name);
-        if (transport) (void)transport->send_rpc_response(rsp);
+        if (transport) {
+            (void)transport->send_rpc_response(rsp, ReplyStamp{id, nullptr, options.client_name});
+        }
     } else {
         complete_call(id, unexpected(RpcError{rpcv1::ERROR_CODE_COMMUNICATION_ERROR,
                                               "malformed reply: it does not parse as "
@@ -464,9 +464,10 @@ void BusClient::Impl::serve_request(std::shared_ptr<const rpcv1::RpcRequest> req
         auto rsp = rpc_failure(
             rpcv1::ERROR_CODE_NOT_FOUND,
             "'" + options.client_name + "' no longer serves '" + request.target() + "'");
-        rsp.set_correlation_id(request.correlation_id());
-        *rsp.mutable_correlation() = request.correlation();
-        if (transport) (void)transport->send_rpc_response(rsp);
+        if (transport) {
+            (void)transport->send_rpc_response(
+                rsp, ReplyStamp{request.correlation_id(), &request.correlation(), {}});
+        }
         return;
     }
     ++counters.rpc_served;
@@ -493,13 +494,14 @@ asio::awaitable<void> BusClient::Impl::run_job(RpcJob job) {
         rsp = rpc_failure(rpcv1::ERROR_CODE_EXECUTION_ERROR, "handler threw");
     }
     const auto took = std::chrono::steady_clock::now() - start;
-    rsp.set_correlation_id(job.request->correlation_id());
-    *rsp.mutable_correlation() = job.request->correlation();
     if (rsp.status() == rpcv1::STATUS_UNSPECIFIED) rsp.set_status(rpcv1::STATUS_OK);
-    if (rsp.responder().empty()) rsp.set_responder(options.client_name);
     rsp.set_execution_time_us(static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::microseconds>(took).count()));
-    if (transport) (void)transport->send_rpc_response(rsp);
+    rsp.clear_correlation();  // the request's replaces it (a merge would keep the handler's)
+    const ReplyStamp stamp{
+        job.request->correlation_id(), &job.request->correlation(),
+        rsp.responder().empty() ? std::string_view(options.client_name) : std::string_view()};
+    if (transport) (void)transport->send_rpc_response(rsp, stamp);
 }
 
 asio::awaitable<void> BusClient::Impl::rpc_worker(std::weak_ptr<Impl> weak, RpcJob job) {

@@ -12,6 +12,7 @@
 #include "daemoneye/eventbus/bus_error.hpp"
 #include "daemoneye/eventbus/rpc_request.hpp"
 #include "daemoneye/result.hpp"
+#include "reply_stamp.hpp"
 
 namespace daemoneye::eventbus {
 
@@ -29,7 +30,9 @@ class ClientTransport {
     // waiting on: its round trip starts at the write; calls made while others are in flight
     // are batched instead).
     virtual Result<void, BusError> send_rpc_request(const rpcv1::RpcRequest& request, bool now) = 0;
-    virtual Result<void, BusError> send_rpc_response(const rpcv1::RpcResponse& response) = 0;
+    // A served request's reply: the handler's response with the stamp's fields after it.
+    virtual Result<void, BusError> send_rpc_response(const rpcv1::RpcResponse& response,
+                                                     const ReplyStamp& stamp) = 0;
     virtual boost::asio::awaitable<void> wait_writable() = 0;
     virtual boost::asio::awaitable<void> flush() = 0;
     virtual std::size_t outbound_bytes() const = 0;

@@ -47,11 +47,12 @@ Result<void, BusError> LocalTransport::send_rpc_request(const rpcv1::RpcRequest&
     return {};
 }
 
-Result<void, BusError> LocalTransport::send_rpc_response(const rpcv1::RpcResponse& response) {
+Result<void, BusError> LocalTransport::send_rpc_response(const rpcv1::RpcResponse& response,
+                                                         const ReplyStamp& stamp) {
     if (!connected()) {
         return unexpected(BusError{BusError::Code::NotConnected, "broker is not running"});
     }
-    session_->broker()->on_rpc_response(*session_, response);
+    session_->broker()->on_rpc_response(*session_, response, &stamp);
     return {};
 }
 

@@ -20,7 +20,8 @@ class LocalTransport final : public ClientTransport, public LocalEndpoint {
                                    const common::v1::CorrelationMetadata* correlation) override;
     Result<void, BusError> send(const bus::v1::Envelope& envelope) override;
     Result<void, BusError> send_rpc_request(const rpcv1::RpcRequest& request, bool now) override;
-    Result<void, BusError> send_rpc_response(const rpcv1::RpcResponse& response) override;
+    Result<void, BusError> send_rpc_response(const rpcv1::RpcResponse& response,
+                                             const ReplyStamp& stamp) override;
     boost::asio::awaitable<void> wait_writable() override;
     boost::asio::awaitable<void> flush() override;
     std::size_t outbound_bytes() const override { return 0; }

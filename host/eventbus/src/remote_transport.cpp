@@ -415,14 +415,16 @@ Result<void, BusError> RemoteTransport::send_rpc_request(const rpcv1::RpcRequest
     return queued;
 }
 
-Result<void, BusError> RemoteTransport::send_rpc_response(const rpcv1::RpcResponse& response) {
-    return send_body(field::kEnvRpcResponse, response);
+Result<void, BusError> RemoteTransport::send_rpc_response(const rpcv1::RpcResponse& response,
+                                                          const ReplyStamp& stamp) {
+    return send_body(field::kEnvRpcResponse, response, &stamp);
 }
 
 Result<void, BusError> RemoteTransport::send_body(std::uint32_t envelope_field,
-                                                  const google::protobuf::MessageLite& body) {
+                                                  const google::protobuf::MessageLite& body,
+                                                  const ReplyStamp* stamp) {
     if (!connected_) return unexpected(not_connected());
-    const std::size_t size = body.ByteSizeLong();
+    const std::size_t size = body.ByteSizeLong() + (stamp ? stamp->size() : 0);
     const std::size_t env = len_field_size(size);
     const std::size_t item = len_field_size(env);
     if (item > options_.max_frame_bytes) {
@@ -434,7 +436,8 @@ Result<void, BusError> RemoteTransport::send_body(std::uint32_t envelope_field,
     std::uint8_t* p = reserve_item(item);
     p = put_len_header(p, field::kBatchItems, env);
     p = put_len_header(p, envelope_field, size);
-    body.SerializeWithCachedSizesToArray(p);
+    p = body.SerializeWithCachedSizesToArray(p);
+    if (stamp) stamp->write(p);
     if (was_empty) schedule_flush();
     return {};
 }

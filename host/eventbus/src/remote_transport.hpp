@@ -40,7 +40,8 @@ class RemoteTransport final : public ClientTransport,
                                    const common::v1::CorrelationMetadata* correlation) override;
     Result<void, BusError> send(const bus::v1::Envelope& envelope) override;
     Result<void, BusError> send_rpc_request(const rpcv1::RpcRequest& request, bool now) override;
-    Result<void, BusError> send_rpc_response(const rpcv1::RpcResponse& response) override;
+    Result<void, BusError> send_rpc_response(const rpcv1::RpcResponse& response,
+                                             const ReplyStamp& stamp) override;
     boost::asio::awaitable<void> wait_writable() override;
     boost::asio::awaitable<void> flush() override;
     std::size_t outbound_bytes() const override { return out_.size() + writing_.size(); }
@@ -83,9 +84,11 @@ class RemoteTransport final : public ClientTransport,
     boost::asio::steady_timer progress_;
     bool writer_waiting_ = false;
 
-    // Encodes `body` as Envelope field `envelope_field` straight into the outbound buffer.
+    // Encodes `body` (and the stamp after it) as Envelope field `envelope_field` straight into
+    // the outbound buffer.
     Result<void, BusError> send_body(std::uint32_t envelope_field,
-                                     const google::protobuf::MessageLite& body);
+                                     const google::protobuf::MessageLite& body,
+                                     const ReplyStamp* stamp = nullptr);
 
     bus::v1::Envelope envelope_;
     // RPC bodies parse into their own reused objects (no Envelope oneof churn).

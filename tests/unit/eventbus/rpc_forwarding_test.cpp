@@ -162,6 +162,47 @@ TEST_F(RpcForwarding, EveryPairingOfCallerAndServerRoundTripsWithCorrelation) {
     EXPECT_EQ(broker_->metrics().rpc_responses, 4u);
 }
 
+// A server adds the request's correlation id and metadata to its handler's reply after the
+// reply's own bytes (reply_stamp.hpp): whatever correlation the handler set is replaced, not
+// merged into, and a responder the handler named is kept — in every pairing.
+TEST_F(RpcForwarding, AServerReplacesTheHandlersCorrelationAndKeepsItsResponder) {
+    RpcHandler own = [](const rpcv1::RpcRequest&) -> asio::awaitable<rpcv1::RpcResponse> {
+        auto r = rpc_ok();
+        r.set_correlation_id("handler-id");
+        r.mutable_correlation()->set_workflow_stage("handler-stage");
+        (*r.mutable_correlation()->mutable_tags())["h"] = "x";
+        r.set_responder("custom");
+        co_return r;
+    };
+    for (BusClient* server : {local_server_.get(), remote_server_.get()}) {
+        const std::string pattern =
+            server == local_server_.get() ? "control.own.local" : "control.own.remote";
+        ASSERT_TRUE(on_loop([&]() -> asio::awaitable<bool> {
+            auto op = server->serve(pattern, own);
+            co_return static_cast<bool>(co_await std::move(op));
+        }));
+    }
+    callers_.emplace_back("local-caller", local_client("local-caller"));
+    callers_.emplace_back("socket-caller", socket_client("socket-caller"));
+    for (auto& [name, caller] : callers_) {
+        for (const std::string target : {"control.own.local", "control.own.remote"}) {
+            common::v1::CorrelationMetadata corr;
+            corr.set_parent_correlation_id("parent-9");
+            (*corr.mutable_tags())["k"] = "v";
+            auto req = RpcRequest::health_check(name, target, 5s).correlation_id(name + target);
+            req.correlation(corr);
+            auto rsp = on_loop([&]() { return caller->call(req, 5s); });
+            ASSERT_TRUE(rsp) << name << " -> " << target << ": " << rsp.error().message;
+            EXPECT_EQ(rsp->correlation_id(), name + target);
+            EXPECT_EQ(rsp->correlation().parent_correlation_id(), "parent-9");
+            EXPECT_EQ(rsp->correlation().correlation_id(), name + target);
+            EXPECT_EQ(rsp->correlation().workflow_stage(), "") << name << " -> " << target;
+            EXPECT_EQ(rsp->correlation().tags().size(), 1u) << name << " -> " << target;
+            EXPECT_EQ(rsp->responder(), "custom");
+        }
+    }
+}
+
 // The broker remembers the server of a caller's last target; every subscription change (a
 // better server arriving, the cached one going away) is seen by the next call.
 TEST_F(RpcForwarding, ACallersRememberedServerFollowsSubscriptionChanges) {

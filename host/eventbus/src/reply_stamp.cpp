@@ -1,0 +1,42 @@
+#include "reply_stamp.hpp"
+
+#include "wire_format.hpp"
+
+namespace daemoneye::eventbus {
+
+namespace {
+
+using R = rpc::v1::RpcResponse;
+static_assert(R::kCorrelationIdFieldNumber < 16 && R::kCorrelationFieldNumber < 16 &&
+              R::kResponderFieldNumber < 16);  // one-byte keys (wirefmt::len_field_size)
+
+}  // namespace
+
+std::size_t ReplyStamp::size() const {
+    std::size_t n = wirefmt::len_field_size(correlation_id.size());
+    if (correlation) n += wirefmt::len_field_size(correlation->ByteSizeLong());
+    if (!responder.empty()) n += wirefmt::len_field_size(responder.size());
+    return n;
+}
+
+std::uint8_t* ReplyStamp::write(std::uint8_t* p) const {
+    p = wirefmt::put_bytes(p, R::kCorrelationIdFieldNumber, correlation_id.data(),
+                           correlation_id.size());
+    if (correlation) {
+        const auto len = static_cast<std::size_t>(correlation->GetCachedSize());
+        p = wirefmt::put_len_header(p, R::kCorrelationFieldNumber, len);
+        p = correlation->SerializeWithCachedSizesToArray(p);
+    }
+    if (!responder.empty()) {
+        p = wirefmt::put_bytes(p, R::kResponderFieldNumber, responder.data(), responder.size());
+    }
+    return p;
+}
+
+void ReplyStamp::apply(rpc::v1::RpcResponse& response) const {
+    response.set_correlation_id(std::string(correlation_id));
+    if (correlation) *response.mutable_correlation() = *correlation;
+    if (!responder.empty()) response.set_responder(std::string(responder));
+}
+
+}  // namespace daemoneye::eventbus
