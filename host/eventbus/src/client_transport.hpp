@@ -13,6 +13,7 @@
 #include "daemoneye/eventbus/rpc_request.hpp"
 #include "daemoneye/result.hpp"
 #include "reply_stamp.hpp"
+#include "request_stamp.hpp"
 
 namespace daemoneye::eventbus {
 
@@ -29,7 +30,10 @@ class ClientTransport {
     // `now`: write it at once rather than after the current handler (a call nothing else is
     // waiting on: its round trip starts at the write; calls made while others are in flight
     // are batched instead).
-    virtual Result<void, BusError> send_rpc_request(const rpcv1::RpcRequest& request, bool now) = 0;
+    // `stamp`: fields the client adds, written after the request (an in-process transport sets
+    // them on it instead).
+    virtual Result<void, BusError> send_rpc_request(rpcv1::RpcRequest& request,
+                                                    const RequestStamp& stamp, bool now) = 0;
     // A served request's reply: the handler's response with the stamp's fields after it.
     virtual Result<void, BusError> send_rpc_response(const rpcv1::RpcResponse& response,
                                                      const ReplyStamp& stamp) = 0;

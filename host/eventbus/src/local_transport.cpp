@@ -38,11 +38,13 @@ Result<void, BusError> LocalTransport::send(const bus::v1::Envelope& envelope) {
     return {};
 }
 
-Result<void, BusError> LocalTransport::send_rpc_request(const rpcv1::RpcRequest& request,
+Result<void, BusError> LocalTransport::send_rpc_request(rpcv1::RpcRequest& request,
+                                                        const RequestStamp& stamp,
                                                         bool /*now: routed at once anyway*/) {
     if (!connected()) {
         return unexpected(BusError{BusError::Code::NotConnected, "broker is not running"});
     }
+    stamp.apply(request);  // the broker reads an in-process caller's request as an object
     session_->broker()->on_rpc_request(*session_, request);
     return {};
 }

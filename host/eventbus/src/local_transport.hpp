@@ -19,7 +19,8 @@ class LocalTransport final : public ClientTransport, public LocalEndpoint {
                                    std::span<const std::uint8_t> payload,
                                    const common::v1::CorrelationMetadata* correlation) override;
     Result<void, BusError> send(const bus::v1::Envelope& envelope) override;
-    Result<void, BusError> send_rpc_request(const rpcv1::RpcRequest& request, bool now) override;
+    Result<void, BusError> send_rpc_request(rpcv1::RpcRequest& request, const RequestStamp& stamp,
+                                            bool now) override;
     Result<void, BusError> send_rpc_response(const rpcv1::RpcResponse& response,
                                              const ReplyStamp& stamp) override;
     boost::asio::awaitable<void> wait_writable() override;

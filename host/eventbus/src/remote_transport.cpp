@@ -408,23 +408,24 @@ Result<void, BusError> RemoteTransport::send(const bus::v1::Envelope& envelope) 
     return {};
 }
 
-Result<void, BusError> RemoteTransport::send_rpc_request(const rpcv1::RpcRequest& request,
-                                                         bool now) {
-    auto queued = send_body(field::kEnvRpcRequest, request);
+Result<void, BusError> RemoteTransport::send_rpc_request(rpcv1::RpcRequest& request,
+                                                         const RequestStamp& stamp, bool now) {
+    auto queued = send_body(field::kEnvRpcRequest, request, stamp);
     if (queued && now) flush_now();  // a no-op while the writer coroutine is busy
     return queued;
 }
 
 Result<void, BusError> RemoteTransport::send_rpc_response(const rpcv1::RpcResponse& response,
                                                           const ReplyStamp& stamp) {
-    return send_body(field::kEnvRpcResponse, response, &stamp);
+    return send_body(field::kEnvRpcResponse, response, stamp);
 }
 
+template <class Stamp>
 Result<void, BusError> RemoteTransport::send_body(std::uint32_t envelope_field,
                                                   const google::protobuf::MessageLite& body,
-                                                  const ReplyStamp* stamp) {
+                                                  const Stamp& stamp) {
     if (!connected_) return unexpected(not_connected());
-    const std::size_t size = body.ByteSizeLong() + (stamp ? stamp->size() : 0);
+    const std::size_t size = body.ByteSizeLong() + stamp.size();
     const std::size_t env = len_field_size(size);
     const std::size_t item = len_field_size(env);
     if (item > options_.max_frame_bytes) {
@@ -437,7 +438,7 @@ Result<void, BusError> RemoteTransport::send_body(std::uint32_t envelope_field,
     p = put_len_header(p, field::kBatchItems, env);
     p = put_len_header(p, envelope_field, size);
     p = body.SerializeWithCachedSizesToArray(p);
-    if (stamp) stamp->write(p);
+    stamp.write(p);
     if (was_empty) schedule_flush();
     return {};
 }

@@ -39,7 +39,8 @@ class RemoteTransport final : public ClientTransport,
                                    std::span<const std::uint8_t> payload,
                                    const common::v1::CorrelationMetadata* correlation) override;
     Result<void, BusError> send(const bus::v1::Envelope& envelope) override;
-    Result<void, BusError> send_rpc_request(const rpcv1::RpcRequest& request, bool now) override;
+    Result<void, BusError> send_rpc_request(rpcv1::RpcRequest& request, const RequestStamp& stamp,
+                                            bool now) override;
     Result<void, BusError> send_rpc_response(const rpcv1::RpcResponse& response,
                                              const ReplyStamp& stamp) override;
     boost::asio::awaitable<void> wait_writable() override;
@@ -84,11 +85,11 @@ class RemoteTransport final : public ClientTransport,
     boost::asio::steady_timer progress_;
     bool writer_waiting_ = false;
 
-    // Encodes `body` (and the stamp after it) as Envelope field `envelope_field` straight into
-    // the outbound buffer.
+    // Encodes `body` and the stamp after it (request_stamp.hpp, reply_stamp.hpp) as Envelope
+    // field `envelope_field` straight into the outbound buffer.
+    template <class Stamp>
     Result<void, BusError> send_body(std::uint32_t envelope_field,
-                                     const google::protobuf::MessageLite& body,
-                                     const ReplyStamp* stamp = nullptr);
+                                     const google::protobuf::MessageLite& body, const Stamp& stamp);
 
     bus::v1::Envelope envelope_;
     // RPC bodies parse into their own reused objects (no Envelope oneof churn).

@@ -155,11 +155,25 @@ TEST_F(RpcForwarding, EveryPairingOfCallerAndServerRoundTripsWithCorrelation) {
             EXPECT_EQ(rsp->correlation().parent_correlation_id(), "parent-7");
             EXPECT_EQ(rsp->correlation().workflow_stage(), "probe");
             EXPECT_EQ(rsp->correlation().tags().at("k"), "v");
+            // Filled in by the caller's client: the call's id, and the root it starts.
+            EXPECT_FALSE(rsp->correlation_id().empty());
+            EXPECT_EQ(rsp->correlation().correlation_id(), rsp->correlation_id());
+            EXPECT_EQ(rsp->correlation().root_correlation_id(), rsp->correlation_id());
             EXPECT_EQ(rsp->responder(), server);
             EXPECT_EQ(seen_reply_to(server), reply_topic(caller->session_id()));
+
+            // A caller's own metadata id becomes the root; no client id: the client's name.
+            auto own = RpcRequest::health_check("", target, 5s);
+            own.proto().mutable_correlation()->set_correlation_id("mine");
+            rsp = on_loop([&]() { return caller->call(own, 5s); });
+            ASSERT_TRUE(rsp) << name << " -> " << server << ": " << rsp.error().message;
+            EXPECT_EQ(rsp->health().message(), server + " saw " + name);
+            EXPECT_EQ(rsp->correlation().correlation_id(), "mine");
+            EXPECT_EQ(rsp->correlation().root_correlation_id(), "mine");
+            EXPECT_NE(rsp->correlation_id(), "mine");
         }
     }
-    EXPECT_EQ(broker_->metrics().rpc_responses, 4u);
+    EXPECT_EQ(broker_->metrics().rpc_responses, 8u);
 }
 
 // A server adds the request's correlation id and metadata to its handler's reply after the

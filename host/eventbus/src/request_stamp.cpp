@@ -1,0 +1,56 @@
+#include "request_stamp.hpp"
+
+#include <string>
+
+#include "wire_format.hpp"
+
+namespace daemoneye::eventbus {
+
+namespace {
+
+using Req = rpc::v1::RpcRequest;
+using Corr = common::v1::CorrelationMetadata;
+static_assert(Req::kCorrelationIdFieldNumber < 16 && Req::kClientIdFieldNumber < 16 &&
+              Req::kCorrelationFieldNumber < 16 && Corr::kCorrelationIdFieldNumber < 16 &&
+              Corr::kRootCorrelationIdFieldNumber < 16);  // one-byte keys (len_field_size)
+
+std::size_t optional_size(std::string_view s) {
+    return s.empty() ? 0 : wirefmt::len_field_size(s.size());
+}
+
+std::uint8_t* put_optional(std::uint8_t* p, std::uint32_t field, std::string_view s) {
+    return s.empty() ? p : wirefmt::put_bytes(p, field, s.data(), s.size());
+}
+
+}  // namespace
+
+std::size_t RequestStamp::size() const {
+    const std::size_t metadata = optional_size(metadata_id) + optional_size(metadata_root);
+    return optional_size(correlation_id) + optional_size(client_id) +
+           (metadata ? wirefmt::len_field_size(metadata) : 0);
+}
+
+std::uint8_t* RequestStamp::write(std::uint8_t* p) const {
+    p = put_optional(p, Req::kCorrelationIdFieldNumber, correlation_id);
+    p = put_optional(p, Req::kClientIdFieldNumber, client_id);
+    const std::size_t metadata = optional_size(metadata_id) + optional_size(metadata_root);
+    if (metadata) {
+        p = wirefmt::put_len_header(p, Req::kCorrelationFieldNumber, metadata);
+        p = put_optional(p, Corr::kCorrelationIdFieldNumber, metadata_id);
+        p = put_optional(p, Corr::kRootCorrelationIdFieldNumber, metadata_root);
+    }
+    return p;
+}
+
+void RequestStamp::apply(rpc::v1::RpcRequest& request) const {
+    if (!correlation_id.empty()) request.set_correlation_id(std::string(correlation_id));
+    if (!client_id.empty()) request.set_client_id(std::string(client_id));
+    if (!metadata_id.empty()) {
+        request.mutable_correlation()->set_correlation_id(std::string(metadata_id));
+    }
+    if (!metadata_root.empty()) {
+        request.mutable_correlation()->set_root_correlation_id(std::string(metadata_root));
+    }
+}
+
+}  // namespace daemoneye::eventbus
