@@ -875,9 +875,9 @@ void BrokerCore::handle_rpc_response(Session& s, const RpcResponseIn& in) {
                            "' refused: that request was sent to another session");
         return;
     }
-    const InFlight entry = it->second;
+    const std::uint64_t requester_id = it->second.requester;
     inflight_.erase(it);
-    Session* requester = find_session(entry.requester);
+    Session* requester = find_session(requester_id);
     if (!requester) return;  // went away meanwhile: nobody to tell
     bool queued = false;
     if (!requester->in_process()) {
