@@ -465,7 +465,11 @@ void BusClient::Impl::serve_request(std::shared_ptr<const rpcv1::RpcRequest> req
     const rpcv1::RpcRequest& request = *request_ptr;
     const Subscription* best = nullptr;
     for (const auto& [id, sub] : subs_) {
-        if (!sub.rpc || !pattern_matches(sub.pattern, request.target())) continue;
+        if (!sub.rpc) continue;
+        if (sub.exact ? sub.pattern != request.target()
+                      : !pattern_matches(sub.pattern, request.target())) {
+            continue;
+        }
         if (!best || (sub.exact && !best->exact) || (sub.exact == best->exact && id < best->id)) {
             best = &sub;
         }
@@ -491,18 +495,8 @@ void BusClient::Impl::serve_request(std::shared_ptr<const rpcv1::RpcRequest> req
     asio::co_spawn(executor, rpc_worker(weak_from_this(), std::move(job)), asio::detached);
 }
 
-asio::awaitable<void> BusClient::Impl::run_job(RpcJob job) {
-    const auto start = std::chrono::steady_clock::now();
-    rpcv1::RpcResponse rsp;
-    try {
-        auto op = (*job.handler)(*job.request);  // in place: the job holds it until the end
-        rsp = co_await std::move(op);
-    } catch (const std::exception& e) {
-        rsp = rpc_failure(rpcv1::ERROR_CODE_EXECUTION_ERROR,
-                          std::string("handler threw: ") + e.what());
-    } catch (...) {
-        rsp = rpc_failure(rpcv1::ERROR_CODE_EXECUTION_ERROR, "handler threw");
-    }
+void BusClient::Impl::send_reply(const RpcJob& job, rpcv1::RpcResponse& rsp,
+                                 std::chrono::steady_clock::time_point start) {
     const auto took = std::chrono::steady_clock::now() - start;
     if (rsp.status() == rpcv1::STATUS_UNSPECIFIED) rsp.set_status(rpcv1::STATUS_OK);
     rsp.set_execution_time_us(static_cast<std::uint64_t>(
@@ -519,8 +513,20 @@ asio::awaitable<void> BusClient::Impl::rpc_worker(std::weak_ptr<Impl> weak, RpcJ
         {
             auto self = weak.lock();
             if (!self) co_return;
-            auto op = self->run_job(std::move(job));
-            co_await std::move(op);
+            // The job runs here, not in a coroutine of its own (a frame and a resumption less).
+            const auto start = std::chrono::steady_clock::now();
+            rpcv1::RpcResponse rsp;
+            try {
+                auto op = (*job.handler)(*job.request);  // in place: the job holds it till the end
+                rsp = co_await std::move(op);
+            } catch (const std::exception& e) {
+                rsp = rpc_failure(rpcv1::ERROR_CODE_EXECUTION_ERROR,
+                                  std::string("handler threw: ") + e.what());
+            } catch (...) {
+                rsp = rpc_failure(rpcv1::ERROR_CODE_EXECUTION_ERROR, "handler threw");
+            }
+            self->send_reply(job, rsp, start);
+            job = {};  // the request and handler are released before the worker idles
         }
         // Idle until the next request. Only a weak reference is kept meanwhile: the client
         // owns its idle workers (releasing them on close and destruction), not the reverse.

@@ -96,7 +96,9 @@ class BusClient::Impl : public std::enable_shared_from_this<BusClient::Impl> {
     // caller's stack) or with nullopt (it ends).
     using JobSlot = boost::asio::any_completion_handler<void(std::optional<RpcJob>)>;
     static constexpr std::size_t kMaxIdleWorkers = 4;
-    boost::asio::awaitable<void> run_job(RpcJob job);
+    // A handler's reply, stamped and sent (reply_stamp.hpp).
+    void send_reply(const RpcJob& job, rpcv1::RpcResponse& rsp,
+                    std::chrono::steady_clock::time_point start);
     static boost::asio::awaitable<void> rpc_worker(std::weak_ptr<Impl> weak, RpcJob job);
     void release_idle_workers();
     std::vector<JobSlot> idle_workers_;
