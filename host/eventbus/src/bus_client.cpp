@@ -50,7 +50,9 @@ asio::awaitable<Result<std::unique_ptr<BusClient>, BusError>> BusClient::connect
     }
     // Named first: GCC 12 double-destroys lambdas that share a full-expression with co_await.
     std::function<std::unique_ptr<BusClient>(std::shared_ptr<Impl>)> make =
-        [](std::shared_ptr<Impl> i) { return std::unique_ptr<BusClient>(new BusClient(i)); };
+        [](std::shared_ptr<Impl> i) {
+            return std::unique_ptr<BusClient>(new BusClient(std::move(i)));
+        };
     auto op = connect_remote(executor, std::move(options), std::nullopt, std::move(make));
     co_return co_await std::move(op);
 }
@@ -67,7 +69,9 @@ asio::awaitable<Result<std::unique_ptr<BusClient>, BusError>> BusClient::connect
     options.reconnect.enabled = false;  // a socketpair cannot be re-dialled
     // Named first: GCC 12 double-destroys lambdas that share a full-expression with co_await.
     std::function<std::unique_ptr<BusClient>(std::shared_ptr<Impl>)> make =
-        [](std::shared_ptr<Impl> i) { return std::unique_ptr<BusClient>(new BusClient(i)); };
+        [](std::shared_ptr<Impl> i) {
+            return std::unique_ptr<BusClient>(new BusClient(std::move(i)));
+        };
     auto op = connect_remote(executor, std::move(options), std::move(socket), std::move(make));
     co_return co_await std::move(op);
 }
@@ -201,7 +205,7 @@ std::size_t BusClient::pending_requests() const {
     return impl_->pending_calls();
 }
 
-void BusClient::close(std::string reason) {
+void BusClient::close(const std::string& reason) {
     impl_->close(reason);
 }
 

@@ -316,7 +316,7 @@ std::string BusClient::Impl::next_correlation_id() {
         call_prefix_.clear();
         append_base36(call_prefix_, welcome.session_id());
         call_prefix_ += '.';
-        append_base36(call_prefix_, call_nonce_ % (36 * 36 * 36 * 36));
+        append_base36(call_prefix_, call_nonce_ % (std::uint64_t{36} * 36 * 36 * 36));
         call_prefix_ += '.';
     }
     std::string id = call_prefix_;

@@ -55,11 +55,11 @@ RpcRequest RpcRequest::health_check(std::string client_id, std::string target,
 }
 
 RpcRequest RpcRequest::config_update(std::string client_id, std::string target,
-                                     std::map<std::string, std::string> config,
+                                     const std::map<std::string, std::string>& config,
                                      std::chrono::milliseconds timeout) {
     auto r = base(std::move(client_id), std::move(target), rpcv1::OPERATION_UPDATE_CONFIG, timeout);
     auto* c = r.proto_.mutable_config_update()->mutable_config();
-    for (auto& [k, v] : config) (*c)[k] = v;
+    for (const auto& [k, v] : config) (*c)[k] = v;
     return r;
 }
 

@@ -172,7 +172,7 @@ class BusClient {
     std::size_t pending_requests() const;
 
     // Sends Goodbye and closes; no reconnect afterwards. Idempotent.
-    void close(std::string reason = "client closed");
+    void close(const std::string& reason = "client closed");
 
     Executor get_executor() const;
 

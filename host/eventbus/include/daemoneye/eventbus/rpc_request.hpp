@@ -44,7 +44,7 @@ class RpcRequest {
     static RpcRequest health_check(std::string client_id, std::string target,
                                    std::chrono::milliseconds timeout, bool verbose = false);
     static RpcRequest config_update(std::string client_id, std::string target,
-                                    std::map<std::string, std::string> config,
+                                    const std::map<std::string, std::string>& config,
                                     std::chrono::milliseconds timeout);
     static RpcRequest task(std::string client_id, std::string target, rpcv1::TaskRequest task,
                            std::chrono::milliseconds timeout);
