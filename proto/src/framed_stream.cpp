@@ -235,6 +235,44 @@ struct FramedStream::Impl : std::enable_shared_from_this<FramedStream::Impl> {
                                           std::to_string(total) + " bytes");
     }
 
+    // Before a read: the idle or whole-frame deadline unless one runs already. Returns whether
+    // part of a frame is buffered (which deadline applies).
+    bool arm_read_deadline() {
+        const bool had_bytes = decoder.buffered() > 0;
+        if (read_deadline == Clock::time_point::max()) {
+            set_read_deadline(had_bytes ? options.read_timeout : options.idle_timeout);
+        }
+        return had_bytes;
+    }
+    // After a read of n bytes.
+    void commit_read(std::size_t n, bool had_bytes) {
+        decoder.commit(n);
+        if (!had_bytes && n > 0) {
+            // The frame's first byte arrived: from now on the whole-frame deadline applies.
+            set_read_deadline(options.read_timeout);
+        }
+    }
+    IpcError read_error(const boost::system::error_code& ec) const {
+        return read_timed_out     ? read_timeout_error()
+               : is_peer_gone(ec) ? peer_closed_error()
+                                  : IpcError::io_error(ec, "reading a frame");
+    }
+
+    // The header of a frame of `parts` into `out` (kFrameHeaderSize bytes): its payload size.
+    Result<std::size_t, IpcError> frame_header(std::uint8_t* out,
+                                               std::span<const asio::const_buffer> parts) const {
+        std::size_t total = 0;
+        for (const auto& p : parts) total += p.size();
+        if (auto ok = check_length(total, options.max_frame_bytes); !ok) {
+            ok.error().detail = "writing a frame";
+            return unexpected(std::move(ok.error()));
+        }
+        Crc32 crc(options.crc32_variant);
+        for (const auto& p : parts) crc.update(p.data(), p.size());
+        write_header(out, {static_cast<std::uint32_t>(total), crc.value()});
+        return total;
+    }
+
     // read_frames(): a callback loop, so a frame costs one completion handler, not a coroutine
     // resumption. The awaiting coroutine sleeps on frames_ended (a timer that never expires),
     // which finish_frames() cancels: it resumes in a handler of its own, once per loop.
@@ -264,10 +302,7 @@ struct FramedStream::Impl : std::enable_shared_from_this<FramedStream::Impl> {
         }
         if (delivered && sink.on_drained) sink.on_drained();
         if (read_timed_out) return finish_frames(unexpected(read_timeout_error()));
-        const bool had_bytes = decoder.buffered() > 0;
-        if (read_deadline == Clock::time_point::max()) {
-            set_read_deadline(had_bytes ? options.read_timeout : options.idle_timeout);
-        }
+        const bool had_bytes = arm_read_deadline();
         auto space = decoder.prepare(kReadChunk);
         socket.async_read_some(
             asio::buffer(space.data(), space.size()),
@@ -279,17 +314,8 @@ struct FramedStream::Impl : std::enable_shared_from_this<FramedStream::Impl> {
     }
 
     void frames_read(const boost::system::error_code& ec, std::size_t n, bool had_bytes) {
-        if (ec) {
-            IpcError e = read_timed_out     ? read_timeout_error()
-                         : is_peer_gone(ec) ? peer_closed_error()
-                                            : IpcError::io_error(ec, "reading a frame");
-            return finish_frames(unexpected(std::move(e)));
-        }
-        decoder.commit(n);
-        if (!had_bytes && n > 0) {
-            // The frame's first byte arrived: from now on the whole-frame deadline applies.
-            set_read_deadline(options.read_timeout);
-        }
+        if (ec) return finish_frames(unexpected(read_error(ec)));
+        commit_read(n, had_bytes);
         pump_frames();
     }
 
@@ -376,27 +402,18 @@ asio::awaitable<Result<std::span<const std::uint8_t>, IpcError>> FramedStream::r
             s.end_read();
             co_return unexpected(cancelled("read cancelled"));
         }
-        const bool had_bytes = s.decoder.buffered() > 0;
-        if (s.read_deadline == Clock::time_point::max()) {
-            s.set_read_deadline(had_bytes ? s.options.read_timeout : s.options.idle_timeout);
-        }
+        const bool had_bytes = s.arm_read_deadline();
         auto space = s.decoder.prepare(kReadChunk);
         auto [ec, n] = co_await s.socket.async_read_some(
             asio::buffer(space.data(), space.size()),
             asio::bind_cancellation_slot(s.read_cancel.slot(),
                                          asio::as_tuple(asio::use_awaitable)));
         if (ec) {
-            IpcError e = s.read_timed_out   ? s.read_timeout_error()
-                         : is_peer_gone(ec) ? s.peer_closed_error()
-                                            : IpcError::io_error(ec, "reading a frame");
+            IpcError e = s.read_error(ec);
             s.end_read();
             co_return unexpected(std::move(e));
         }
-        s.decoder.commit(n);
-        if (!had_bytes && n > 0) {
-            // The frame's first byte arrived: from now on the whole-frame deadline applies.
-            s.set_read_deadline(s.options.read_timeout);
-        }
+        s.commit_read(n, had_bytes);
     }
 }
 
@@ -423,20 +440,13 @@ asio::awaitable<Result<void, IpcError>> FramedStream::write_frame(
     std::span<const asio::const_buffer> parts) {
     auto keep = impl_;
     Impl& s = *keep;
-    std::size_t total = 0;
-    for (const auto& p : parts) total += p.size();
-    if (auto ok = check_length(total, s.options.max_frame_bytes); !ok) {
-        ok.error().detail = "writing a frame";
-        co_return ok;
-    }
-    Crc32 crc(s.options.crc32_variant);
-    for (const auto& p : parts) crc.update(p.data(), p.size());
     std::uint8_t header[kFrameHeaderSize];
-    write_header(header, {static_cast<std::uint32_t>(total), crc.value()});
+    auto total = s.frame_header(header, parts);
+    if (!total) co_return unexpected(std::move(total.error()));
     s.gather.clear();
     s.gather.emplace_back(header, sizeof header);
     s.gather.insert(s.gather.end(), parts.begin(), parts.end());
-    co_return co_await s.write_buffers(s.gather, total + kFrameHeaderSize);
+    co_return co_await s.write_buffers(s.gather, *total + kFrameHeaderSize);
 }
 
 asio::awaitable<Result<void, IpcError>> FramedStream::write_frame(
@@ -468,19 +478,12 @@ Result<std::size_t, IpcError> FramedStream::try_write_raw(std::span<const std::u
 Result<std::size_t, IpcError> FramedStream::try_write_frame(
     std::span<const asio::const_buffer> parts) {
     Impl& s = *impl_;
-    std::size_t total = 0;
-    for (const auto& p : parts) total += p.size();
-    if (auto ok = check_length(total, s.options.max_frame_bytes); !ok) {
-        ok.error().detail = "writing a frame";
-        return unexpected(std::move(ok.error()));
-    }
-    Crc32 crc(s.options.crc32_variant);
-    for (const auto& p : parts) crc.update(p.data(), p.size());
-    write_header(s.pending_header, {static_cast<std::uint32_t>(total), crc.value()});
+    auto total = s.frame_header(s.pending_header, parts);
+    if (!total) return unexpected(std::move(total.error()));
     s.gather.clear();
     s.gather.emplace_back(s.pending_header, sizeof s.pending_header);
     s.gather.insert(s.gather.end(), parts.begin(), parts.end());
-    return s.send_now(s.gather, total + kFrameHeaderSize);
+    return s.send_now(s.gather, *total + kFrameHeaderSize);
 }
 
 Result<std::size_t, IpcError> FramedStream::try_write_whole_frame(std::span<std::uint8_t> frame) {
@@ -488,14 +491,11 @@ Result<std::size_t, IpcError> FramedStream::try_write_whole_frame(std::span<std:
     if (frame.size() < kFrameHeaderSize) {
         return unexpected(IpcError::encode("writing a frame: no room for its header"));
     }
-    const auto payload = frame.subspan(kFrameHeaderSize);
-    if (auto ok = check_length(payload.size(), s.options.max_frame_bytes); !ok) {
-        ok.error().detail = "writing a frame";
+    const asio::const_buffer payload(frame.data() + kFrameHeaderSize,
+                                     frame.size() - kFrameHeaderSize);
+    if (auto ok = s.frame_header(frame.data(), std::span(&payload, 1)); !ok) {
         return unexpected(std::move(ok.error()));
     }
-    Crc32 crc(s.options.crc32_variant);
-    crc.update(payload.data(), payload.size());
-    write_header(frame.data(), {static_cast<std::uint32_t>(payload.size()), crc.value()});
     const asio::const_buffer all(frame.data(), frame.size());
     return s.send_now(std::span<const asio::const_buffer>(&all, 1), frame.size());
 }
