@@ -754,9 +754,7 @@ void BrokerCore::handle_rpc_request(Session& s, const RpcRequestIn& in) {
                    "RPC request without a correlation id");
         return;
     }
-    RpcRouteCache& route = s.rpc_route;
-    const bool same_target = route.target == head.target;  // validated when it was cached
-    if (!same_target) {
+    if (s.rpc_route.target != head.target) {  // the remembered one was validated
         if (auto v = validate_topic(head.target); !v) {
             ++counters.protocol_errors;
             answer_rpc(
@@ -778,32 +776,7 @@ void BrokerCore::handle_rpc_request(Session& s, const RpcRequestIn& in) {
                        " RPC requests pending (rpc.max_pending_requests)");
         return;
     }
-    // One server: an exact pattern wins over a wildcard; among equals the oldest subscription.
-    Session* server = nullptr;
-    if (same_target && route.server != 0 && route.generation == generation_) {
-        server = find_session(route.server);
-        if (server && server->closing) server = nullptr;  // look again
-    }
-    bool server_exact = false;
-    std::uint64_t best_sub = 0;
-    if (!server)
-        rpc_trie_.match(head.target, [&](const SubscriberRef& ref) {
-            Session* cand = find_session(ref.session_id);
-            if (!cand || cand->closing) return;
-            auto it = cand->subscriptions.find(ref.subscription_id);
-            const bool exact = it != cand->subscriptions.end() && it->second.exact;
-            const bool better = !server || (exact && !server_exact) ||
-                                (exact == server_exact && cand->id() < server->id()) ||
-                                (cand == server && ref.subscription_id < best_sub);
-            if (better) {
-                server = cand;
-                server_exact = exact;
-                best_sub = ref.subscription_id;
-            }
-        });
-    route.target.assign(head.target);
-    route.generation = generation_;
-    route.server = server ? server->id() : 0;
+    Session* server = rpc_server(s.rpc_route, head.target);
     if (!server) {
         ++counters.rpc_not_found;
         answer_rpc(s, in, rpc::v1::ERROR_CODE_NOT_FOUND,
@@ -859,6 +832,35 @@ void BrokerCore::handle_rpc_request(Session& s, const RpcRequestIn& in) {
     arm_rpc_sweep();
 }
 
+Session* BrokerCore::rpc_server(RpcRouteCache& route, std::string_view target) {
+    if (route.target == target && route.server != 0 && route.generation == generation_) {
+        Session* cached = find_session(route.server);
+        if (cached && !cached->closing) return cached;
+    }
+    // One server: an exact pattern wins over a wildcard; among equals the oldest subscription.
+    Session* server = nullptr;
+    bool server_exact = false;
+    std::uint64_t best_sub = 0;
+    rpc_trie_.match(target, [&](const SubscriberRef& ref) {
+        Session* cand = find_session(ref.session_id);
+        if (!cand || cand->closing) return;
+        auto it = cand->subscriptions.find(ref.subscription_id);
+        const bool exact = it != cand->subscriptions.end() && it->second.exact;
+        const bool better = !server || (exact && !server_exact) ||
+                            (exact == server_exact && cand->id() < server->id()) ||
+                            (cand == server && ref.subscription_id < best_sub);
+        if (better) {
+            server = cand;
+            server_exact = exact;
+            best_sub = ref.subscription_id;
+        }
+    });
+    route.target.assign(target);
+    route.generation = generation_;
+    route.server = server ? server->id() : 0;
+    return server;
+}
+
 void BrokerCore::handle_rpc_response(Session& s, const RpcResponseIn& in) {
     const auto id = in.head.correlation_id;
     auto it = inflight_.find(id);
@@ -881,19 +883,20 @@ void BrokerCore::handle_rpc_response(Session& s, const RpcResponseIn& in) {
     if (!requester) return;  // went away meanwhile: nobody to tell
     bool queued = false;
     if (!requester->in_process()) {
-        // The Envelope as it came from a socket, or encoded once here.
-        const std::size_t body =
-            in.object ? in.object->ByteSizeLong() + (in.stamp ? in.stamp->size() : 0) : 0;
-        const std::size_t size = in.object ? len_field_size(body) : in.envelope.size();
-        auto buf = pool->allocate(size);
+        // The Envelope as it came from a socket, or encoded once here (with the stamp after it).
+        MessageRef buf;
         if (in.object) {
+            const std::size_t body = in.object->ByteSizeLong() + (in.stamp ? in.stamp->size() : 0);
+            buf = pool->allocate(len_field_size(body));
             std::uint8_t* p = put_len_header(buf->data(), field::kEnvRpcResponse, body);
             p = in.object->SerializeWithCachedSizesToArray(p);
-            if (in.stamp) in.stamp->write(p);
+            if (in.stamp) p = in.stamp->write(p);
+            buf->size = static_cast<std::uint32_t>(p - buf->data());
         } else {
-            std::memcpy(buf->data(), in.envelope.data(), size);
+            buf = pool->allocate(in.envelope.size());
+            std::memcpy(buf->data(), in.envelope.data(), in.envelope.size());
+            buf->size = static_cast<std::uint32_t>(in.envelope.size());
         }
-        buf->size = static_cast<std::uint32_t>(size);
         queued = requester->enqueue_control_encoded(std::move(buf));
     } else {
         auto env = std::make_shared<bus::v1::Envelope>();

@@ -136,6 +136,9 @@ struct BrokerCore {
     };
     void handle_rpc_request(Session& s, const RpcRequestIn& request);
     void handle_rpc_response(Session& s, const RpcResponseIn& response);
+    // The session serving `target`, remembered in the caller's `route` until a subscription
+    // changes (a caller usually repeats its target). Null: nobody serves it.
+    Session* rpc_server(RpcRouteCache& route, std::string_view target);
     // An error reply from the broker itself, with the request's correlation metadata.
     void answer_rpc(Session& requester, const RpcRequestIn& request, rpc::v1::ErrorCode code,
                     std::string message);
