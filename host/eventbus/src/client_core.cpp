@@ -358,31 +358,18 @@ void BusClient::Impl::async_call(RpcRequest&& request, std::chrono::milliseconds
                      std::to_string(options.max_pending_requests) + ")");
         return;
     }
-    // What the request lacks goes into a stamp written after it (request_stamp.hpp).
-    RequestStamp stamp;
-    std::string id;
-    if (req.correlation_id().empty()) {
-        id = next_correlation_id();
-        stamp.correlation_id = id;
-    } else if (calls_.contains(req.correlation_id())) {
+    if (!req.correlation_id().empty() && calls_.contains(req.correlation_id())) {
         fail_now(rpcv1::ERROR_CODE_INVALID_OPERATION,
                  "duplicate correlation id '" + req.correlation_id() +
                      "': a call with this id is still pending");
         return;
-    } else {
-        id = req.correlation_id();
     }
+    std::string id = req.correlation_id().empty() ? next_correlation_id() : req.correlation_id();
     if (timeout.count() <= 0) timeout = std::chrono::milliseconds(30000);
     if (!req.has_timestamp()) req.mutable_timestamp()->set_unix_nanos(unix_now_ns());
     req.set_timeout_ms(static_cast<std::uint64_t>(timeout.count()));
-    if (req.client_id().empty()) stamp.client_id = options.client_name;
-    const auto& corr = req.correlation();
-    if (corr.correlation_id().empty()) stamp.metadata_id = id;
-    if (corr.root_correlation_id().empty()) {
-        stamp.metadata_root = corr.correlation_id().empty()
-                                  ? std::string_view(id)
-                                  : std::string_view(corr.correlation_id());
-    }
+    // What the request lacks is written after it (request_stamp.hpp).
+    const auto stamp = RequestStamp::missing_from(req, id, options.client_name);
 
     if (auto sent = transport->send_rpc_request(req, stamp, calls_.empty()); !sent) {
         fail_now(rpcv1::ERROR_CODE_COMMUNICATION_ERROR, sent.error().message);

@@ -24,6 +24,20 @@ std::uint8_t* put_optional(std::uint8_t* p, std::uint32_t field, std::string_vie
 
 }  // namespace
 
+RequestStamp RequestStamp::missing_from(const rpc::v1::RpcRequest& request, std::string_view id,
+                                        std::string_view client_name) {
+    RequestStamp s;
+    if (request.correlation_id().empty()) s.correlation_id = id;
+    if (request.client_id().empty()) s.client_id = client_name;
+    const auto& corr = request.correlation();
+    if (corr.correlation_id().empty()) s.metadata_id = id;
+    if (corr.root_correlation_id().empty()) {
+        s.metadata_root =
+            corr.correlation_id().empty() ? id : std::string_view(corr.correlation_id());
+    }
+    return s;
+}
+
 std::size_t RequestStamp::size() const {
     const std::size_t metadata = optional_size(metadata_id) + optional_size(metadata_root);
     return optional_size(correlation_id) + optional_size(client_id) +

@@ -22,6 +22,11 @@ struct RequestStamp {
     std::string_view metadata_id;
     std::string_view metadata_root;
 
+    // What `request`, sent as call `id` by client `client_name`, lacks: the id itself, the client
+    // id, and the metadata id (the call's) and root (the metadata id). Views into the arguments.
+    static RequestStamp missing_from(const rpc::v1::RpcRequest& request, std::string_view id,
+                                     std::string_view client_name);
+
     std::size_t size() const;
     std::uint8_t* write(std::uint8_t* out) const;
     // For a receiver that needs an object (the broker, from an in-process caller).
