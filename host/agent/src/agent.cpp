@@ -59,8 +59,7 @@ asio::awaitable<Status> Agent::start() {
         // co_await full-expression twice (see host/eventbus/src/await_callback.hpp).
         RpcHandler handler =
             [this](const rpcv1::RpcRequest& req) -> asio::awaitable<rpcv1::RpcResponse> {
-            rpcv1::RpcResponse resp;
-            resp.set_correlation_id(req.correlation_id());
+            rpcv1::RpcResponse resp;  // the bus client adds the request's correlation
             resp.set_responder(config_.agent.id);
             if (req.operation() == rpcv1::OPERATION_HEALTH_CHECK) {
                 resp.set_status(rpcv1::STATUS_OK);

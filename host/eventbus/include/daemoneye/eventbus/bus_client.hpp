@@ -52,9 +52,9 @@ using MessageHandler = std::function<void(const MessageView&)>;
 // Serves one RPC request; runs as its own coroutine on the client's executor (may take long).
 // The request is read in place (for an in-process server, where the broker parsed it): it
 // stays valid until the handler's coroutine completes, so a coroutine may keep the reference;
-// copy what must outlive it. The client stamps correlation_id, correlation metadata (copied
-// from the request), responder and execution_time_us on the response. An exception becomes
-// EXECUTION_ERROR.
+// copy what must outlive it. The client stamps the request's correlation_id and correlation
+// metadata on the response (replacing any the handler set), execution_time_us, and responder
+// unless the handler named one. An exception becomes EXECUTION_ERROR.
 using RpcHandler =
     std::function<boost::asio::awaitable<rpcv1::RpcResponse>(const rpcv1::RpcRequest& request)>;
 
