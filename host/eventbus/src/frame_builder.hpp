@@ -25,7 +25,8 @@ class FrameBuilder {
     // that sends ~64 KiB frames lets the reader dispatch one while the next is in flight, where
     // a 1 MiB frame would make it wait for the whole frame (and the writer for the reader). One
     // item larger than batch_bytes still goes out alone, up to max_frame_bytes.
-    explicit FrameBuilder(std::size_t max_frame_bytes, std::size_t gather_threshold = 16 * 1024,
+    explicit FrameBuilder(std::size_t max_frame_bytes,
+                          std::size_t gather_threshold = std::size_t{16} << 10,
                           std::size_t batch_bytes = 0);
 
     // Moves items from the front of `queue` into the frame until it is full or the queue is

@@ -56,7 +56,7 @@ class MessageRef {
 class BufferPool {
   public:
     // Keeps at most `max_cached_bytes` of free buffers for reuse; the rest go back to the heap.
-    explicit BufferPool(std::size_t max_cached_bytes = 64 * 1024 * 1024);
+    explicit BufferPool(std::size_t max_cached_bytes = std::size_t{64} << 20);
     ~BufferPool();
     BufferPool(const BufferPool&) = delete;
     BufferPool& operator=(const BufferPool&) = delete;

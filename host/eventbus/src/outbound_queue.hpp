@@ -28,7 +28,7 @@ struct OutboundItem {
 
 struct QueueLimits {
     std::size_t max_messages = 10000;
-    std::size_t max_bytes = 64 * 1024 * 1024;
+    std::size_t max_bytes = std::size_t{64} << 20;
     std::size_t max_control = 4096;
 };
 

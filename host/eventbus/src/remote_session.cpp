@@ -16,7 +16,7 @@ namespace {
 // Frames of about this size: big enough that a frame carries hundreds of small deliveries (one
 // write, one CRC, one read), small enough that the subscriber dispatches one while the next is
 // in flight (a 1 MiB frame serialised the two: measured in docs/eventbus.md).
-constexpr std::size_t kBatchBytes = 64 * 1024;
+constexpr std::size_t kBatchBytes = std::size_t{64} << 10;
 }  // namespace
 
 RemoteSession::RemoteSession(std::uint64_t id, Transport transport, BrokerCore* broker,
@@ -28,7 +28,7 @@ RemoteSession::RemoteSession(std::uint64_t id, Transport transport, BrokerCore* 
       stream_(std::move(socket), stream_options),
       startup_timer_(broker->executor),
       startup_timeout_(startup_timeout),
-      builder_(stream_options.max_frame_bytes, 16 * 1024, kBatchBytes) {}
+      builder_(stream_options.max_frame_bytes, std::size_t{16} << 10, kBatchBytes) {}
 
 RemoteSession::~RemoteSession() {
     queue_.clear();

@@ -38,8 +38,8 @@ RemoteTransport::RemoteTransport(asio::any_io_executor executor, const ClientOpt
       wake_(executor_, asio::steady_timer::time_point::max()),
       progress_(executor_, asio::steady_timer::time_point::max()),
       rng_(static_cast<std::uint64_t>(::getpid()) ^ unix_now_ns()) {
-    out_.reserve(64 * 1024);
-    writing_.reserve(64 * 1024);
+    out_.reserve(std::size_t{64} << 10);
+    writing_.reserve(std::size_t{64} << 10);
 }
 
 RemoteTransport::~RemoteTransport() {
@@ -289,7 +289,7 @@ bool RemoteTransport::dispatch(std::span<const std::uint8_t> frame) {
 std::uint8_t* RemoteTransport::reserve_item(std::size_t item_size) {
     // Frames close at ~64 KiB (or max_frame_bytes if smaller): the broker routes each frame as
     // it arrives instead of waiting for a whole 1 MiB one (see remote_session.cpp).
-    const std::size_t max = std::min<std::size_t>(options_.max_frame_bytes, 64 * 1024);
+    const std::size_t max = std::min<std::size_t>(options_.max_frame_bytes, std::size_t{64} << 10);
     if (frame_start_ != SIZE_MAX && out_.size() - frame_start_ > wire::kFrameHeaderSize &&
         out_.size() - frame_start_ - wire::kFrameHeaderSize + item_size > max) {
         finish_frame();

@@ -40,7 +40,7 @@ struct BrokerOptions {
     // are dropped (and counted per subscription).
     std::size_t message_buffer_size = 10000;
     // Byte cap of one session's queued deliveries (whichever of the two caps is hit first).
-    std::size_t message_buffer_bytes = 64 * 1024 * 1024;
+    std::size_t message_buffer_bytes = std::size_t{64} << 20;
     // Control messages (Ack, Error, RPC requests/responses) queued per session beyond the
     // delivery caps. When even this is full the sender is told (RPC error / Error frame).
     std::size_t control_buffer_size = 4096;
@@ -48,7 +48,7 @@ struct BrokerOptions {
     // and are closed. Adopted socketpairs and in-process clients do not count.
     std::size_t max_connections = 64;
     // Wire settings (shared with ipc.*).
-    std::size_t max_frame_bytes = 1024 * 1024;
+    std::size_t max_frame_bytes = std::size_t{1} << 20;
     wire::Crc32Variant crc32_variant = wire::Crc32Variant::Ieee;
     std::chrono::milliseconds read_timeout{30000};   // one whole frame
     std::chrono::milliseconds write_timeout{10000};  // one write: a subscriber that stalls

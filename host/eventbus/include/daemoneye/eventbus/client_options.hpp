@@ -34,14 +34,14 @@ struct ClientOptions {
 
     // Socket clients.
     std::string socket_path;  // BusClient::connect
-    std::size_t max_frame_bytes = 1024 * 1024;
+    std::size_t max_frame_bytes = std::size_t{1} << 20;
     wire::Crc32Variant crc32_variant = wire::Crc32Variant::Ieee;
     std::chrono::milliseconds handshake_timeout{10000};  // connect + Hello/Welcome
     std::chrono::milliseconds write_timeout{10000};
     ReconnectPolicy reconnect;
     // Bytes of encoded publishes waiting for the socket. publish() beyond it fails Backpressure
     // (never blocks, never drops silently); co_await wait_writable() to resume.
-    std::size_t outbound_buffer_bytes = 8 * 1024 * 1024;
+    std::size_t outbound_buffer_bytes = std::size_t{8} << 20;
 
     // RPC (rpc.* config).
     std::size_t max_pending_requests = 1000;       // beyond: OVERLOADED at once

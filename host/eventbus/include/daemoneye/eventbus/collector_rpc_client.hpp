@@ -22,16 +22,19 @@ class CollectorRpcClient {
     CollectorRpcClient(BusClient& client, std::string client_id,
                        std::chrono::milliseconds default_timeout = std::chrono::seconds(30));
 
-    Reply start(std::string collector, std::string instance = {});
-    Reply stop(std::string collector, bool graceful = true, std::string instance = {});
-    Reply restart(std::string collector, std::string instance = {});
+    Reply start(const std::string& collector, const std::string& instance = {});
+    Reply stop(const std::string& collector, bool graceful = true,
+               const std::string& instance = {});
+    Reply restart(const std::string& collector, const std::string& instance = {});
     // Health of the collector (instance empty) or of one instance through its launcher.
-    Reply health_check(std::string collector, std::string instance = {}, bool verbose = false);
-    Reply update_config(std::string collector, std::string instance,
-                        std::map<std::string, std::string> config);
-    Reply get_capabilities(std::string collector, std::string instance = {});
-    Reply execute_task(std::string collector, std::string instance, rpcv1::TaskRequest task);
-    Reply graceful_shutdown(std::string collector, std::string instance);
+    Reply health_check(const std::string& collector, const std::string& instance = {},
+                       bool verbose = false);
+    Reply update_config(const std::string& collector, const std::string& instance,
+                        const std::map<std::string, std::string>& config);
+    Reply get_capabilities(const std::string& collector, const std::string& instance = {});
+    Reply execute_task(const std::string& collector, const std::string& instance,
+                       rpcv1::TaskRequest task);
+    Reply graceful_shutdown(const std::string& collector, const std::string& instance);
 
     // The generic form: any request, this client's default timeout when `timeout` is 0.
     Reply call(RpcRequest request, std::chrono::milliseconds timeout = {});
