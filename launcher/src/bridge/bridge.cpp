@@ -174,7 +174,8 @@ ExitCode Session::run() {
                                                   .count());
         },
         [this] { return events_->size(); },
-        config_.socket_owners != nullptr ? config_.socket_owners : config_.process_info};
+        config_.socket_owners != nullptr ? config_.socket_owners : config_.process_info,
+        [this] { return link_.stats(); }};
     for (;;) {
         auto event = queue_.pop();
         if (auto* req = std::get_if<rpc::v1::RpcRequest>(&event)) {

@@ -44,7 +44,6 @@ struct BusClientLink::Impl {
     std::thread thread;
     BusCallbacks callbacks;
     EmitBuffer* events = nullptr;
-    std::atomic<std::uint64_t> published{0};
     std::uint64_t sequence = 0;  // io thread
 
     // RPCs waiting for the control thread's answer (io thread only).
@@ -92,10 +91,7 @@ struct BusClientLink::Impl {
                                             payload.size());
         for (;;) {
             auto r = client->publish(topic, type, bytes, options);
-            if (r) {
-                published.fetch_add(1, std::memory_order_relaxed);
-                co_return true;
-            }
+            if (r) co_return true;
             if (r.error().code == BusError::Code::Backpressure) {
                 co_await client->wait_writable();
                 continue;
@@ -158,8 +154,21 @@ BusClientLink::~BusClientLink() {
     close("launcher shutting down", std::chrono::milliseconds(0));
 }
 
-std::uint64_t BusClientLink::published() const {
-    return impl_->published.load(std::memory_order_relaxed);
+std::optional<BusLinkStats> BusClientLink::stats() const {
+    // The client belongs to the link's thread: its counters are read there.
+    Impl* impl = impl_.get();
+    if (!impl->started || !impl->client) return std::nullopt;
+    auto read = std::make_shared<std::promise<BusLinkStats>>();
+    auto future = read->get_future();
+    asio::post(impl->io, [impl, read] {
+        const auto c = impl->client->stats();
+        read->set_value(BusLinkStats{c.published, c.rpc_served, c.rpc_malformed,
+                                     c.errors_from_broker, c.outbound_bytes});
+    });
+    if (future.wait_for(std::chrono::milliseconds(500)) != std::future_status::ready) {
+        return std::nullopt;
+    }
+    return future.get();
 }
 
 Result<bus::v1::Welcome> BusClientLink::handshake(const bus::v1::Hello& hello,

@@ -51,6 +51,17 @@ void health(rpc::v1::RpcResponse& r, RpcContext& ctx) {
         violations += (violations.empty() ? "" : ",") + f.what() + ":" + std::to_string(f.count);
     }
     d["launcher.violations"] = violations;
+    if (ctx.bus_stats) {
+        if (auto bus = ctx.bus_stats()) {
+            d["launcher.bus.published"] = std::to_string(bus->published);
+            d["launcher.bus.rpc_served"] = std::to_string(bus->rpc_served);
+            d["launcher.bus.rpc_malformed"] = std::to_string(bus->rpc_malformed);
+            d["launcher.bus.broker_errors"] = std::to_string(bus->broker_errors);
+            d["launcher.bus.outbound_bytes"] = std::to_string(bus->outbound_bytes);
+        } else {
+            d["launcher.bus"] = "counters unavailable: the bus thread did not answer";
+        }
+    }
 
     auto ph = ctx.plugin.health();
     // After the plugin's own health call, which may have just asked the helper.

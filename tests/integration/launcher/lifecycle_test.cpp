@@ -114,6 +114,12 @@ TEST(Lifecycle, ServesHealthTasksConfigAndStops) {
     EXPECT_EQ(detail(*health, "greeting"), "changed");  // the refused update left the old config
     EXPECT_EQ(health->health().events_emitted(), 50u);
     EXPECT_EQ(detail(*health, "launcher.emit_errors"), "3");
+    // The launcher's own bus client: every event went out through it, the two config updates
+    // were answered by it (this health check is counted once its reply is written).
+    EXPECT_GE(std::stoull(detail(*health, "launcher.bus.published")), 50u);
+    EXPECT_GE(std::stoull(detail(*health, "launcher.bus.rpc_served")), 2u);
+    EXPECT_EQ(detail(*health, "launcher.bus.rpc_malformed"), "0");
+    EXPECT_EQ(detail(*health, "launcher.bus.broker_errors"), "0");
 
     auto caps = l.call(rpc::v1::OPERATION_GET_CAPABILITIES);
     ASSERT_TRUE(caps.has_value());

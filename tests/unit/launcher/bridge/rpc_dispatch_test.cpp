@@ -51,6 +51,28 @@ TEST(RpcDispatch, HealthMergesLauncherAndPluginDetails) {
     EXPECT_FALSE(out.stop_requested);
 }
 
+TEST(RpcDispatch, HealthReportsTheBusLinksCounters) {
+    Fixture f;
+    EXPECT_EQ(f.call(rpc::v1::OPERATION_HEALTH_CHECK)
+                  .response.health()
+                  .details()
+                  .count("launcher.bus.published"),
+              0u);  // no link counters given: none reported
+
+    f.ctx.bus_stats = [] { return std::optional<BusLinkStats>(BusLinkStats{120, 7, 2, 1, 4096}); };
+    auto h = f.call(rpc::v1::OPERATION_HEALTH_CHECK).response.health();
+    EXPECT_EQ(h.details().at("launcher.bus.published"), "120");
+    EXPECT_EQ(h.details().at("launcher.bus.rpc_served"), "7");
+    EXPECT_EQ(h.details().at("launcher.bus.rpc_malformed"), "2");
+    EXPECT_EQ(h.details().at("launcher.bus.broker_errors"), "1");
+    EXPECT_EQ(h.details().at("launcher.bus.outbound_bytes"), "4096");
+
+    f.ctx.bus_stats = [] { return std::optional<BusLinkStats>(); };
+    h = f.call(rpc::v1::OPERATION_HEALTH_CHECK).response.health();
+    EXPECT_THAT(h.details().at("launcher.bus"), ::testing::HasSubstr("did not answer"));
+    EXPECT_EQ(h.details().count("launcher.bus.published"), 0u);
+}
+
 TEST(RpcDispatch, StopIsAnsweredThenRequested) {
     Fixture f;
     auto out = f.call(rpc::v1::OPERATION_STOP);

@@ -25,7 +25,7 @@ class BusClientLink final : public BusLink {
     void events_ready() override;
     bool flush(std::chrono::milliseconds timeout) override;
     void close(const std::string& reason, std::chrono::milliseconds timeout) override;
-    std::uint64_t published() const override;
+    std::optional<BusLinkStats> stats() const override;
 
   private:
     struct Impl;

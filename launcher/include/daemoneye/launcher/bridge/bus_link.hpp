@@ -3,7 +3,9 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "daemoneye/bus/v1/bus.pb.h"
@@ -13,6 +15,15 @@
 namespace daemoneye::launcher {
 
 class EmitBuffer;
+
+// The link's own traffic counters, for the health check (`launcher.bus.*`).
+struct BusLinkStats {
+    std::uint64_t published = 0;       // messages handed to the bus client
+    std::uint64_t rpc_served = 0;      // requests answered
+    std::uint64_t rpc_malformed = 0;   // request bodies that did not parse (answered, counted)
+    std::uint64_t broker_errors = 0;   // Error frames the broker sent this launcher
+    std::uint64_t outbound_bytes = 0;  // queued for the socket right now
+};
 
 struct BusCallbacks {
     std::function<void(rpc::v1::RpcRequest)> on_rpc;    // from the link's thread
@@ -45,7 +56,8 @@ class BusLink {
     // Sends Goodbye, flushes within `timeout`, closes. Idempotent.
     virtual void close(const std::string& reason, std::chrono::milliseconds timeout) = 0;
 
-    virtual std::uint64_t published() const = 0;  // messages written to the bus
+    // Thread-safe. Empty when the link's thread did not answer in time (or is gone).
+    virtual std::optional<BusLinkStats> stats() const = 0;
 };
 
 }  // namespace daemoneye::launcher

@@ -6,6 +6,7 @@
 #include <functional>
 #include <string>
 
+#include "daemoneye/launcher/bridge/bus_link.hpp"
 #include "daemoneye/launcher/bridge/host_context.hpp"
 #include "daemoneye/launcher/bridge/plugin_instance.hpp"
 #include "daemoneye/launcher/manifest.hpp"
@@ -25,6 +26,8 @@ struct RpcContext {
     std::function<std::size_t()> buffer_used;
     // net.read: the socket-owner helper, reported in the health check (nullptr: none).
     privsep::OwnerHelperClient* owner_helper = nullptr;
+    // The bus link's counters, reported as launcher.bus.* (empty function: not reported).
+    std::function<std::optional<BusLinkStats>()> bus_stats;
 };
 
 struct RpcOutcome {
