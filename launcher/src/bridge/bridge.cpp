@@ -143,7 +143,7 @@ ExitCode Session::run() {
     events_ = std::make_unique<EmitBuffer>(config_.emit_buffer_messages, config_.emit_buffer_bytes);
     host_ = std::make_unique<HostContext>(
         config_.instance_id, name(), TopicFilter(plugin_.manifest().publishes), *events_,
-        max_frame - 8 * 1024, config_.socket_owners, config_.process_info);
+        max_frame - (std::size_t{8} << 10), config_.socket_owners, config_.process_info);
     host_->set_config(config);
 
     link_.start(BusCallbacks{

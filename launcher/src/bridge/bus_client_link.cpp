@@ -30,7 +30,8 @@ using eventbus::BusClient;
 using eventbus::BusError;
 
 namespace {
-constexpr std::size_t kDrainBytes = 256 * 1024;  // per pump round, so control messages interleave
+constexpr std::size_t kDrainBytes = std::size_t{256}
+                                    << 10;  // per pump round, so control messages interleave
 }
 
 struct BusClientLink::Impl {
@@ -193,7 +194,7 @@ Result<bus::v1::Welcome> BusClientLink::handshake(const bus::v1::Hello& hello,
                 co_await BusClient::connect_fd(impl.io.get_executor(), impl.fd, std::move(options));
             connected.emplace(std::move(r));
         },
-        [&](std::exception_ptr e) {
+        [&](const std::exception_ptr& e) {
             if (e && !connected)
                 connected.emplace(
                     unexpected(BusError{BusError::Code::Protocol, "handshake threw"}));
