@@ -15,8 +15,7 @@ static_assert(R::kCorrelationIdFieldNumber < 16 && R::kCorrelationFieldNumber < 
 std::size_t ReplyStamp::size() const {
     std::size_t n = wirefmt::len_field_size(correlation_id.size());
     if (correlation) n += wirefmt::len_field_size(correlation->ByteSizeLong());
-    if (!responder.empty()) n += wirefmt::len_field_size(responder.size());
-    return n;
+    return n + wirefmt::optional_field_size(responder);
 }
 
 std::uint8_t* ReplyStamp::write(std::uint8_t* p) const {
@@ -27,10 +26,7 @@ std::uint8_t* ReplyStamp::write(std::uint8_t* p) const {
         p = wirefmt::put_len_header(p, R::kCorrelationFieldNumber, len);
         p = correlation->SerializeWithCachedSizesToArray(p);
     }
-    if (!responder.empty()) {
-        p = wirefmt::put_bytes(p, R::kResponderFieldNumber, responder.data(), responder.size());
-    }
-    return p;
+    return wirefmt::put_optional(p, R::kResponderFieldNumber, responder);
 }
 
 void ReplyStamp::apply(rpc::v1::RpcResponse& response) const {

@@ -14,13 +14,8 @@ static_assert(Req::kCorrelationIdFieldNumber < 16 && Req::kClientIdFieldNumber <
               Req::kCorrelationFieldNumber < 16 && Corr::kCorrelationIdFieldNumber < 16 &&
               Corr::kRootCorrelationIdFieldNumber < 16);  // one-byte keys (len_field_size)
 
-std::size_t optional_size(std::string_view s) {
-    return s.empty() ? 0 : wirefmt::len_field_size(s.size());
-}
-
-std::uint8_t* put_optional(std::uint8_t* p, std::uint32_t field, std::string_view s) {
-    return s.empty() ? p : wirefmt::put_bytes(p, field, s.data(), s.size());
-}
+using wirefmt::optional_field_size;
+using wirefmt::put_optional;
 
 }  // namespace
 
@@ -39,15 +34,17 @@ RequestStamp RequestStamp::missing_from(const rpc::v1::RpcRequest& request, std:
 }
 
 std::size_t RequestStamp::size() const {
-    const std::size_t metadata = optional_size(metadata_id) + optional_size(metadata_root);
-    return optional_size(correlation_id) + optional_size(client_id) +
+    const std::size_t metadata =
+        optional_field_size(metadata_id) + optional_field_size(metadata_root);
+    return optional_field_size(correlation_id) + optional_field_size(client_id) +
            (metadata ? wirefmt::len_field_size(metadata) : 0);
 }
 
 std::uint8_t* RequestStamp::write(std::uint8_t* p) const {
     p = put_optional(p, Req::kCorrelationIdFieldNumber, correlation_id);
     p = put_optional(p, Req::kClientIdFieldNumber, client_id);
-    const std::size_t metadata = optional_size(metadata_id) + optional_size(metadata_root);
+    const std::size_t metadata =
+        optional_field_size(metadata_id) + optional_field_size(metadata_root);
     if (metadata) {
         p = wirefmt::put_len_header(p, Req::kCorrelationFieldNumber, metadata);
         p = put_optional(p, Corr::kCorrelationIdFieldNumber, metadata_id);

@@ -52,6 +52,14 @@ inline std::uint8_t* put_bytes(std::uint8_t* p, std::uint32_t field, const void*
     return p + len;
 }
 
+// A proto3 string field that is left out when empty (as protobuf itself encodes it).
+inline std::size_t optional_field_size(std::string_view s) {
+    return s.empty() ? 0 : len_field_size(s.size());
+}
+inline std::uint8_t* put_optional(std::uint8_t* p, std::uint32_t field, std::string_view s) {
+    return s.empty() ? p : put_bytes(p, field, s.data(), s.size());
+}
+
 // Forward-only reader over one encoded message. Any malformation sets !ok() and stops.
 class Reader {
   public:
