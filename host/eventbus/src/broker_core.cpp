@@ -11,6 +11,7 @@
 #include "daemoneye/eventbus/topic.hpp"
 #include "local_session.hpp"
 #include "message_encoder.hpp"
+#include "message_head.hpp"
 #include "remote_session.hpp"
 #include "reply_stamp.hpp"
 #include "wire_format.hpp"
@@ -475,24 +476,13 @@ TopicRootMetrics* BrokerCore::root_metrics(std::string_view topic) {
 
 void BrokerCore::on_publish_bytes(Session& s, std::span<const std::uint8_t> msg) {
     // The topic is all the broker needs; the rest is forwarded as the publisher encoded it.
-    std::string_view topic;
-    Reader r(msg);
-    while (!r.done()) {
-        std::uint32_t f = 0;
-        WireType wt{};
-        if (!r.key(f, wt)) break;
-        if (f == field::kMsgTopic && wt == kLen) {
-            std::span<const std::uint8_t> t;
-            if (r.bytes(t)) topic = as_string(t);
-        } else if (!r.skip(wt)) {
-            break;
-        }
-    }
-    if (!r.ok()) {
+    const auto scanned = scan_message_topic(msg);
+    if (!scanned) {
         protocol_error(s, bus::v1::ERROR_CODE_PROTOCOL,
-                       "malformed publish: Message does not parse");
+                       "malformed publish: Message " + scanned.error());
         return;
     }
+    const std::string_view topic = *scanned;
     if (msg.size() + kWrapperReserve > options.max_frame_bytes) {
         protocol_error(s, bus::v1::ERROR_CODE_LIMIT,
                        "publish to '" + std::string(topic) + "': message of " +

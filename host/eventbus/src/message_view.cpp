@@ -90,6 +90,9 @@ Result<MessageView> MessageView::parse(std::span<const std::uint8_t> encoded) {
     return v;
 }
 
+// Each occurrence is merged as protobuf's parser merges a repeated sub-message (a field present on
+// the wire replaces the earlier value, a zero included), not with MergeFrom, which skips zeros
+// and would disagree with sequence_number(). An occurrence that does not parse is left out.
 common::v1::CorrelationMetadata MessageView::correlation() const {
     common::v1::CorrelationMetadata out;
     Reader r(encoded_);
@@ -100,8 +103,8 @@ common::v1::CorrelationMetadata MessageView::correlation() const {
         if (f == field::kMsgCorrelation && wt == kLen) {
             std::span<const std::uint8_t> s;
             if (!r.bytes(s)) break;
-            common::v1::CorrelationMetadata part;
-            if (part.ParseFromArray(s.data(), static_cast<int>(s.size()))) out.MergeFrom(part);
+            common::v1::CorrelationMetadata next = out;
+            if (next.MergeFromString(std::string(as_string(s)))) out = std::move(next);
         } else if (!r.skip(wt)) {
             break;
         }

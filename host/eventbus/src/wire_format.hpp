@@ -80,19 +80,27 @@ class Reader {
         return fail();
     }
 
-    // Reads the next field key. Field 0 is invalid.
+    // Reads the next field key. Field 0 is invalid, and so is a key protobuf would read
+    // differently: protobuf reads at most five bytes of a key and keeps its low 32 bits, so a key
+    // with bits past 31 is another field to it (a topic smuggled past the broker as an unknown
+    // field, for instance). Refused, not truncated: the sender meant something else.
     bool key(std::uint32_t& field, WireType& wt) {
+        const std::uint8_t* start = p_;
         std::uint64_t k = 0;
         if (!varint(k)) return false;
+        if (p_ - start > kMaxKeyBytes || k > 0xFFFFFFFFu) return fail();
         field = static_cast<std::uint32_t>(k >> 3);
         wt = static_cast<WireType>(k & 7);
         if (field == 0) return fail();
         return true;
     }
 
+    // A length takes at most five bytes, as in protobuf (which refuses longer forms).
     bool bytes(std::span<const std::uint8_t>& out) {
+        const std::uint8_t* start = p_;
         std::uint64_t len = 0;
         if (!varint(len)) return false;
+        if (p_ - start > kMaxKeyBytes) return fail();
         if (len > static_cast<std::uint64_t>(end_ - p_)) return fail();
         out = {p_, static_cast<std::size_t>(len)};
         p_ += len;
@@ -119,6 +127,8 @@ class Reader {
     const std::uint8_t* position() const { return p_; }
 
   private:
+    static constexpr std::ptrdiff_t kMaxKeyBytes = 5;  // keys and lengths: 32 bits at most
+
     bool advance(std::size_t n) {
         if (static_cast<std::size_t>(end_ - p_) < n) return fail();
         p_ += n;

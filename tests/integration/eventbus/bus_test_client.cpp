@@ -450,6 +450,24 @@ int run_raw(const Args& a) {
         hb.add_items()->mutable_heartbeat()->set_sequence(7);
         send_all(fd, frame_of(hb));
         read_replies(fd, a.timeout_ms, 1, true);
+    } else if (c == "spoofed-topic") {
+        // A Message on a granted topic with a second topic field behind a five-byte key whose
+        // bits past 31 are set: protobuf drops those bits and reads "control.forged" as the
+        // topic; the broker must refuse the publish, not route it as "events.test.spoof".
+        bus::Message m;
+        m.set_topic("events.test.spoof");
+        const std::string forged = "control.forged";
+        std::string msg = m.SerializeAsString() + std::string("\x8A\x80\x80\x80\x10", 5) +
+                          static_cast<char>(forged.size()) + forged;
+        auto wrap = [](char tag, const std::string& body) {
+            return std::string(1, tag) + static_cast<char>(body.size()) + body;  // < 128 bytes
+        };
+        bus::Batch hb;
+        hb.add_items()->mutable_heartbeat()->set_sequence(7);
+        send_all(fd, frame_of(hello_batch()));
+        send_all(fd, frame_of_bytes(wrap('\x0A', wrap('\x2A', wrap('\x0A', msg)))));
+        send_all(fd, frame_of(hb));
+        read_replies(fd, a.timeout_ms, 1, true);
     } else if (c == "duplicate-correlation") {
         bus::Batch b;
         for (int i = 0; i < 2; ++i) {

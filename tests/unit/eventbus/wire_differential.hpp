@@ -1,0 +1,109 @@
+// The bus reads four kinds of bodies by hand instead of through protobuf (message_head,
+// MessageView, rpc_head). The broker routes, checks grants and forwards by what it reads; every
+// other party may parse the same bytes with protobuf. If the two ever read different values from
+// one body, a publisher granted `events.a.#` can have the broker route a message as
+// `events.a.x` that a protobuf subscriber reads as `control.something`. The property: whenever
+// both a hand reader and protobuf accept the bytes, they read the same values. (Either may refuse
+// what the other accepts: the hand readers are stricter on wire types, protobuf on nested
+// messages and UTF-8.)
+//
+// Shared by the unit test (wire_differential_test.cpp, mutated bodies) and the libFuzzer target
+// (tests/fuzz/eventbus).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <sstream>
+#include <string>
+#include <string_view>
+
+#include "daemoneye/bus/v1/bus.pb.h"
+#include "daemoneye/common/v1/common.pb.h"
+#include "daemoneye/eventbus/message_view.hpp"
+#include "daemoneye/rpc/v1/rpc.pb.h"
+#include "message_head.hpp"
+#include "rpc_head.hpp"
+
+namespace daemoneye::eventbus::wire_check {
+
+namespace detail {
+
+template <class A, class B>
+void differ(std::ostringstream& out, const char* what, const A& hand, const B& protobuf) {
+    if (hand == protobuf) return;
+    out << what << ": hand reader '" << hand << "', protobuf '" << protobuf << "'; ";
+}
+
+inline std::string_view text(std::span<const std::uint8_t> s) {
+    return {reinterpret_cast<const char*>(s.data()), s.size()};
+}
+
+inline bool same_correlation(const common::v1::CorrelationMetadata& a,
+                             const common::v1::CorrelationMetadata& b) {
+    if (a.correlation_id() != b.correlation_id() ||
+        a.parent_correlation_id() != b.parent_correlation_id() ||
+        a.root_correlation_id() != b.root_correlation_id() ||
+        a.sequence_number() != b.sequence_number() || a.workflow_stage() != b.workflow_stage() ||
+        a.tags_size() != b.tags_size()) {
+        return false;
+    }
+    for (const auto& [k, v] : a.tags()) {
+        auto it = b.tags().find(k);
+        if (it == b.tags().end() || it->second != v) return false;
+    }
+    return true;
+}
+
+}  // namespace detail
+
+// Empty when every hand reader that accepts `bytes` agrees with protobuf; otherwise what differs.
+inline std::string wire_divergence(std::span<const std::uint8_t> bytes) {
+    std::ostringstream out;
+    const int size = static_cast<int>(bytes.size());
+
+    bus::v1::Message message;
+    if (message.ParseFromArray(bytes.data(), size)) {
+        if (auto topic = scan_message_topic(bytes)) {
+            detail::differ(out, "Message topic (broker)", *topic, message.topic());
+        }
+        if (auto view = MessageView::parse(bytes)) {
+            detail::differ(out, "Message topic (view)", view->topic(), message.topic());
+            detail::differ(out, "Message payload_type", view->payload_type(),
+                           message.payload_type());
+            detail::differ(out, "Message payload", detail::text(view->payload()),
+                           message.payload());
+            detail::differ(out, "Message timestamp", view->timestamp_unix_nanos(),
+                           message.timestamp().unix_nanos());
+            detail::differ(out, "Message source_session", view->source_session(),
+                           message.source_session());
+            detail::differ(out, "Message correlation_id", view->correlation_id(),
+                           message.correlation().correlation_id());
+            detail::differ(out, "Message sequence_number", view->sequence_number(),
+                           message.correlation().sequence_number());
+            if (!detail::same_correlation(view->correlation(), message.correlation())) {
+                out << "Message correlation(): differs from protobuf's; ";
+            }
+        }
+    }
+
+    rpc::v1::RpcRequest request;
+    if (request.ParseFromArray(bytes.data(), size)) {
+        if (auto head = scan_rpc_request(bytes)) {
+            detail::differ(out, "RpcRequest correlation_id", head->correlation_id,
+                           request.correlation_id());
+            detail::differ(out, "RpcRequest target", head->target, request.target());
+            detail::differ(out, "RpcRequest timeout_ms", head->timeout_ms, request.timeout_ms());
+        }
+    }
+
+    rpc::v1::RpcResponse response;
+    if (response.ParseFromArray(bytes.data(), size)) {
+        if (auto head = scan_rpc_response(bytes)) {
+            detail::differ(out, "RpcResponse correlation_id", head->correlation_id,
+                           response.correlation_id());
+        }
+    }
+    return out.str();
+}
+
+}  // namespace daemoneye::eventbus::wire_check
