@@ -7,11 +7,11 @@
 #include <boost/asio/post.hpp>
 
 #include "broker_listener.hpp"
+#include "daemoneye/eventbus/message_view.hpp"
 #include "daemoneye/eventbus/protocol.hpp"
 #include "daemoneye/eventbus/topic.hpp"
 #include "local_session.hpp"
 #include "message_encoder.hpp"
-#include "message_head.hpp"
 #include "remote_session.hpp"
 #include "reply_stamp.hpp"
 #include "wire_format.hpp"
@@ -476,13 +476,14 @@ TopicRootMetrics* BrokerCore::root_metrics(std::string_view topic) {
 
 void BrokerCore::on_publish_bytes(Session& s, std::span<const std::uint8_t> msg) {
     // The topic is all the broker needs; the rest is forwarded as the publisher encoded it.
-    const auto scanned = scan_message_topic(msg);
-    if (!scanned) {
+    // Checked whole, as protobuf would: what the broker forwards parses for every subscriber.
+    const auto view = MessageView::parse(msg);
+    if (!view) {
         protocol_error(s, bus::v1::ERROR_CODE_PROTOCOL,
-                       "malformed publish: Message " + scanned.error());
+                       "malformed publish: " + view.error().message);
         return;
     }
-    const std::string_view topic = *scanned;
+    const std::string_view topic = view->topic();
     if (msg.size() + kWrapperReserve > options.max_frame_bytes) {
         protocol_error(s, bus::v1::ERROR_CODE_LIMIT,
                        "publish to '" + std::string(topic) + "': message of " +

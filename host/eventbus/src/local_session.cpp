@@ -57,7 +57,7 @@ void LocalSession::drain() {
         OutboundItem item = std::move(queue_.front());
         queue_.pop();
         if (item.kind == OutboundItem::Kind::Deliver) {
-            auto view = MessageView::parse(item.bytes.bytes());
+            auto view = MessageView::parse(item.bytes.bytes(), MessageView::Check::Structure);
             if (!view) {
                 spdlog::error("eventbus: undecodable delivery for {}: {}", describe(),
                               view.error().message);

@@ -2,6 +2,7 @@
 
 #include "daemoneye/bus/v1/bus.pb.h"
 #include "daemoneye/common/v1/common.pb.h"
+#include "rpc_head.hpp"
 #include "wire_format.hpp"
 
 namespace daemoneye::eventbus {
@@ -10,83 +11,169 @@ using namespace wirefmt;
 
 namespace {
 
-bool parse_correlation(std::span<const std::uint8_t> bytes, std::string_view& id,
-                       std::uint64_t& sequence) {
-    Reader r(bytes);
-    while (!r.done()) {
-        std::uint32_t f = 0;
-        WireType wt{};
-        if (!r.key(f, wt)) return false;
-        if (f == field::kCorrId && wt == kLen) {
+// Everything protobuf checks when it parses a Message, so that what the broker accepts here and
+// forwards parses as daemoneye.bus.v1.Message for every subscriber, protobuf or not: well-formed
+// fields at every level, UTF-8 in every string (unless only the structure is asked for), the
+// declared wire type for every field the bus reads (stricter than protobuf, which keeps a
+// mistyped field as an unknown one). The first problem found is kept, with its byte.
+class MessageReader {
+  public:
+    MessageReader(std::span<const std::uint8_t> whole, bool utf8) : whole_(whole), utf8_(utf8) {}
+
+    // The nested CorrelationMetadata: id and sequence are kept, the rest only checked.
+    bool correlation(std::span<const std::uint8_t> bytes, std::string_view& id,
+                     std::uint64_t& sequence) {
+        Reader r(bytes);
+        while (!r.done()) {
+            const auto* at = r.position();
+            std::uint32_t f = 0;
+            WireType wt{};
+            if (!r.key(f, wt)) return bad(at, "correlation: bad field key");
             std::span<const std::uint8_t> s;
-            if (!r.bytes(s)) return false;
-            id = as_string(s);
-        } else if (f == field::kCorrSequence && wt == kVarint) {
-            if (!r.varint(sequence)) return false;
-        } else if (!r.skip(wt)) {
-            return false;
+            switch (f) {
+                case 1:  // correlation_id
+                case 2:  // parent_correlation_id
+                case 3:  // root_correlation_id
+                case 5:  // workflow_stage
+                    if (!string(r, wt, s, at, "correlation: string field")) return false;
+                    if (f == 1) id = as_string(s);
+                    break;
+                case field::kCorrSequence:
+                    if (wt != kVarint || !r.varint(sequence)) {
+                        return bad(at, "correlation: sequence_number is not a varint");
+                    }
+                    break;
+                case 6:  // tags, map<string, string>: each entry a message of key 1, value 2
+                    if (wt != kLen || !r.bytes(s) || !tag_entry(s)) {
+                        return why_.empty() ? bad(at, "correlation: malformed tags entry") : false;
+                    }
+                    break;
+                default:
+                    if (!r.skip(wt)) return bad(at, "correlation: truncated field");
+            }
         }
+        return true;
     }
-    return r.ok();
-}
+
+    bool timestamp(std::span<const std::uint8_t> bytes, std::uint64_t& nanos) {
+        Reader r(bytes);
+        while (!r.done()) {
+            const auto* at = r.position();
+            std::uint32_t f = 0;
+            WireType wt{};
+            if (!r.key(f, wt)) return bad(at, "timestamp: bad field key");
+            if (f == field::kTimestampNanos) {
+                if (wt != kVarint || !r.varint(nanos)) {
+                    return bad(at, "timestamp: unix_nanos is not a varint");
+                }
+            } else if (!r.skip(wt)) {
+                return bad(at, "timestamp: truncated field");
+            }
+        }
+        return true;
+    }
+
+    // A length-delimited UTF-8 string field whose key has just been read.
+    bool string(Reader& r, WireType wt, std::span<const std::uint8_t>& out, const std::uint8_t* at,
+                const char* what) {
+        if (wt != kLen) [[unlikely]]
+            return bad(at, what, " is not length-delimited");
+        if (!r.bytes(out)) [[unlikely]]
+            return bad(at, what, " is truncated");
+        if (utf8_ && !valid_utf8(as_string(out))) {
+            return bad(at, what, " is not UTF-8");
+        }
+        return true;
+    }
+
+    // Out of line: the checks above stay small enough to inline into the loops.
+    [[gnu::cold, gnu::noinline]] bool bad(const std::uint8_t* at, std::string_view what,
+                                          std::string_view how = {}) {
+        why_.assign(what)
+            .append(how)
+            .append(" at byte ")
+            .append(std::to_string(at - whole_.data()));
+        return false;
+    }
+
+    std::string& why() { return why_; }
+
+  private:
+    bool tag_entry(std::span<const std::uint8_t> bytes) {
+        Reader r(bytes);
+        while (!r.done()) {
+            const auto* at = r.position();
+            std::uint32_t f = 0;
+            WireType wt{};
+            if (!r.key(f, wt)) return bad(at, "correlation tag: bad field key");
+            std::span<const std::uint8_t> s;
+            if (f == 1 || f == 2) {
+                if (!string(r, wt, s, at, "correlation tag")) return false;
+            } else if (!r.skip(wt)) {
+                return bad(at, "correlation tag: truncated field");
+            }
+        }
+        return true;
+    }
+
+    std::span<const std::uint8_t> whole_;
+    bool utf8_;
+    std::string why_;
+};
 
 }  // namespace
 
-Result<MessageView> MessageView::parse(std::span<const std::uint8_t> encoded) {
+Result<MessageView> MessageView::parse(std::span<const std::uint8_t> encoded, Check what) {
     MessageView v;
     v.encoded_ = encoded;
+    MessageReader check(encoded, what == Check::Whole);
     Reader r(encoded);
-    while (!r.done()) {
+    bool ok = true;
+    while (ok && !r.done()) {
+        const auto* at = r.position();
         std::uint32_t f = 0;
         WireType wt{};
-        if (!r.key(f, wt)) break;
+        if (!r.key(f, wt)) {
+            ok = check.bad(at, "bad field key");
+            break;
+        }
         std::span<const std::uint8_t> s;
-        bool ok = true;
         switch (f) {
             case field::kMsgTopic:
-                ok = wt == kLen && r.bytes(s);
+                ok = check.string(r, wt, s, at, "topic");
                 v.topic_ = as_string(s);
                 break;
             case field::kMsgPayloadType:
-                ok = wt == kLen && r.bytes(s);
+                ok = check.string(r, wt, s, at, "payload_type");
                 v.payload_type_ = as_string(s);
                 break;
             case field::kMsgPayload:
                 ok = wt == kLen && r.bytes(s);
+                if (!ok) check.bad(at, "payload is not length-delimited or is truncated");
                 v.payload_ = s;
                 break;
-            case field::kMsgTimestamp: {
+            case field::kMsgTimestamp:
                 ok = wt == kLen && r.bytes(s);
-                if (!ok) break;
-                Reader t(s);
-                while (ok && !t.done()) {
-                    std::uint32_t tf = 0;
-                    WireType twt{};
-                    ok = t.key(tf, twt);
-                    if (!ok) break;
-                    if (tf == field::kTimestampNanos && twt == kVarint) {
-                        ok = t.varint(v.timestamp_ns_);
-                    } else {
-                        ok = t.skip(twt);
-                    }
-                }
+                if (!ok) check.bad(at, "timestamp is not length-delimited or is truncated");
+                ok = ok && check.timestamp(s, v.timestamp_ns_);
                 break;
-            }
             case field::kMsgSourceSession:
                 ok = wt == kVarint && r.varint(v.source_session_);
+                if (!ok) check.bad(at, "source_session is not a varint or is truncated");
                 break;
             case field::kMsgCorrelation:
-                ok = wt == kLen && r.bytes(s) &&
-                     parse_correlation(s, v.correlation_id_, v.sequence_);
+                ok = wt == kLen && r.bytes(s);
+                if (!ok) check.bad(at, "correlation is not length-delimited or is truncated");
+                ok = ok && check.correlation(s, v.correlation_id_, v.sequence_);
                 break;
             default:
                 ok = r.skip(wt);
+                if (!ok)
+                    check.bad(at, "field " + std::to_string(f),
+                              " is truncated or of an unknown wire type");
         }
-        if (!ok)
-            return fail("malformed bus Message: field " + std::to_string(f) + " at byte " +
-                        std::to_string(r.position() - encoded.data()));
     }
-    if (!r.ok()) return fail("malformed bus Message: truncated field key");
+    if (!ok) return fail("malformed bus Message: " + std::move(check.why()));
     return v;
 }
 

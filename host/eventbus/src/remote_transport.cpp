@@ -252,7 +252,8 @@ bool RemoteTransport::dispatch(std::span<const std::uint8_t> frame) {
                 }
             }
             if (!d.ok()) return false;
-            auto view = MessageView::parse(msg);
+            auto view = MessageView::parse(
+                msg, MessageView::Check::Structure);  // checked whole by the broker
             if (!view) {
                 spdlog::warn("eventbus client '{}': {}", options_.client_name,
                              view.error().message);

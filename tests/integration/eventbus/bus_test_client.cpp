@@ -468,6 +468,22 @@ int run_raw(const Args& a) {
         send_all(fd, frame_of_bytes(wrap('\x0A', wrap('\x2A', wrap('\x0A', msg)))));
         send_all(fd, frame_of(hb));
         read_replies(fd, a.timeout_ms, 1, true);
+    } else if (c == "malformed-inside") {
+        // A well-formed top level whose correlation tag is not UTF-8: protobuf subscribers could
+        // not parse it, so the broker must refuse it rather than forward it.
+        bus::Message m;
+        m.set_topic("events.test.inside");
+        const std::string msg =
+            m.SerializeAsString() + std::string("\x32\x06\x32\x04\x0A\x02\xC3\x28", 8);
+        auto wrap = [](char tag, const std::string& body) {
+            return std::string(1, tag) + static_cast<char>(body.size()) + body;  // < 128 bytes
+        };
+        bus::Batch hb;
+        hb.add_items()->mutable_heartbeat()->set_sequence(7);
+        send_all(fd, frame_of(hello_batch()));
+        send_all(fd, frame_of_bytes(wrap('\x0A', wrap('\x2A', wrap('\x0A', msg)))));
+        send_all(fd, frame_of(hb));
+        read_replies(fd, a.timeout_ms, 1, true);
     } else if (c == "duplicate-correlation") {
         bus::Batch b;
         for (int i = 0; i < 2; ++i) {

@@ -111,12 +111,12 @@ TEST(WireDifferential, KeysWithBitsPast32AreRefusedNotReadAsAnotherField) {
     ASSERT_TRUE(pb.ParseFromString(body));
     ASSERT_EQ(pb.topic(), "control.x");  // what every protobuf subscriber would see
 
-    auto topic = scan_message_topic(bytes_of(body));
-    ASSERT_FALSE(topic) << *topic;
-    EXPECT_NE(topic.error().find("field at byte " + std::to_string(body.size() - spoof.size())),
+    auto view = MessageView::parse(bytes_of(body));
+    ASSERT_FALSE(view) << view->topic();
+    EXPECT_NE(view.error().message.find("bad field key at byte " +
+                                        std::to_string(body.size() - spoof.size())),
               std::string::npos)
-        << topic.error();
-    EXPECT_FALSE(MessageView::parse(bytes_of(body)));
+        << view.error().message;
 
     const std::string target_spoof =
         len_field((std::uint64_t{1} << 33) | key_of(3, 2), "control.collector.other", 5);
@@ -135,25 +135,52 @@ TEST(WireDifferential, KeysAndLengthsOverFiveBytesAreRefusedAsProtobufDoes) {
     const std::string long_key = base + len_field(key_of(1, 2), "control.x", 6);
     bus::v1::Message pb;
     EXPECT_FALSE(pb.ParseFromString(long_key));
-    EXPECT_FALSE(scan_message_topic(bytes_of(long_key)));
     EXPECT_FALSE(MessageView::parse(bytes_of(long_key)));
 
     const std::string long_length = base + varint(key_of(2, 2)) + varint(3, 6) + "abc";
     EXPECT_FALSE(pb.ParseFromString(long_length));
-    EXPECT_FALSE(scan_message_topic(bytes_of(long_length)));
     EXPECT_FALSE(MessageView::parse(bytes_of(long_length)));
 
     // Padded, but within five bytes and 32 bits: both accept and read the same.
     const std::string padded = base + len_field(key_of(1, 2), "events.padded", 5);
     ASSERT_TRUE(pb.ParseFromString(padded));
-    auto topic = scan_message_topic(bytes_of(padded));
-    ASSERT_TRUE(topic) << topic.error();
-    EXPECT_EQ(*topic, "events.padded");
+    auto view = MessageView::parse(bytes_of(padded));
+    ASSERT_TRUE(view) << view.error().message;
+    EXPECT_EQ(view->topic(), "events.padded");
     EXPECT_EQ(wire_divergence(bytes_of(padded)), "");
     // The largest field number protobuf allows, unknown to every bus message.
     const std::string high = base + len_field(key_of((1u << 29) - 1, 2), "x");
     ASSERT_TRUE(pb.ParseFromString(high));
     EXPECT_TRUE(MessageView::parse(bytes_of(high)));
+}
+
+// The broker forwards only Messages MessageView accepts, so it must refuse whatever protobuf
+// would refuse at any depth, and say what and where.
+TEST(WireDifferential, WhatProtobufRefusesInAMessageIsRefusedAndNamed) {
+    const std::string base = full_message().SerializeAsString();
+    const auto at = std::to_string(base.size());
+    struct Case {
+        std::string tail;
+        std::string expect;
+    };
+    const std::vector<Case> cases = {
+        {len_field(key_of(2, 2), "caf\xc3"), "payload_type is not UTF-8 at byte " + at},
+        {len_field(key_of(1, 2), "\xed\xa0\x80"), "topic is not UTF-8 at byte " + at},
+        {len_field(key_of(6, 2), len_field(key_of(2, 2), "\xff")),
+         "correlation: string field is not UTF-8"},
+        {len_field(key_of(6, 2), len_field(key_of(6, 2), len_field(key_of(2, 2), "\xc3\x28"))),
+         "correlation tag is not UTF-8"},
+        {len_field(key_of(6, 2), varint(key_of(4, 0)) + "\x80"), "correlation: sequence_number"},
+        {len_field(key_of(4, 2), varint(key_of(1, 0)) + "\xff"), "timestamp: unix_nanos"},
+    };
+    for (const auto& c : cases) {
+        const std::string body = base + c.tail;
+        bus::v1::Message pb;
+        EXPECT_FALSE(pb.ParseFromString(body)) << c.expect;
+        auto view = MessageView::parse(bytes_of(body));
+        ASSERT_FALSE(view) << c.expect;
+        EXPECT_NE(view.error().message.find(c.expect), std::string::npos) << view.error().message;
+    }
 }
 
 TEST(WireDifferential, RepeatsMergeAsInProtobuf) {

@@ -24,9 +24,17 @@ namespace daemoneye::eventbus {
 
 class MessageView {
   public:
+    // How much of a Message parse() checks. Whole: everything protobuf checks (well-formed fields
+    // at every depth, UTF-8 strings), so what it accepts parses as daemoneye.bus.v1.Message
+    // anywhere; the broker checks every publish this way. Structure: well-formed fields at every
+    // depth, strings not checked for UTF-8; for bytes the broker delivers, already checked whole.
+    enum class Check : std::uint8_t { Whole, Structure };
+
     // Parses the wire bytes of a Message. Repeated occurrences merge as protobuf defines (the
     // broker appends source_session and correlation.sequence_number after the publisher's bytes).
-    static Result<MessageView> parse(std::span<const std::uint8_t> encoded);
+    // The error says what is wrong and at which byte.
+    static Result<MessageView> parse(std::span<const std::uint8_t> encoded,
+                                     Check check = Check::Whole);
 
     std::string_view topic() const { return topic_; }
     std::string_view payload_type() const { return payload_type_; }
