@@ -40,7 +40,8 @@ class MessageReader {
                     break;
                 case field::kCorrSequence:
                     if (wt != kVarint || !r.varint(sequence)) {
-                        return bad(at, "correlation: sequence_number is not a varint");
+                        return bad(at,
+                                   "correlation: sequence_number is not a varint or is truncated");
                     }
                     break;
                 case 6:  // tags, map<string, string>: each entry a message of key 1, value 2
@@ -64,7 +65,7 @@ class MessageReader {
             if (!r.key(f, wt)) return bad(at, "timestamp: bad field key");
             if (f == field::kTimestampNanos) {
                 if (wt != kVarint || !r.varint(nanos)) {
-                    return bad(at, "timestamp: unix_nanos is not a varint");
+                    return bad(at, "timestamp: unix_nanos is not a varint or is truncated");
                 }
             } else if (!r.skip(wt)) {
                 return bad(at, "timestamp: truncated field");

@@ -255,8 +255,11 @@ bool RemoteTransport::dispatch(std::span<const std::uint8_t> frame) {
             auto view = MessageView::parse(
                 msg, MessageView::Check::Structure);  // checked whole by the broker
             if (!view) {
-                spdlog::warn("eventbus client '{}': {}", options_.client_name,
-                             view.error().message);
+                const auto n = ++core->counters.received_malformed;
+                if ((n & (n - 1)) == 0) {
+                    spdlog::warn("eventbus client '{}': delivery dropped ({} so far): {}",
+                                 options_.client_name, n, view.error().message);
+                }
                 continue;
             }
             core->on_deliver(*view, ids_);

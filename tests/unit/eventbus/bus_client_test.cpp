@@ -14,6 +14,7 @@
 
 #include "daemoneye/eventbus/broker.hpp"
 #include "daemoneye/eventbus/protocol.hpp"
+#include "daemoneye/wire/frame_codec.hpp"
 
 namespace daemoneye::eventbus {
 namespace {
@@ -267,6 +268,54 @@ TEST_F(LocalBus, AdoptedCollectorGetsItsGrantsAndConfigAndMustMatch) {
     ASSERT_FALSE(impostor);
     EXPECT_NE(impostor.error().message.find("procmond-1"), std::string::npos)
         << impostor.error().message;
+}
+
+// The broker checks every publish whole, so a delivery that does not parse can only come from a
+// broken or foreign broker; the client drops it, counts it and carries on.
+TEST_F(LocalBus, ASocketClientCountsADeliveryThatDoesNotParseAndCarriesOn) {
+    int sv[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    auto send_frame = [&](const std::string& batch) {
+        std::vector<std::uint8_t> f;
+        ASSERT_TRUE(wire::append_frame(
+            f, {reinterpret_cast<const std::uint8_t*>(batch.data()), batch.size()},
+            wire::Crc32Variant::Ieee, 1 << 20));
+        ASSERT_EQ(::send(sv[0], f.data(), f.size(), MSG_NOSIGNAL), static_cast<ssize_t>(f.size()));
+    };
+    bus::v1::Batch welcome;  // this test plays the broker
+    auto* w = welcome.add_items()->mutable_welcome();
+    w->set_session_id(7);
+    w->set_reply_topic("control.rpc.reply.7");
+    w->set_max_frame_bytes(1 << 20);
+    w->set_protocol_version(kProtocolVersion);
+    send_frame(welcome.SerializeAsString());
+
+    ClientOptions o;
+    o.client_name = "subscriber";
+    auto c = run(BusClient::connect_fd(io_.get_executor(), sv[1], o));
+    ASSERT_TRUE(c) << c.error().message;
+    auto wrap = [](char key, const std::string& body) {
+        return std::string(1, key) + static_cast<char>(body.size()) + body;  // < 128 bytes
+    };
+    // Message { topic "events.a", timestamp { unix_nanos: <truncated varint> } }
+    const std::string bad = wrap('\x0A', "events.a") + wrap('\x22', "\x08\xFF");
+    const std::string deliver = wrap('\x0A', bad) + "\x10\x01";  // + subscription_ids 1
+    send_frame(wrap('\x0A', wrap('\x32', deliver)));
+    bus::v1::Batch good;
+    auto* d = good.add_items()->mutable_deliver();
+    d->mutable_message()->set_topic("events.a");
+    d->add_subscription_ids(1);
+    send_frame(good.SerializeAsString());
+
+    ClientStats stats;
+    for (int i = 0; i < 200 && stats.received < 1; ++i) {
+        spin(5ms);
+        stats = (*c)->stats();
+    }
+    EXPECT_EQ(stats.received_malformed, 1u);
+    EXPECT_EQ(stats.received, 1u);  // the good one after it
+    EXPECT_EQ((*c)->state(), ConnectionState::Connected);
+    ::close(sv[0]);
 }
 
 }  // namespace
