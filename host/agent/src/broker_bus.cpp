@@ -100,6 +100,8 @@ class BrokerBus final : public BusPort {
         p.plugin_name = identity.plugin_name;
         p.publish_grants = identity.publish_grants;
         p.config = identity.config;
+        p.rpc_serve_grants = identity.rpc_serve_grants;
+        p.rpc_call_grants = identity.rpc_call_grants;
         auto id = broker_->adopt(std::move(socket), std::move(p));
         if (!id) return fail(id.error().message);
         adopted_[*id] = std::move(events);

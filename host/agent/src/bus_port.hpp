@@ -26,6 +26,8 @@ struct CollectorIdentity {
     std::string plugin_name;  // "procmond"
     std::vector<std::string> publish_grants;
     std::map<std::string, std::string> config;  // flattened, sent in Welcome.config
+    std::vector<std::string> rpc_serve_grants;  // exact targets it may serve (its own)
+    std::vector<std::string> rpc_call_grants;   // targets it may call (none by default)
 };
 
 struct CollectorSessionEvents {

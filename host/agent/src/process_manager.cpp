@@ -222,6 +222,9 @@ struct ProcessManager::Impl : std::enable_shared_from_this<ProcessManager::Impl>
         identity.publish_grants.push_back("control.health.heartbeat");
         identity.publish_grants.push_back("control.health.diagnostics");
         identity.config = grant->config;
+        // The launcher serves its instance's target and calls nothing; a plugin speaking on the
+        // session itself can do no more (docs/eventbus.md, "RPC grants").
+        identity.rpc_serve_grants = {"control.collector." + inst->plugin + "." + inst->id};
         std::weak_ptr<Instance> weak = inst;
         CollectorSessionEvents events;
         events.on_hello = [this, self, weak, gen](const daemoneye::bus::v1::Hello& hello) {

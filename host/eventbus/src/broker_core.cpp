@@ -338,6 +338,10 @@ Result<bus::v1::Welcome, bus::v1::Error> BrokerCore::admit(Session& s,
                               p.instance_id + "' runs plugin '" + p.plugin_name + "'");
         }
         grants = p.publish_grants;
+        s.rpc_acl = RpcAcl(p.rpc_serve_grants, p.rpc_call_grants);
+        for (const auto& bad : s.rpc_acl.rejected_grants()) {
+            spdlog::warn("eventbus: {}: ignoring invalid RPC grant '{}'", s.describe(), bad);
+        }
     } else if (s.transport() == Session::Transport::InProcess) {
         grants = {"#"};
     } else if (options.authorize) {
@@ -396,10 +400,12 @@ void BrokerCore::handle_subscribe(Session& s, const bus::v1::Subscribe& sub) {
                        "invalid pattern '" + sub.pattern() + "': " + v.error().message, id);
         return;
     }
-    if (auto ok = check_subscribe_pattern(sub.pattern(), s.id()); !ok) {
+    auto allowed = check_subscribe_pattern(sub.pattern(), s.id());
+    if (allowed && sub.rpc_server()) allowed = s.rpc_acl.check_serve(sub.pattern());
+    if (!allowed) {
         ++counters.denials;
         ++s.denied;
-        protocol_error(s, bus::v1::ERROR_CODE_DENIED, ok.error().message, id);
+        protocol_error(s, bus::v1::ERROR_CODE_DENIED, allowed.error().message, id);
         return;
     }
     if (s.subscriptions.contains(id)) {
@@ -751,6 +757,15 @@ void BrokerCore::handle_rpc_request(Session& s, const RpcRequestIn& in) {
             answer_rpc(
                 s, in, rpc::v1::ERROR_CODE_INVALID_OPERATION,
                 "invalid RPC target '" + std::string(head.target) + "': " + v.error().message);
+            return;
+        }
+    }
+    if (s.rpc_acl.restricted()) {
+        if (auto ok = s.rpc_acl.check_call(head.target); !ok) {
+            ++counters.denials;
+            ++s.denied;
+            spdlog::warn("eventbus: {}: {}", s.describe(), ok.error().message);
+            answer_rpc(s, in, rpc::v1::ERROR_CODE_DENIED, ok.error().message);
             return;
         }
     }

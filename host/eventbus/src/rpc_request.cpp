@@ -34,6 +34,8 @@ const char* to_string(rpcv1::ErrorCode code) {
             return "CommunicationError";
         case rpcv1::ERROR_CODE_OVERLOADED:
             return "Overloaded";
+        case rpcv1::ERROR_CODE_DENIED:
+            return "Denied";
         default:
             return "Unspecified";
     }

@@ -270,6 +270,53 @@ TEST_F(LocalBus, AdoptedCollectorGetsItsGrantsAndConfigAndMustMatch) {
         << impostor.error().message;
 }
 
+// A plugin runs inside its launcher and can speak on the session itself: the broker lets an
+// adopted collector serve only its own target and call only what it was granted.
+TEST_F(LocalBus, AnAdoptedCollectorServesOnlyItsOwnTargetAndCallsOnlyWhatIsGranted) {
+    auto& agent = client("agent");
+    ASSERT_TRUE(run(agent.serve(
+        "control.agent",
+        [](rpcv1::RpcRequest) -> asio::awaitable<rpcv1::RpcResponse> { co_return rpc_ok(); })));
+    int sv[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    PresetIdentity id{"netmond-0", "netmond", {"events.network.#"}, {}};
+    id.rpc_serve_grants = {"control.collector.netmond.netmond-0"};
+    ASSERT_TRUE(broker_->adopt(sv[0], id));
+    ClientOptions o;
+    o.role = bus::v1::ROLE_COLLECTOR;
+    o.instance_id = "netmond-0";
+    o.client_name = "netmond";
+    bus::v1::PluginManifest manifest;
+    manifest.set_name("netmond");
+    o.manifest = manifest;
+    auto c = run(BusClient::connect_fd(io_.get_executor(), sv[1], o));
+    ASSERT_TRUE(c) << c.error().message;
+    BusClient& collector = **c;
+    auto handler = [](rpcv1::RpcRequest) -> asio::awaitable<rpcv1::RpcResponse> {
+        co_return rpc_ok();
+    };
+
+    EXPECT_TRUE(run(collector.serve("control.collector.netmond.netmond-0", handler)));
+    const auto denials_before = broker_->metrics().denials;
+    for (const char* other :
+         {"control.collector.procmond.procmond-0", "control.collector.#", "control.agent"}) {
+        auto r = run(collector.serve(other, handler));
+        ASSERT_FALSE(r) << other;
+        EXPECT_NE(r.error().message.find("denied"), std::string::npos) << r.error().message;
+    }
+    auto call = run(collector.call(RpcRequest::health_check("netmond", "control.agent", 2s), 2s));
+    ASSERT_FALSE(call);
+    EXPECT_EQ(call.error().code, rpcv1::ERROR_CODE_DENIED) << call.error().message;
+    EXPECT_NE(call.error().message.find("may call no RPC target"), std::string::npos)
+        << call.error().message;
+    EXPECT_EQ(broker_->metrics().denials - denials_before, 4u);
+
+    // The agent still reaches the collector's own target, and serves its own.
+    auto ok = run(agent.call(
+        RpcRequest::health_check("agent", "control.collector.netmond.netmond-0", 2s), 2s));
+    EXPECT_TRUE(ok) << ok.error().message;
+}
+
 // The broker checks every publish whole, so a delivery that does not parse can only come from a
 // broken or foreign broker; the client drops it, counts it and carries on.
 TEST_F(LocalBus, ASocketClientCountsADeliveryThatDoesNotParseAndCarriesOn) {

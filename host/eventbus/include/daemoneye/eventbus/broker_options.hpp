@@ -81,6 +81,12 @@ struct PresetIdentity {
     std::string plugin_name;
     std::vector<std::string> publish_grants;    // e.g. {"events.process.#"}
     std::map<std::string, std::string> config;  // flattened: "paths.0", "scan_interval_ms"
+    // RPC: an adopted collector serves only the exact targets these patterns match (its own,
+    // control.collector.<plugin>.<instance>) and calls only targets they match; empty: none.
+    // (A plugin runs inside the launcher and can speak on its session: without these it could
+    // serve another collector's target, or stop it.) Other sessions are not restricted.
+    std::vector<std::string> rpc_serve_grants;
+    std::vector<std::string> rpc_call_grants;
 };
 
 }  // namespace daemoneye::eventbus
