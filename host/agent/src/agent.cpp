@@ -276,6 +276,7 @@ std::map<std::string, double> Agent::metrics() const {
     m["collector_restarts_total"] = static_cast<double>(ps.restarts);
     m["collector_failures_total"] = static_cast<double>(ps.failed);
     m["collector_spawn_errors_total"] = static_cast<double>(ps.spawn_errors);
+    m["collector_heartbeats_refused_total"] = static_cast<double>(ps.heartbeats_refused);
     for (const auto& ci : pm_->list()) {
         const std::string l = "{instance=\"" + ci.instance() + "\"}";
         m["collector_up" + l] = (ci.state() == "Running" || ci.state() == "Degraded") ? 1 : 0;

@@ -92,8 +92,9 @@ class BrokerBus final : public BusPort {
 
     bool accepting() const override { return listening_; }
 
-    Status adopt(asio::local::stream_protocol::socket socket, CollectorIdentity identity,
-                 CollectorSessionEvents events) override {
+    Result<std::uint64_t> adopt(asio::local::stream_protocol::socket socket,
+                                CollectorIdentity identity,
+                                CollectorSessionEvents events) override {
         if (!broker_) return fail(why_unavailable());
         eb::PresetIdentity p;
         p.instance_id = identity.instance_id;
@@ -105,7 +106,7 @@ class BrokerBus final : public BusPort {
         auto id = broker_->adopt(std::move(socket), std::move(p));
         if (!id) return fail(id.error().message);
         adopted_[*id] = std::move(events);
-        return {};
+        return *id;
     }
 
     asio::awaitable<Result<std::uint64_t>> subscribe(std::string pattern,

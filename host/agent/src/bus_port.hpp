@@ -55,9 +55,11 @@ class BusPort {
     virtual void stop() = 0;
     virtual bool accepting() const = 0;
 
-    // Hands the broker its end of a collector's socketpair.
-    virtual Status adopt(boost::asio::local::stream_protocol::socket socket,
-                         CollectorIdentity identity, CollectorSessionEvents events) = 0;
+    // Hands the broker its end of a collector's socketpair. Returns the session id the broker
+    // stamps on everything that collector publishes (Message.source_session).
+    virtual Result<std::uint64_t> adopt(boost::asio::local::stream_protocol::socket socket,
+                                        CollectorIdentity identity,
+                                        CollectorSessionEvents events) = 0;
 
     // In-process client (same semantics as a remote client, no serialisation).
     virtual boost::asio::awaitable<Result<std::uint64_t>> subscribe(std::string pattern,

@@ -79,6 +79,7 @@ struct Instance {
     std::string last_exit;
     std::string pending_exit_reason;  // why *we* killed it (missed heartbeats, startup timeout)
     std::string session_close_reason;
+    std::uint64_t session_id = 0;   // the bus session of the current spawn (Message.source_session)
     bool stop_requested = false;    // the next exit is expected (stop, or a kill we did)
     bool operator_stopped = false;  // a stop was asked for: no automatic restart
     bool hello_seen = false;
@@ -241,12 +242,14 @@ struct ProcessManager::Impl : std::enable_shared_from_this<ProcessManager::Impl>
             if (!i || i->generation != gen) return;
             i->session_close_reason = reason;
         };
-        if (auto s = bus.adopt(std::move(ours), identity, std::move(events)); !s) {
+        auto session = bus.adopt(std::move(ours), identity, std::move(events));
+        if (!session) {
             ::close(sv[1]);
-            inst->last_exit = "broker refused the session: " + s.error().message;
+            inst->last_exit = "broker refused the session: " + session.error().message;
             set_state(*inst, CollectorState::Failed);
             co_return fail(inst->last_exit);
         }
+        inst->session_id = *session;
 
         SpawnOptions opts;
         opts.argv = launcher_argv(*inst, spec, *grant);
@@ -464,6 +467,19 @@ struct ProcessManager::Impl : std::enable_shared_from_this<ProcessManager::Impl>
         if (m.payload_type() != hb.GetTypeName() || !hb.ParseFromString(m.payload())) return;
         auto inst = find_instance(hb.instance_id());
         if (!inst) return;
+        // Every collector may publish heartbeats: only the instance's own session speaks for it
+        // (the broker stamps source_session; a plugin cannot forge it), or one plugin could keep
+        // another, hung one looking alive.
+        if (m.source_session() != inst->session_id) {
+            const auto n = ++stats.heartbeats_refused;
+            if ((n & (n - 1)) == 0) {
+                spdlog::warn(
+                    "collector {}: heartbeat from bus session {} refused: its session is "
+                    "{} ({} refused so far)",
+                    inst->id, m.source_session(), inst->session_id, n);
+            }
+            return;
+        }
         inst->heartbeat = hb;
         inst->last_heartbeat = Clock::now();
         if (inst->state == CollectorState::Starting && inst->hello_seen &&

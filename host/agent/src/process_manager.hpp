@@ -40,6 +40,8 @@ struct ProcessManagerStats {
     std::uint64_t restarts = 0;
     std::uint64_t failed = 0;
     std::uint64_t spawn_errors = 0;
+    // Heartbeats naming an instance but published by another session (dropped).
+    std::uint64_t heartbeats_refused = 0;
 };
 
 class ProcessManager {

@@ -3,8 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
 
 #include "agent_harness.hpp"
+#include "daemoneye/bus/v1/bus.pb.h"
+#include "daemoneye/eventbus/bus_client.hpp"
 
 using namespace daemoneye::agent::testing;
 
@@ -160,6 +165,58 @@ TEST(AgentIntegration, KilledLauncherIsRestartedWithBackoffThenFailed) {
     EXPECT_TRUE(contains(a.log(), "restart 1 of 2 in 1 s")) << a.log();
     EXPECT_TRUE(contains(a.log(), "restart 2 of 2 in 2 s")) << a.log();
     EXPECT_EQ(a.cli({"health-check"}).exit_code, 1);
+}
+
+// Every collector may publish on control.health.heartbeat, so a heartbeat counts only when it
+// comes from the instance's own bus session (the broker stamps source_session). Here a socket
+// client forges one for a running collector: refused, counted, logged; the collector's own
+// heartbeats keep it Running.
+TEST(AgentIntegration, AHeartbeatFromAnotherSessionIsRefusedAndCounted) {
+    namespace eb = daemoneye::eventbus;
+    TempAgent a;
+    a.add_plugin("de_test_good.so");
+    a.write_config(std::string(kFastRestarts) + "collectors:\n  good: {enabled: true}\n");
+    a.start();
+    ASSERT_TRUE(a.wait_ready()) << a.log();
+    ASSERT_TRUE(wait_until([&] { return a.state_of("good") == "Running"; }, 120s)) << a.log();
+
+    boost::asio::io_context io;
+    eb::ClientOptions o;
+    o.client_name = "forger";
+    o.socket_path = a.bus_socket().string();
+    o.reconnect.enabled = false;
+    std::string outcome;
+    boost::asio::co_spawn(
+        io,
+        [&]() -> boost::asio::awaitable<void> {
+            auto op = eb::BusClient::connect(io.get_executor(), o);
+            auto c = co_await std::move(op);
+            if (!c) {
+                outcome = "connect: " + c.error().message;
+                co_return;
+            }
+            daemoneye::bus::v1::CollectorHeartbeat hb;
+            hb.set_instance_id("good-0");
+            hb.set_plugin("good");
+            hb.set_state("running");
+            auto r = (*c)->publish("control.health.heartbeat", hb);
+            outcome = r ? "sent" : "publish: " + r.error().message;
+            co_await (*c)->flush();
+            (*c)->close();
+        },
+        boost::asio::detached);
+    io.run_for(30s);
+    ASSERT_EQ(outcome, "sent");
+
+    EXPECT_TRUE(wait_until(
+        [&] {
+            return contains(a.cli({"metrics", "--prometheus"}).out,
+                            "daemoneye_collector_heartbeats_refused_total 1");
+        },
+        30s))
+        << a.cli({"metrics", "--prometheus"}).out;
+    EXPECT_TRUE(contains(a.log(), "collector good-0: heartbeat from bus session")) << a.log();
+    EXPECT_EQ(a.state_of("good"), "Running");
 }
 
 TEST(AgentIntegration, DropInPluginIsRegisteredAndStarted) {
