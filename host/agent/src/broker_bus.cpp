@@ -37,6 +37,7 @@ class BrokerBus final : public BusPort {
         o.max_subscribers = config_.broker.max_subscribers;
         o.message_buffer_size = config_.broker.message_buffer_size;
         o.max_connections = config_.broker.max_connections;
+        o.max_collector_subscriptions = config_.broker.max_subscriptions_per_collector;
         o.max_frame_bytes = config_.ipc.max_frame_bytes;
         o.crc32_variant = config_.ipc.crc32_variant;
         o.read_timeout = std::chrono::milliseconds(config_.ipc.read_timeout_ms);

@@ -298,6 +298,7 @@ void parse_document(const YAML::Node& root, Config& config, Errors& errors) {
         r.uint("message_buffer_size", b.message_buffer_size, 1, 10'000'000);
         r.boolean("enable_metrics", b.enable_metrics);
         r.uint("max_connections", b.max_connections, 1, 65536);
+        r.uint("max_subscriptions_per_collector", b.max_subscriptions_per_collector, 1, 1'000'000);
         r.finish();
     }
     if (const YAML::Node* n = top.get("rpc")) {

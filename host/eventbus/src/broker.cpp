@@ -18,6 +18,9 @@ Result<std::unique_ptr<Broker>, BusError> Broker::create(Executor executor, Brok
     };
     if (options.message_buffer_size == 0) return invalid("broker.message_buffer_size must be > 0");
     if (options.max_subscribers == 0) return invalid("broker.max_subscribers must be > 0");
+    if (options.max_collector_subscriptions == 0) {
+        return invalid("broker.max_subscriptions_per_collector must be > 0");
+    }
     if (options.max_frame_bytes < std::size_t{16} << 10) {
         return invalid("max_frame_bytes must be at least 16384 (got " +
                        std::to_string(options.max_frame_bytes) + ")");

@@ -415,6 +415,15 @@ void BrokerCore::handle_subscribe(Session& s, const bus::v1::Subscribe& sub) {
                        id);
         return;
     }
+    if (s.preset && s.subscriptions.size() >= options.max_collector_subscriptions) {
+        protocol_error(s, bus::v1::ERROR_CODE_LIMIT,
+                       "subscription '" + sub.pattern() +
+                           "' refused: a collector session may hold " +
+                           std::to_string(options.max_collector_subscriptions) +
+                           " subscriptions (broker.max_subscriptions_per_collector)",
+                       id);
+        return;
+    }
     if (subscriptions_ >= options.max_subscribers) {
         protocol_error(s, bus::v1::ERROR_CODE_LIMIT,
                        "subscription '" + sub.pattern() + "' refused: broker.max_subscribers (" +

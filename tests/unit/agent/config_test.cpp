@@ -39,6 +39,7 @@ TEST(Config, EmptyFileGivesSeedDefaults) {
     const Config& c = *r;
     EXPECT_EQ(c.broker.startup_timeout_seconds, 30u);
     EXPECT_EQ(c.broker.max_subscribers, 100u);
+    EXPECT_EQ(c.broker.max_subscriptions_per_collector, 8u);
     EXPECT_EQ(c.broker.message_buffer_size, 10000u);
     EXPECT_TRUE(c.broker.enable_metrics);
     EXPECT_EQ(c.rpc.default_timeout_seconds, 30u);
@@ -105,7 +106,7 @@ TEST(Config, RuntimeDirFromFileDrivesDerivedPaths) {
 TEST(Config, EverySectionIsRead) {
     const std::string yaml = R"(
 agent: {id: a1, runtime_dir: /r, state_dir: /s}
-broker: {socket_path: /r/b.sock, startup_timeout_seconds: 7, max_subscribers: 5,
+broker: {socket_path: /r/b.sock, startup_timeout_seconds: 7, max_subscribers: 5, max_subscriptions_per_collector: 2,
          message_buffer_size: 9, enable_metrics: false, max_connections: 3}
 rpc: {default_timeout_seconds: 2, health_check_interval_seconds: 3,
       enable_correlation_tracking: no, max_pending_requests: 4}
@@ -135,6 +136,7 @@ logging: {level: debug, format: json, file: /l/agent.log}
     EXPECT_EQ(c.broker.startup_timeout_seconds, 7u);
     EXPECT_FALSE(c.broker.enable_metrics);
     EXPECT_EQ(c.broker.max_connections, 3u);
+    EXPECT_EQ(c.broker.max_subscriptions_per_collector, 2u);
     EXPECT_FALSE(c.rpc.enable_correlation_tracking);
     EXPECT_EQ(c.rpc.max_pending_requests, 4u);
     EXPECT_EQ(c.process_manager.restart_backoff_seconds, 0u);

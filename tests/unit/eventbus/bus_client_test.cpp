@@ -317,6 +317,39 @@ TEST_F(LocalBus, AnAdoptedCollectorServesOnlyItsOwnTargetAndCallsOnlyWhatIsGrant
     EXPECT_TRUE(ok) << ok.error().message;
 }
 
+// max_subscribers is shared by all sessions: one collector session (a plugin writing to it) may
+// take only max_subscriptions_per_collector of it.
+TEST_F(LocalBus, ACollectorCannotUseUpTheBrokersSubscriptions) {
+    broker_->stop();
+    BrokerOptions bo;
+    bo.max_subscribers = 8;
+    bo.max_collector_subscriptions = 2;
+    broker_ = Broker::create(io_.get_executor(), bo).value();
+    int sv[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    ASSERT_TRUE(broker_->adopt(sv[0], PresetIdentity{"fsmond-0", "fsmond", {}, {}}));
+    ClientOptions o;
+    o.role = bus::v1::ROLE_COLLECTOR;
+    o.instance_id = "fsmond-0";
+    o.client_name = "fsmond";
+    bus::v1::PluginManifest manifest;
+    manifest.set_name("fsmond");
+    o.manifest = manifest;
+    auto c = run(BusClient::connect_fd(io_.get_executor(), sv[1], o));
+    ASSERT_TRUE(c) << c.error().message;
+    auto ignore = [](const MessageView&) {};
+    EXPECT_TRUE(run((*c)->subscribe("events.#", ignore)));
+    EXPECT_TRUE(run((*c)->subscribe("control.#", ignore)));
+    auto third = run((*c)->subscribe("#", ignore));
+    ASSERT_FALSE(third);
+    EXPECT_NE(third.error().message.find("a collector session may hold 2 subscriptions"),
+              std::string::npos)
+        << third.error().message;
+    // Everyone else still has the rest.
+    auto& agent = client("agent");
+    for (int i = 0; i < 6; ++i) EXPECT_TRUE(run(agent.subscribe("events.x", ignore))) << i;
+}
+
 // The broker checks every publish whole, so a delivery that does not parse can only come from a
 // broken or foreign broker; the client drops it, counts it and carries on.
 TEST_F(LocalBus, ASocketClientCountsADeliveryThatDoesNotParseAndCarriesOn) {

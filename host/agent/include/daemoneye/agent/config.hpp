@@ -28,6 +28,7 @@ struct BrokerConfig {
     std::uint32_t message_buffer_size = 10000;
     bool enable_metrics = true;
     std::uint32_t max_connections = 64;
+    std::uint32_t max_subscriptions_per_collector = 8;
 };
 
 struct RpcConfig {

@@ -36,6 +36,10 @@ struct BrokerOptions {
     // broker.max_subscribers: subscriptions (pub/sub and RPC serving) held by all sessions
     // together; the next Subscribe gets ERROR_CODE_LIMIT.
     std::size_t max_subscribers = 100;
+    // broker.max_subscriptions_per_collector: subscriptions one adopted collector session may
+    // hold (its launcher needs one, to serve its RPC target), so a plugin writing to its session
+    // cannot use up max_subscribers for everyone else. The next Subscribe gets ERROR_CODE_LIMIT.
+    std::size_t max_collector_subscriptions = 8;
     // broker.message_buffer_size: deliveries queued per session before that session's copies
     // are dropped (and counted per subscription).
     std::size_t message_buffer_size = 10000;
