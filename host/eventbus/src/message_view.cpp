@@ -23,12 +23,7 @@ class MessageReader {
     // The nested CorrelationMetadata: id and sequence are kept, the rest only checked.
     bool correlation(std::span<const std::uint8_t> bytes, std::string_view& id,
                      std::uint64_t& sequence) {
-        Reader r(bytes);
-        while (!r.done()) {
-            const auto* at = r.position();
-            std::uint32_t f = 0;
-            WireType wt{};
-            if (!r.key(f, wt)) return bad(at, "correlation: bad field key");
+        return fields(bytes, "correlation", [&](Reader& r, std::uint32_t f, WireType wt, auto at) {
             std::span<const std::uint8_t> s;
             switch (f) {
                 case 1:  // correlation_id
@@ -37,41 +32,32 @@ class MessageReader {
                 case 5:  // workflow_stage
                     if (!string(r, wt, s, at, "correlation: string field")) return false;
                     if (f == 1) id = as_string(s);
-                    break;
+                    return true;
                 case field::kCorrSequence:
-                    if (wt != kVarint || !r.varint(sequence)) {
-                        return bad(at,
-                                   "correlation: sequence_number is not a varint or is truncated");
-                    }
-                    break;
+                    return (wt == kVarint && r.varint(sequence)) ||
+                           bad(at, "correlation: sequence_number is not a varint or is truncated");
                 case 6:  // tags, map<string, string>: each entry a message of key 1, value 2
-                    if (wt != kLen || !r.bytes(s) || !tag_entry(s)) {
-                        return why_.empty() ? bad(at, "correlation: malformed tags entry") : false;
+                    if (wt != kLen || !r.bytes(s)) {
+                        return bad(at, "correlation: malformed tags entry");
                     }
-                    break;
+                    return fields(s, "correlation tag",
+                                  [&](Reader& e, std::uint32_t ef, WireType ewt, auto eat) {
+                                      std::span<const std::uint8_t> text;
+                                      if (ef != 1 && ef != 2) return false;  // skipped
+                                      return string(e, ewt, text, eat, "correlation tag");
+                                  });
                 default:
-                    if (!r.skip(wt)) return bad(at, "correlation: truncated field");
+                    return false;  // not a field this reader checks: fields() skips it
             }
-        }
-        return true;
+        });
     }
 
     bool timestamp(std::span<const std::uint8_t> bytes, std::uint64_t& nanos) {
-        Reader r(bytes);
-        while (!r.done()) {
-            const auto* at = r.position();
-            std::uint32_t f = 0;
-            WireType wt{};
-            if (!r.key(f, wt)) return bad(at, "timestamp: bad field key");
-            if (f == field::kTimestampNanos) {
-                if (wt != kVarint || !r.varint(nanos)) {
-                    return bad(at, "timestamp: unix_nanos is not a varint or is truncated");
-                }
-            } else if (!r.skip(wt)) {
-                return bad(at, "timestamp: truncated field");
-            }
-        }
-        return true;
+        return fields(bytes, "timestamp", [&](Reader& r, std::uint32_t f, WireType wt, auto at) {
+            if (f != field::kTimestampNanos) return false;
+            return (wt == kVarint && r.varint(nanos)) ||
+                   bad(at, "timestamp: unix_nanos is not a varint or is truncated");
+        });
     }
 
     // A length-delimited UTF-8 string field whose key has just been read.
@@ -100,19 +86,20 @@ class MessageReader {
     std::string& why() { return why_; }
 
   private:
-    bool tag_entry(std::span<const std::uint8_t> bytes) {
+    // Walks one nested message's fields. on_field(reader, field, wire type, start) reads a field
+    // it knows and returns true, or returns false with nothing read for one to skip; a problem is
+    // reported through bad() (then why_ is set and the walk stops).
+    template <class OnField>
+    bool fields(std::span<const std::uint8_t> bytes, const char* context, OnField on_field) {
         Reader r(bytes);
         while (!r.done()) {
-            const auto* at = r.position();
+            const std::uint8_t* at = r.position();
             std::uint32_t f = 0;
             WireType wt{};
-            if (!r.key(f, wt)) return bad(at, "correlation tag: bad field key");
-            std::span<const std::uint8_t> s;
-            if (f == 1 || f == 2) {
-                if (!string(r, wt, s, at, "correlation tag")) return false;
-            } else if (!r.skip(wt)) {
-                return bad(at, "correlation tag: truncated field");
-            }
+            if (!r.key(f, wt)) return bad(at, context, ": bad field key");
+            if (on_field(r, f, wt, at)) continue;
+            if (!why_.empty()) return false;
+            if (!r.skip(wt)) return bad(at, context, ": truncated field");
         }
         return true;
     }

@@ -31,6 +31,18 @@ bool contains(const std::string& haystack, const std::string& needle) {
     return haystack.find(needle) != std::string::npos;
 }
 
+// The agent with the test collector "good" enabled, ready and Running.
+::testing::AssertionResult started_with_good_running(TempAgent& a) {
+    a.add_plugin("de_test_good.so");
+    a.write_config(std::string(kFastRestarts) + "collectors:\n  good: {enabled: true}\n");
+    a.start();
+    if (!a.wait_ready()) return ::testing::AssertionFailure() << "not ready:\n" << a.log();
+    if (!wait_until([&] { return a.state_of("good") == "Running"; }, 120s)) {
+        return ::testing::AssertionFailure() << "good not Running:\n" << a.log();
+    }
+    return ::testing::AssertionSuccess();
+}
+
 }  // namespace
 
 TEST(AgentIntegration, ConfigErrorsNameFileLineAndKeyAndTheAgentDoesNotStart) {
@@ -174,11 +186,7 @@ TEST(AgentIntegration, KilledLauncherIsRestartedWithBackoffThenFailed) {
 TEST(AgentIntegration, AHeartbeatFromAnotherSessionIsRefusedAndCounted) {
     namespace eb = daemoneye::eventbus;
     TempAgent a;
-    a.add_plugin("de_test_good.so");
-    a.write_config(std::string(kFastRestarts) + "collectors:\n  good: {enabled: true}\n");
-    a.start();
-    ASSERT_TRUE(a.wait_ready()) << a.log();
-    ASSERT_TRUE(wait_until([&] { return a.state_of("good") == "Running"; }, 120s)) << a.log();
+    ASSERT_TRUE(started_with_good_running(a));
 
     boost::asio::io_context io;
     eb::ClientOptions o;
@@ -282,11 +290,7 @@ TEST(AgentIntegration, WorldWritableAndDuplicatePluginsAreRefusedWithTheirReason
 
 TEST(AgentIntegration, SigtermStopsEveryCollectorAndRemovesSockets) {
     TempAgent a;
-    a.add_plugin("de_test_good.so");
-    a.write_config(std::string(kFastRestarts) + "collectors:\n  good: {enabled: true}\n");
-    a.start();
-    ASSERT_TRUE(a.wait_ready()) << a.log();
-    ASSERT_TRUE(wait_until([&] { return a.state_of("good") == "Running"; }, 120s)) << a.log();
+    ASSERT_TRUE(started_with_good_running(a));
     const pid_t launcher = a.pid_of("good");
     ASSERT_GT(launcher, 0);
     EXPECT_TRUE(fs::exists(a.socket()));

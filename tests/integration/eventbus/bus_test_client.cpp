@@ -368,6 +368,21 @@ void read_replies(int fd, int timeout_ms, std::size_t want_errors, bool want_hea
     say("TIMEOUT");
 }
 
+// Hello, then a Publish of `message` exactly as given (under 128 bytes), then a Heartbeat: prints
+// the Error the publish gets and the echo that proves the session carried on.
+void publish_raw(int fd, const Args& a, const std::string& message) {
+    auto wrap = [](char key, const std::string& body) {
+        return std::string(1, key) + static_cast<char>(body.size()) + body;  // one-byte length
+    };
+    bus::Batch hb;
+    hb.add_items()->mutable_heartbeat()->set_sequence(7);
+    send_all(fd, frame_of(hello_batch()));
+    // Batch.items(1) { Envelope.publish(5) { Publish.message(1) } }
+    send_all(fd, frame_of_bytes(wrap('\x0A', wrap('\x2A', wrap('\x0A', message)))));
+    send_all(fd, frame_of(hb));
+    read_replies(fd, a.timeout_ms, 1, true);
+}
+
 int run_raw(const Args& a) {
     const int fd = raw_connect(a.socket);
     const std::string c = a.raw_case;
@@ -457,33 +472,16 @@ int run_raw(const Args& a) {
         bus::Message m;
         m.set_topic("events.test.spoof");
         const std::string forged = "control.forged";
-        std::string msg = m.SerializeAsString() + std::string("\x8A\x80\x80\x80\x10", 5) +
-                          static_cast<char>(forged.size()) + forged;
-        auto wrap = [](char tag, const std::string& body) {
-            return std::string(1, tag) + static_cast<char>(body.size()) + body;  // < 128 bytes
-        };
-        bus::Batch hb;
-        hb.add_items()->mutable_heartbeat()->set_sequence(7);
-        send_all(fd, frame_of(hello_batch()));
-        send_all(fd, frame_of_bytes(wrap('\x0A', wrap('\x2A', wrap('\x0A', msg)))));
-        send_all(fd, frame_of(hb));
-        read_replies(fd, a.timeout_ms, 1, true);
+        publish_raw(fd, a,
+                    m.SerializeAsString() + std::string("\x8A\x80\x80\x80\x10", 5) +
+                        static_cast<char>(forged.size()) + forged);
     } else if (c == "malformed-inside") {
         // A well-formed top level whose correlation tag is not UTF-8: protobuf subscribers could
         // not parse it, so the broker must refuse it rather than forward it.
         bus::Message m;
         m.set_topic("events.test.inside");
-        const std::string msg =
-            m.SerializeAsString() + std::string("\x32\x06\x32\x04\x0A\x02\xC3\x28", 8);
-        auto wrap = [](char tag, const std::string& body) {
-            return std::string(1, tag) + static_cast<char>(body.size()) + body;  // < 128 bytes
-        };
-        bus::Batch hb;
-        hb.add_items()->mutable_heartbeat()->set_sequence(7);
-        send_all(fd, frame_of(hello_batch()));
-        send_all(fd, frame_of_bytes(wrap('\x0A', wrap('\x2A', wrap('\x0A', msg)))));
-        send_all(fd, frame_of(hb));
-        read_replies(fd, a.timeout_ms, 1, true);
+        publish_raw(fd, a,
+                    m.SerializeAsString() + std::string("\x32\x06\x32\x04\x0A\x02\xC3\x28", 8));
     } else if (c == "duplicate-correlation") {
         bus::Batch b;
         for (int i = 0; i < 2; ++i) {

@@ -41,6 +41,20 @@ class LocalBus : public ::testing::Test {
         clients_.push_back(BusClient::connect_local(*broker_, o).value());
         return *clients_.back();
     }
+    // A collector session as the agent makes one for a launcher: `id` adopted on one end of a
+    // socketpair, a client saying Hello as `hello_instance` (default: id's) on the other.
+    Result<std::unique_ptr<BusClient>, BusError> adopted_collector(
+        const PresetIdentity& id, std::string hello_instance = {}) {
+        int sv[2];
+        EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+        EXPECT_TRUE(broker_->adopt(sv[0], id));
+        ClientOptions o;
+        o.role = bus::v1::ROLE_COLLECTOR;
+        o.instance_id = hello_instance.empty() ? id.instance_id : hello_instance;
+        o.client_name = id.plugin_name;
+        o.manifest.emplace().set_name(id.plugin_name);
+        return run(BusClient::connect_fd(io_.get_executor(), sv[1], o));
+    }
     // Runs `a` on the loop to completion (the loop keeps serving everything else meanwhile).
     template <class T>
     T run(asio::awaitable<T> a) {
@@ -229,22 +243,12 @@ TEST_F(LocalBus, HandlerExceptionBecomesExecutionError) {
 
 TEST_F(LocalBus, AdoptedCollectorGetsItsGrantsAndConfigAndMustMatch) {
     auto& agent = client("agent");
-    int sv[2];
-    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
     PresetIdentity id{
         "procmond-1", "procmond", {"events.process.#"}, {{"scan_interval_ms", "500"}}};
-    ASSERT_TRUE(broker_->adopt(sv[0], id));
     int received = 0;
     ASSERT_TRUE(run(agent.subscribe("events.#", [&](const MessageView&) { ++received; })));
 
-    ClientOptions o;
-    o.role = bus::v1::ROLE_COLLECTOR;
-    o.instance_id = "procmond-1";
-    o.client_name = "procmond";
-    bus::v1::PluginManifest manifest;
-    manifest.set_name("procmond");
-    o.manifest = manifest;
-    auto collector = run(BusClient::connect_fd(io_.get_executor(), sv[1], o));
+    auto collector = adopted_collector(id);
     ASSERT_TRUE(collector) << collector.error().message;
     EXPECT_EQ((*collector)->welcome().config().at("scan_interval_ms"), "500");
     EXPECT_EQ((*collector)->welcome().publish_grants(0), "events.process.#");
@@ -260,11 +264,7 @@ TEST_F(LocalBus, AdoptedCollectorGetsItsGrantsAndConfigAndMustMatch) {
     EXPECT_EQ(broker_->metrics().denials, 1u);
 
     // A Hello that does not match the preset identity is refused.
-    int sv2[2];
-    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv2), 0);
-    ASSERT_TRUE(broker_->adopt(sv2[0], id));
-    o.instance_id = "procmond-2";
-    auto impostor = run(BusClient::connect_fd(io_.get_executor(), sv2[1], o));
+    auto impostor = adopted_collector(id, "procmond-2");
     ASSERT_FALSE(impostor);
     EXPECT_NE(impostor.error().message.find("procmond-1"), std::string::npos)
         << impostor.error().message;
@@ -277,19 +277,9 @@ TEST_F(LocalBus, AnAdoptedCollectorServesOnlyItsOwnTargetAndCallsOnlyWhatIsGrant
     ASSERT_TRUE(run(agent.serve(
         "control.agent",
         [](rpcv1::RpcRequest) -> asio::awaitable<rpcv1::RpcResponse> { co_return rpc_ok(); })));
-    int sv[2];
-    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
     PresetIdentity id{"netmond-0", "netmond", {"events.network.#"}, {}};
     id.rpc_serve_grants = {"control.collector.netmond.netmond-0"};
-    ASSERT_TRUE(broker_->adopt(sv[0], id));
-    ClientOptions o;
-    o.role = bus::v1::ROLE_COLLECTOR;
-    o.instance_id = "netmond-0";
-    o.client_name = "netmond";
-    bus::v1::PluginManifest manifest;
-    manifest.set_name("netmond");
-    o.manifest = manifest;
-    auto c = run(BusClient::connect_fd(io_.get_executor(), sv[1], o));
+    auto c = adopted_collector(id);
     ASSERT_TRUE(c) << c.error().message;
     BusClient& collector = **c;
     auto handler = [](rpcv1::RpcRequest) -> asio::awaitable<rpcv1::RpcResponse> {
@@ -325,17 +315,7 @@ TEST_F(LocalBus, ACollectorCannotUseUpTheBrokersSubscriptions) {
     bo.max_subscribers = 8;
     bo.max_collector_subscriptions = 2;
     broker_ = Broker::create(io_.get_executor(), bo).value();
-    int sv[2];
-    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-    ASSERT_TRUE(broker_->adopt(sv[0], PresetIdentity{"fsmond-0", "fsmond", {}, {}}));
-    ClientOptions o;
-    o.role = bus::v1::ROLE_COLLECTOR;
-    o.instance_id = "fsmond-0";
-    o.client_name = "fsmond";
-    bus::v1::PluginManifest manifest;
-    manifest.set_name("fsmond");
-    o.manifest = manifest;
-    auto c = run(BusClient::connect_fd(io_.get_executor(), sv[1], o));
+    auto c = adopted_collector(PresetIdentity{"fsmond-0", "fsmond", {}, {}});
     ASSERT_TRUE(c) << c.error().message;
     auto ignore = [](const MessageView&) {};
     EXPECT_TRUE(run((*c)->subscribe("events.#", ignore)));
