@@ -319,8 +319,8 @@ void parse_document(const YAML::Node& root, Config& config, Errors& errors) {
         r.boolean("enable_auto_restart", p.enable_auto_restart);
         r.uint("max_restart_attempts", p.max_restart_attempts, 0, 1000);
         r.uint("restart_backoff_seconds", p.restart_backoff_seconds, 0, 3600);
-        r.uint("restart_window_seconds", p.restart_window_seconds, 1, 86400 * 7);
-        r.uint("stable_period_seconds", p.stable_period_seconds, 1, 86400 * 7);
+        r.uint("restart_window_seconds", p.restart_window_seconds, 1, std::uint64_t{86400} * 7);
+        r.uint("stable_period_seconds", p.stable_period_seconds, 1, std::uint64_t{86400} * 7);
         r.uint("heartbeat_timeout_seconds", p.heartbeat_timeout_seconds, 1, 3600);
         r.string("launcher_path", p.launcher_path, true);
         r.finish();

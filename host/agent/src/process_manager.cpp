@@ -334,7 +334,7 @@ struct ProcessManager::Impl : std::enable_shared_from_this<ProcessManager::Impl>
         inst->changed.notify();
     }
 
-    void schedule_restart(std::shared_ptr<Instance> inst) {
+    void schedule_restart(const std::shared_ptr<Instance>& inst) {
         if (!pm().enable_auto_restart || shutting_down) return;
         const auto now = Clock::now();
         while (!inst->restart_times.empty() &&
@@ -680,7 +680,7 @@ void ProcessManager::add_plugin(PluginSpec spec) {
         for (auto& i : impl_->instances[name]) any_running |= i->child != nullptr;
         if (any_running) {
             spdlog::info("plugin {}: library changed; restarting its collectors", name);
-            asio::co_spawn(impl_->io, restart(name), [name](std::exception_ptr, Status s) {
+            asio::co_spawn(impl_->io, restart(name), [name](const std::exception_ptr&, Status s) {
                 if (!s)
                     spdlog::error("plugin {}: restart after change failed: {}", name,
                                   s.error().message);
@@ -740,17 +740,18 @@ asio::awaitable<ProcessManager::StartSummary> ProcessManager::start_enabled() {
     progress->summary.enabled = names.size();
     progress->remaining = names.size();
     for (const auto& name : names) {
-        asio::co_spawn(impl->io, start(name), [name, progress](std::exception_ptr ep, Status s) {
-            if (ep || !s) {
-                const std::string why = ep ? "internal error" : s.error().message;
-                spdlog::error("collector {}: start failed: {}", name, why);
-                progress->summary.failed.push_back(name + ": " + why);
-            } else {
-                ++progress->summary.started;
-            }
-            --progress->remaining;
-            progress->done.notify();
-        });
+        asio::co_spawn(impl->io, start(name),
+                       [name, progress](const std::exception_ptr& ep, Status s) {
+                           if (ep || !s) {
+                               const std::string why = ep ? "internal error" : s.error().message;
+                               spdlog::error("collector {}: start failed: {}", name, why);
+                               progress->summary.failed.push_back(name + ": " + why);
+                           } else {
+                               ++progress->summary.started;
+                           }
+                           --progress->remaining;
+                           progress->done.notify();
+                       });
     }
     while (progress->remaining > 0) co_await progress->done.wait_until(Clock::now() + seconds(1));
     co_return progress->summary;
@@ -769,7 +770,7 @@ asio::awaitable<void> ProcessManager::shutdown() {
     auto done = std::make_shared<Notifier>();
     for (auto& inst : all) {
         asio::co_spawn(impl->io, impl->stop_instance(inst, false),
-                       [&remaining, done](std::exception_ptr, Status) {
+                       [&remaining, done](const std::exception_ptr&, const Status&) {
                            --remaining;
                            done->notify();
                        });
