@@ -338,9 +338,9 @@ Result<bus::v1::Welcome, bus::v1::Error> BrokerCore::admit(Session& s,
                               p.instance_id + "' runs plugin '" + p.plugin_name + "'");
         }
         grants = p.publish_grants;
-        s.rpc_acl = RpcAcl(p.rpc_serve_grants, p.rpc_call_grants);
-        for (const auto& bad : s.rpc_acl.rejected_grants()) {
-            spdlog::warn("eventbus: {}: ignoring invalid RPC grant '{}'", s.describe(), bad);
+        s.collector_acl = CollectorAcl(p);
+        for (const auto& bad : s.collector_acl.rejected_grants()) {
+            spdlog::warn("eventbus: {}: ignoring invalid grant '{}'", s.describe(), bad);
         }
     } else if (s.transport() == Session::Transport::InProcess) {
         grants = {"#"};
@@ -401,7 +401,10 @@ void BrokerCore::handle_subscribe(Session& s, const bus::v1::Subscribe& sub) {
         return;
     }
     auto allowed = check_subscribe_pattern(sub.pattern(), s.id());
-    if (allowed && sub.rpc_server()) allowed = s.rpc_acl.check_serve(sub.pattern());
+    if (allowed) {
+        allowed = sub.rpc_server() ? s.collector_acl.check_serve(sub.pattern())
+                                   : s.collector_acl.check_subscribe(sub.pattern());
+    }
     if (!allowed) {
         ++counters.denials;
         ++s.denied;
@@ -769,8 +772,8 @@ void BrokerCore::handle_rpc_request(Session& s, const RpcRequestIn& in) {
             return;
         }
     }
-    if (s.rpc_acl.restricted()) {
-        if (auto ok = s.rpc_acl.check_call(head.target); !ok) {
+    if (s.collector_acl.restricted()) {
+        if (auto ok = s.collector_acl.check_call(head.target); !ok) {
             ++counters.denials;
             ++s.denied;
             spdlog::warn("eventbus: {}: {}", s.describe(), ok.error().message);

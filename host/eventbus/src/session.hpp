@@ -18,7 +18,7 @@
 #include "message_buffer.hpp"
 #include "outbound_queue.hpp"
 #include "publish_acl.hpp"
-#include "rpc_acl.hpp"
+#include "collector_acl.hpp"
 #include "topic_sequencer.hpp"
 
 namespace daemoneye::eventbus {
@@ -101,7 +101,7 @@ class Session : public std::enable_shared_from_this<Session> {
     PeerCredentials peer;
     std::optional<PresetIdentity> preset;  // adopted sessions
     PublishAcl acl;
-    RpcAcl rpc_acl;  // restricted for adopted collectors only
+    CollectorAcl collector_acl;  // restricted for adopted collectors only
     TopicSequencer sequencer;
     std::string close_reason;
 

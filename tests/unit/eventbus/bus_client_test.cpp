@@ -271,7 +271,8 @@ TEST_F(LocalBus, AdoptedCollectorGetsItsGrantsAndConfigAndMustMatch) {
 }
 
 // A plugin runs inside its launcher and can speak on the session itself: the broker lets an
-// adopted collector serve only its own target and call only what it was granted.
+// adopted collector serve only its own target, and subscribe to and call only what it was
+// granted.
 TEST_F(LocalBus, AnAdoptedCollectorServesOnlyItsOwnTargetAndCallsOnlyWhatIsGranted) {
     auto& agent = client("agent");
     ASSERT_TRUE(run(agent.serve(
@@ -294,12 +295,16 @@ TEST_F(LocalBus, AnAdoptedCollectorServesOnlyItsOwnTargetAndCallsOnlyWhatIsGrant
         ASSERT_FALSE(r) << other;
         EXPECT_NE(r.error().message.find("denied"), std::string::npos) << r.error().message;
     }
+    auto sub = run(collector.subscribe("events.#", [](const MessageView&) {}));
+    ASSERT_FALSE(sub);
+    EXPECT_NE(sub.error().message.find("may subscribe to nothing"), std::string::npos)
+        << sub.error().message;
     auto call = run(collector.call(RpcRequest::health_check("netmond", "control.agent", 2s), 2s));
     ASSERT_FALSE(call);
     EXPECT_EQ(call.error().code, rpcv1::ERROR_CODE_DENIED) << call.error().message;
-    EXPECT_NE(call.error().message.find("may call no RPC target"), std::string::npos)
+    EXPECT_NE(call.error().message.find("may call nothing"), std::string::npos)
         << call.error().message;
-    EXPECT_EQ(broker_->metrics().denials - denials_before, 4u);
+    EXPECT_EQ(broker_->metrics().denials - denials_before, 5u);
 
     // The agent still reaches the collector's own target, and serves its own.
     auto ok = run(agent.call(
@@ -315,7 +320,9 @@ TEST_F(LocalBus, ACollectorCannotUseUpTheBrokersSubscriptions) {
     bo.max_subscribers = 8;
     bo.max_collector_subscriptions = 2;
     broker_ = Broker::create(io_.get_executor(), bo).value();
-    auto c = adopted_collector(PresetIdentity{"fsmond-0", "fsmond", {}, {}});
+    PresetIdentity id{"fsmond-0", "fsmond", {}, {}};
+    id.subscribe_grants = {"#"};  // what this test is about is the count
+    auto c = adopted_collector(id);
     ASSERT_TRUE(c) << c.error().message;
     auto ignore = [](const MessageView&) {};
     EXPECT_TRUE(run((*c)->subscribe("events.#", ignore)));

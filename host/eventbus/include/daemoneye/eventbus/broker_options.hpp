@@ -85,10 +85,12 @@ struct PresetIdentity {
     std::string plugin_name;
     std::vector<std::string> publish_grants;    // e.g. {"events.process.#"}
     std::map<std::string, std::string> config;  // flattened: "paths.0", "scan_interval_ms"
-    // RPC: an adopted collector serves only the exact targets these patterns match (its own,
-    // control.collector.<plugin>.<instance>) and calls only targets they match; empty: none.
-    // (A plugin runs inside the launcher and can speak on its session: without these it could
-    // serve another collector's target, or stop it.) Other sessions are not restricted.
+    // Beyond publishing (collector_acl.hpp): a plugin runs inside the launcher and can write to
+    // its session, so these bound what it can do there; empty: nothing. It subscribes only to
+    // patterns subscribe_grants cover (the launcher subscribes to nothing), serves only exact
+    // RPC targets rpc_serve_grants match (its own, control.collector.<plugin>.<instance>), and
+    // calls only targets rpc_call_grants match. Other sessions are not restricted.
+    std::vector<std::string> subscribe_grants;
     std::vector<std::string> rpc_serve_grants;
     std::vector<std::string> rpc_call_grants;
 };
