@@ -102,6 +102,7 @@ class BrokerBus final : public BusPort {
         p.plugin_name = identity.plugin_name;
         p.publish_grants = identity.publish_grants;
         p.config = identity.config;
+        p.subscribe_grants = identity.subscribe_grants;
         p.rpc_serve_grants = identity.rpc_serve_grants;
         p.rpc_call_grants = identity.rpc_call_grants;
         auto id = broker_->adopt(std::move(socket), std::move(p));

@@ -26,8 +26,10 @@ struct CollectorIdentity {
     std::string plugin_name;  // "procmond"
     std::vector<std::string> publish_grants;
     std::map<std::string, std::string> config;  // flattened, sent in Welcome.config
+    // Beyond publishing (eventbus::PresetIdentity): empty grants allow nothing.
+    std::vector<std::string> subscribe_grants;  // patterns it may subscribe to
     std::vector<std::string> rpc_serve_grants;  // exact targets it may serve (its own)
-    std::vector<std::string> rpc_call_grants;   // targets it may call (none by default)
+    std::vector<std::string> rpc_call_grants;   // targets it may call
 };
 
 struct CollectorSessionEvents {

@@ -223,8 +223,9 @@ struct ProcessManager::Impl : std::enable_shared_from_this<ProcessManager::Impl>
         identity.publish_grants.push_back("control.health.heartbeat");
         identity.publish_grants.push_back("control.health.diagnostics");
         identity.config = grant->config;
-        // The launcher serves its instance's target and calls nothing; a plugin speaking on the
-        // session itself can do no more (docs/eventbus.md, "RPC grants").
+        // The launcher serves its instance's target, subscribes to nothing and calls nothing; a
+        // plugin writing to the session itself can do no more (no subscribe or call grants;
+        // docs/eventbus.md, "What an adopted collector may do").
         identity.rpc_serve_grants = {"control.collector." + inst->plugin + "." + inst->id};
         std::weak_ptr<Instance> weak = inst;
         CollectorSessionEvents events;

@@ -252,8 +252,8 @@ bool RemoteTransport::dispatch(std::span<const std::uint8_t> frame) {
                 }
             }
             if (!d.ok()) return false;
-            auto view = MessageView::parse(
-                msg, MessageView::Check::Structure);  // checked whole by the broker
+            // The broker checked it whole; what is left to check is that it can be read.
+            auto view = MessageView::parse(msg, MessageView::Check::Structure);
             if (!view) {
                 const auto n = ++core->counters.received_malformed;
                 if ((n & (n - 1)) == 0) {

@@ -12,13 +12,13 @@
 #include <unordered_map>
 #include <vector>
 
+#include "collector_acl.hpp"
 #include "daemoneye/bus/v1/bus.pb.h"
 #include "daemoneye/eventbus/broker_metrics.hpp"
 #include "daemoneye/eventbus/broker_options.hpp"
 #include "message_buffer.hpp"
 #include "outbound_queue.hpp"
 #include "publish_acl.hpp"
-#include "collector_acl.hpp"
 #include "topic_sequencer.hpp"
 
 namespace daemoneye::eventbus {

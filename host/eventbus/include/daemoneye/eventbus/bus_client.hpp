@@ -67,16 +67,10 @@ struct ClientSubscriptionStats {
     std::uint64_t subscription_id = 0;
     std::string pattern;
     std::uint64_t received = 0;
-    // Deliveries whose Message did not parse: dropped (logged at the 1st, 2nd, 4th, 8th, ...).
-    // The broker checks every publish whole, so anything here means a broken or foreign broker.
-    std::uint64_t received_malformed = 0;
     std::uint64_t gaps = 0;  // messages missing in sequence, summed over sources
     struct Source {
         std::uint64_t session = 0;
         std::uint64_t received = 0;
-        // Deliveries whose Message did not parse: dropped (logged at the 1st, 2nd, 4th, 8th, ...).
-        // The broker checks every publish whole, so anything here means a broken or foreign broker.
-        std::uint64_t received_malformed = 0;
         std::uint64_t gaps = 0;
     };
     std::vector<Source> by_source;
