@@ -92,9 +92,14 @@ Result<Manifest, Failure> read_manifest(const de_plugin_descriptor& d) {
         if (auto st = validate_pattern(p); !st)
             return bad("publishes '" + p + "'", st.error().message);
         std::string first = p.substr(0, p.find('.'));
+        // The agent's registry (check_publish_declaration) applies the same rules again.
         if (first == "control" || first == "+" || first == "#") {
             return bad("publishes '" + p + "'",
-                       "reaches control.*, which only the launcher publishes to");
+                       "reaches control.*, which only the agent and the launcher publish to");
+        }
+        if (topic_matches(p, "events.detection.alert")) {
+            return bad("publishes '" + p + "'",
+                       "reaches events.detection.alert, where only the agent publishes alerts");
         }
     }
 

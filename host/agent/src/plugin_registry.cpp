@@ -20,6 +20,7 @@
 #include <cstring>
 
 #include "child_process.hpp"
+#include "daemoneye/eventbus/topic.hpp"
 #include "daemoneye/plugin_api.h"
 #include "fs_util.hpp"
 #include "notifier.hpp"
@@ -29,6 +30,7 @@ namespace daemoneye::agent {
 
 namespace asio = boost::asio;
 namespace fs = std::filesystem;
+namespace eb = daemoneye::eventbus;
 namespace ipcv1 = daemoneye::ipc::v1;
 using Clock = std::chrono::steady_clock;
 
@@ -109,6 +111,19 @@ Result<daemoneye::bus::v1::PluginManifest> parse_manifest_json(const std::string
     list_field(*m, "publishes", out.mutable_publishes());
     if (out.name().empty()) return fail("describe output has no plugin name");
     return out;
+}
+
+Status check_publish_declaration(const std::string& pattern) {
+    if (auto v = eb::validate_pattern(pattern); !v) return fail(v.error().message);
+    // The launcher's manifest check (launcher/src/manifest.cpp) applies the same two rules.
+    const std::string_view root = eb::topic_root(pattern);
+    if (root == "control" || root == "+" || root == "#") {
+        return fail("reaches control.*, which only the agent and the launcher publish to");
+    }
+    if (eb::pattern_matches(pattern, "events.detection.alert")) {
+        return fail("reaches events.detection.alert, where only the agent publishes alerts");
+    }
+    return {};
 }
 
 Status check_file_safety(const fs::path& path, uid_t agent_uid) {
@@ -351,6 +366,13 @@ struct PluginRegistry::Impl : std::enable_shared_from_this<PluginRegistry::Impl>
             refuse(r, "invalid plugin name '" + m.name() + "' (must be [a-z0-9_-]{1,64})");
             co_await finish();
             co_return;
+        }
+        for (const auto& p : m.publishes()) {
+            if (auto s = check_publish_declaration(p); !s) {
+                refuse(r, "publishes '" + p + "': " + s.error().message);
+                co_await finish();
+                co_return;
+            }
         }
         for (const auto& [p, other] : records) {
             if (p != path && other.accepted && other.manifest.name() == m.name()) {

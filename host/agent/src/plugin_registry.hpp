@@ -36,6 +36,12 @@ struct RegistryStats {
 // daemoneye.bus.v1.PluginManifest (snake_case or lowerCamelCase), optionally under "manifest".
 Result<daemoneye::bus::v1::PluginManifest> parse_manifest_json(const std::string& json);
 
+// What a plugin may declare in `publishes`: a valid pattern that reaches neither control.* (the
+// agent's and the launcher's) nor events.detection.alert (the agent's alerts). The reason when
+// not. Checked here, not only by the launcher: the plugin's own code runs in the probe process
+// and could print a manifest of its choosing.
+Status check_publish_declaration(const std::string& pattern);
+
 // The ownership/mode rule: a regular file (not a symlink), owned by root or `agent_uid`, not
 // writable by group or others. Returns the reason when refused.
 Status check_file_safety(const std::filesystem::path& path, uid_t agent_uid);

@@ -59,6 +59,30 @@ TEST(Manifest, NestedCamelCaseAndErrors) {
     EXPECT_FALSE(parse_manifest_json(R"({"version":"1"})").ok());
 }
 
+// The agent's own check: the plugin's code runs in the probe and could print any manifest.
+TEST(Manifest, PublishDeclarationsMayNotReachTheAgentsTopics) {
+    for (const char* ok : {"events.process.#", "events.hello.tick", "events.detection.score",
+                           "events.+.lifecycle"}) {
+        EXPECT_TRUE(check_publish_declaration(ok)) << ok;
+    }
+    struct Case {
+        const char* pattern;
+        const char* reason;
+    };
+    for (const Case& c :
+         {Case{"#", "reaches control.*"}, Case{"+.health.status", "reaches control.*"},
+          Case{"control.health.status", "reaches control.*"},
+          Case{"events.#", "reaches events.detection.alert"},
+          Case{"events.+.alert", "reaches events.detection.alert"},
+          Case{"events.detection.alert", "reaches events.detection.alert"},
+          Case{"events..x", "level 2"}}) {
+        auto s = check_publish_declaration(c.pattern);
+        ASSERT_FALSE(s) << c.pattern;
+        EXPECT_NE(s.error().message.find(c.reason), std::string::npos)
+            << c.pattern << ": " << s.error().message;
+    }
+}
+
 TEST(FileSafety, ModeOwnerAndSymlinks) {
     char dir[] = "/tmp/de-safety-XXXXXX";
     ASSERT_NE(::mkdtemp(dir), nullptr);

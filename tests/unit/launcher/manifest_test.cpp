@@ -44,6 +44,7 @@ TEST(Manifest, RefusesBadFieldsNamingThem) {
     static const char* const bad_pub[] = {"events.pro+cess", nullptr};
     static const char* const control_pub[] = {"control.health.#", nullptr};
     static const char* const everything[] = {"#", nullptr};
+    static const char* const all_events[] = {"events.#", nullptr};
     static const char* const empty_entry[] = {"", nullptr};
     struct Case {
         void (*mutate)(de_plugin_descriptor&);
@@ -61,6 +62,8 @@ TEST(Manifest, RefusesBadFieldsNamingThem) {
         {[](de_plugin_descriptor& d) { d.publishes = bad_pub; }, "mixes a wildcard with text"},
         {[](de_plugin_descriptor& d) { d.publishes = control_pub; }, "reaches control.*"},
         {[](de_plugin_descriptor& d) { d.publishes = everything; }, "reaches control.*"},
+        {[](de_plugin_descriptor& d) { d.publishes = all_events; },
+         "reaches events.detection.alert, where only the agent publishes alerts"},
         {[](de_plugin_descriptor& d) { d.start = nullptr; }, "start is NULL (required)"},
         {[](de_plugin_descriptor& d) { d.destroy = nullptr; }, "destroy is NULL (required)"},
     };
