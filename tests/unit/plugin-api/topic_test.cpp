@@ -51,4 +51,19 @@ TEST(Topic, Matching) {
     static_assert(topic::matches("a.#", "a.b"));
 }
 
+// What DAEMONEYE_PLUGIN accepts in `publishes` (a compile error otherwise): the launcher and the
+// agent refuse the rest when the plugin loads.
+TEST(Topic, Declarable) {
+    static_assert(topic::declarable("events.process.#"));
+    static_assert(!topic::declarable("events.#"));
+    EXPECT_TRUE(topic::declarable("events.hello.tick"));
+    EXPECT_TRUE(topic::declarable("events.detection.score"));
+    EXPECT_FALSE(topic::declarable("#"));
+    EXPECT_FALSE(topic::declarable("+.health.heartbeat"));
+    EXPECT_FALSE(topic::declarable("control.health.#"));
+    EXPECT_FALSE(topic::declarable("events.+.alert"));
+    EXPECT_FALSE(topic::declarable("events.detection.alert"));
+    EXPECT_FALSE(topic::declarable("events..x"));
+}
+
 }  // namespace

@@ -359,8 +359,9 @@ constexpr de_plugin_descriptor make_descriptor(const char* name, const char* ver
         static constexpr const char* const de_publishes[] = {                                     \
             DAEMONEYE_DETAIL_LIST publishes nullptr};                                             \
         static_assert(                                                                            \
-            ::daemoneye::sdk::valid_list(de_publishes, ::daemoneye::sdk::topic::valid_pattern),   \
-            "DAEMONEYE_PLUGIN: every `publishes` entry must be a valid topic pattern");           \
+            ::daemoneye::sdk::valid_list(de_publishes, ::daemoneye::sdk::topic::declarable),      \
+            "DAEMONEYE_PLUGIN: every `publishes` entry must be a valid topic pattern that "       \
+            "reaches neither control.* nor events.detection.alert (the agent's)");                \
         static constexpr de_plugin_descriptor de_descriptor =                                     \
             ::daemoneye::sdk::make_descriptor<Class>(name, version, description, de_capabilities, \
                                                      de_permissions, de_publishes);               \

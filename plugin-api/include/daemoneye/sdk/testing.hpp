@@ -132,6 +132,9 @@ inline std::vector<std::string> validate_descriptor(
         for (const char* const* p = d->publishes; *p != nullptr; ++p) {
             if (!topic::valid_pattern(*p)) {
                 problems.push_back(std::string("publishes: '") + *p + "' is not a topic pattern");
+            } else if (!topic::declarable(*p)) {
+                problems.push_back(std::string("publishes: '") + *p +
+                                   "' reaches control.* or events.detection.alert (the agent's)");
             }
         }
     }

@@ -81,4 +81,14 @@ constexpr bool matches(std::string_view pattern, std::string_view topic) {
     }
 }
 
+// Whether a plugin may declare `pattern` in `publishes`: a valid pattern that reaches neither
+// control.* (the agent's and the launcher's) nor events.detection.alert (the agent's alerts). The
+// launcher and the agent refuse a plugin that declares anything else.
+constexpr bool declarable(std::string_view pattern) {
+    if (!valid_pattern(pattern)) return false;
+    const std::string_view root = pattern.substr(0, pattern.find('.'));
+    if (root == "control" || root == "+" || root == "#") return false;
+    return !matches(pattern, "events.detection.alert");
+}
+
 }  // namespace daemoneye::sdk::topic
