@@ -26,8 +26,9 @@ class Idle {
 };
 
 constexpr const char* kNone[] = {nullptr};
+// events.detection.alert is the agent's: a plugin may not declare it (topic::declarable).
 constexpr const char* kPublishes[] = {"events.process.#", "events.network.#", "events.filesystem.#",
-                                      "events.detection.alert", nullptr};
+                                      nullptr};
 
 const de_plugin_descriptor* idle_descriptor() {
     static const de_plugin_descriptor d =
