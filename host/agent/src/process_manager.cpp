@@ -229,7 +229,7 @@ struct ProcessManager::Impl : std::enable_shared_from_this<ProcessManager::Impl>
         identity.rpc_serve_grants = {"control.collector." + inst->plugin + "." + inst->id};
         std::weak_ptr<Instance> weak = inst;
         CollectorSessionEvents events;
-        events.on_hello = [this, self, weak, gen](const daemoneye::bus::v1::Hello& hello) {
+        events.on_hello = [weak, gen](const daemoneye::bus::v1::Hello& hello) {
             auto i = weak.lock();
             if (!i || i->generation != gen) return;
             i->hello = hello;

@@ -4,7 +4,7 @@
 
 namespace daemoneye::netmond {
 
-NetmondPlugin::NetmondPlugin(sdk::Host& host, const sdk::Config& config) : host_(host) {
+NetmondPlugin::NetmondPlugin(sdk::Host& host, const sdk::Config& config) {
     CollectorIo io;
     io.emit = [&host](const char* topic, const char* type, const std::string& bytes) {
         return host.emitter().emit_bytes(topic, type, bytes.data(), bytes.size());

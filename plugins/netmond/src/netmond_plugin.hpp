@@ -23,7 +23,6 @@ class NetmondPlugin {
     static constexpr size_t kTaskBatch = 500;
 
   private:
-    sdk::Host& host_;
     std::unique_ptr<NetmondCollector> collector_;
 };
 

@@ -49,12 +49,19 @@ std::optional<proc_event> proc_event_in(const nlmsghdr* nh) {
     return ev;
 }
 
+// NLMSG_OK as a function: the macro compares the header's u32 length with an int, which clang
+// reports (-Wsign-compare) where GCC does not.
+bool nlmsg_ok(const nlmsghdr* nh, int len) {
+    return len >= static_cast<int>(sizeof(nlmsghdr)) && nh->nlmsg_len >= sizeof(nlmsghdr) &&
+           nh->nlmsg_len <= static_cast<unsigned>(len);
+}
+
 }  // namespace
 
 void decode_connector_datagram(const char* data, std::size_t size,
                                std::vector<ConnectorEvent>& out) {
     int len = static_cast<int>(size);
-    for (auto* nh = reinterpret_cast<const nlmsghdr*>(data); NLMSG_OK(nh, len);
+    for (auto* nh = reinterpret_cast<const nlmsghdr*>(data); nlmsg_ok(nh, len);
          nh = NLMSG_NEXT(nh, len)) {
         if (nh->nlmsg_type == NLMSG_ERROR || nh->nlmsg_type == NLMSG_NOOP) continue;
         const std::optional<proc_event> ev = proc_event_in(nh);
@@ -112,7 +119,7 @@ Result<std::unique_ptr<ProcConnector>> ProcConnector::open() {
             return failure(std::string("netlink recv: ") + std::strerror(errno));
         }
         int len = static_cast<int>(n);
-        for (auto* nh = reinterpret_cast<const nlmsghdr*>(buf); NLMSG_OK(nh, len);
+        for (auto* nh = reinterpret_cast<const nlmsghdr*>(buf); nlmsg_ok(nh, len);
              nh = NLMSG_NEXT(nh, len)) {
             const std::optional<proc_event> ev = proc_event_in(nh);
             if (!ev) continue;

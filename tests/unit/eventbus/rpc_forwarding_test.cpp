@@ -204,7 +204,10 @@ TEST_F(RpcForwarding, AServerReplacesTheHandlersCorrelationAndKeepsItsResponder)
     }
     callers_.emplace_back("local-caller", local_client("local-caller"));
     callers_.emplace_back("socket-caller", socket_client("socket-caller"));
-    for (auto& [name, caller] : callers_) {
+    for (auto& entry : callers_) {
+        // Plain references: clang 14 cannot capture structured bindings in lambdas.
+        const std::string& name = entry.first;
+        auto& caller = entry.second;
         for (const std::string target : {"control.own.local", "control.own.remote"}) {
             common::v1::CorrelationMetadata corr;
             corr.set_parent_correlation_id("parent-9");
@@ -290,7 +293,10 @@ TEST_F(RpcForwarding, InProcessServerReadsEachRequestInPlaceWhileManyAreSuspende
     std::map<std::string, std::string> answers;  // correlation id -> what the handler saw
     int done = 0;
     on_loop([&]() -> asio::awaitable<bool> {
-        for (auto& [name, caller] : callers_) {
+        for (auto& entry : callers_) {
+            // Plain references: clang 14 cannot capture structured bindings in lambdas.
+            const std::string& name = entry.first;
+            auto& caller = entry.second;
             for (int i = 0; i < kPerCaller; ++i) {
                 const std::string id = name + "-" + std::to_string(i);
                 caller->async_call(
@@ -515,7 +521,10 @@ TEST_F(RpcForwarding, ReplyMalformedInsideFailsTheCallAndNothingElse) {
 
     callers_.emplace_back("local-caller", local_client("local-caller"));
     callers_.emplace_back("socket-caller", socket_client("socket-caller"));
-    for (auto& [name, caller] : callers_) {
+    for (auto& entry : callers_) {
+        // Plain references: clang 14 cannot capture structured bindings in lambdas.
+        const std::string& name = entry.first;
+        auto& caller = entry.second;
         std::promise<Result<rpcv1::RpcResponse, RpcError>> result;
         BusClient* c = caller.get();
         asio::post(io_, [&, c] {
