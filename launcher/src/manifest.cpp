@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "daemoneye/launcher/topic_filter.hpp"
+#include "daemoneye/sdk/topic.hpp"
 
 namespace daemoneye::launcher {
 namespace {
@@ -91,15 +92,9 @@ Result<Manifest, Failure> read_manifest(const de_plugin_descriptor& d) {
     for (const auto& p : m.publishes) {
         if (auto st = validate_pattern(p); !st)
             return bad("publishes '" + p + "'", st.error().message);
-        std::string first = p.substr(0, p.find('.'));
-        // The agent's registry (check_publish_declaration) applies the same rules again.
-        if (first == "control" || first == "+" || first == "#") {
-            return bad("publishes '" + p + "'",
-                       "reaches control.*, which only the agent and the launcher publish to");
-        }
-        if (topic_matches(p, "events.detection.alert")) {
-            return bad("publishes '" + p + "'",
-                       "reaches events.detection.alert, where only the agent publishes alerts");
+        // The SDK's rule, which the agent's registry applies again.
+        if (const char* why = sdk::topic::undeclarable_reason(p)) {
+            return bad("publishes '" + p + "'", why);
         }
     }
 

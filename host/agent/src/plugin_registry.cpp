@@ -22,6 +22,7 @@
 #include "child_process.hpp"
 #include "daemoneye/eventbus/topic.hpp"
 #include "daemoneye/plugin_api.h"
+#include "daemoneye/sdk/topic.hpp"
 #include "fs_util.hpp"
 #include "notifier.hpp"
 #include "sha256.hpp"
@@ -115,14 +116,7 @@ Result<daemoneye::bus::v1::PluginManifest> parse_manifest_json(const std::string
 
 Status check_publish_declaration(const std::string& pattern) {
     if (auto v = eb::validate_pattern(pattern); !v) return fail(v.error().message);
-    // The launcher's manifest check (launcher/src/manifest.cpp) applies the same two rules.
-    const std::string_view root = eb::topic_root(pattern);
-    if (root == "control" || root == "+" || root == "#") {
-        return fail("reaches control.*, which only the agent and the launcher publish to");
-    }
-    if (eb::pattern_matches(pattern, "events.detection.alert")) {
-        return fail("reaches events.detection.alert, where only the agent publishes alerts");
-    }
+    if (const char* why = sdk::topic::undeclarable_reason(pattern)) return fail(why);
     return {};
 }
 

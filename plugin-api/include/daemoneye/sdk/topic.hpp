@@ -81,14 +81,24 @@ constexpr bool matches(std::string_view pattern, std::string_view topic) {
     }
 }
 
-// Whether a plugin may declare `pattern` in `publishes`: a valid pattern that reaches neither
-// control.* (the agent's and the launcher's) nor events.detection.alert (the agent's alerts). The
-// launcher and the agent refuse a plugin that declares anything else.
-constexpr bool declarable(std::string_view pattern) {
-    if (!valid_pattern(pattern)) return false;
+// Why a plugin may not declare `pattern` in `publishes`, or nullptr when it may: a valid pattern
+// that reaches neither control.* (the agent's and the launcher's) nor events.detection.alert (the
+// agent's alerts). The one rule: DAEMONEYE_PLUGIN checks it at compile time, the launcher when it
+// loads a plugin, the agent when it registers one.
+constexpr const char* undeclarable_reason(std::string_view pattern) {
+    if (!valid_pattern(pattern)) return "is not a valid topic pattern";
     const std::string_view root = pattern.substr(0, pattern.find('.'));
-    if (root == "control" || root == "+" || root == "#") return false;
-    return !matches(pattern, "events.detection.alert");
+    if (root == "control" || root == "+" || root == "#") {
+        return "reaches control.*, which only the agent and the launcher publish to";
+    }
+    if (matches(pattern, "events.detection.alert")) {
+        return "reaches events.detection.alert, where only the agent publishes alerts";
+    }
+    return nullptr;
+}
+
+constexpr bool declarable(std::string_view pattern) {
+    return undeclarable_reason(pattern) == nullptr;
 }
 
 }  // namespace daemoneye::sdk::topic
