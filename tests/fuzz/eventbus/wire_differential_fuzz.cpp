@@ -18,15 +18,7 @@
 
 namespace {
 
-std::string varint(std::uint64_t value, int width) {
-    std::string out;
-    do {
-        out.push_back(static_cast<char>((value & 0x7F) | 0x80));
-        value >>= 7;
-    } while (value != 0 || static_cast<int>(out.size()) < width);
-    out.back() = static_cast<char>(out.back() & 0x7F);
-    return out;
-}
+using daemoneye::eventbus::wire_check::varint;
 
 std::string body_from_recipe(FuzzedDataProvider& in) {
     std::string body;

@@ -56,6 +56,18 @@ inline bool same_correlation(const common::v1::CorrelationMetadata& a,
 
 }  // namespace detail
 
+// A varint of `value` spread over at least `width` bytes: the padded forms protobuf decoders
+// accept up to their own limits, which is where readers disagree. For building test bodies.
+inline std::string varint(std::uint64_t value, int width = 0) {
+    std::string out;
+    do {
+        out.push_back(static_cast<char>((value & 0x7F) | 0x80));
+        value >>= 7;
+    } while (value != 0 || static_cast<int>(out.size()) < width);
+    out.back() = static_cast<char>(out.back() & 0x7F);
+    return out;
+}
+
 // Empty when the properties above hold for `bytes`; otherwise what differs.
 inline std::string wire_divergence(std::span<const std::uint8_t> bytes) {
     std::ostringstream out;

@@ -13,6 +13,7 @@
 namespace daemoneye::eventbus {
 namespace {
 
+using wire_check::varint;
 using wire_check::wire_divergence;
 
 // Mutated strings are meant to be refused: protobuf's log line for each is noise here.
@@ -32,19 +33,6 @@ std::string hex(const std::string& s) {
         out += digits[c >> 4];
         out += digits[c & 15];
     }
-    return out;
-}
-
-// A varint of `value` spread over exactly `width` bytes (width >= its minimal size): protobuf
-// decoders accept the padded forms up to their own limits.
-std::string varint(std::uint64_t value, int width = 0) {
-    std::string out;
-    do {
-        std::uint8_t b = value & 0x7F;
-        value >>= 7;
-        out.push_back(static_cast<char>(b | 0x80));
-    } while (value != 0 || static_cast<int>(out.size()) < width);
-    out.back() = static_cast<char>(out.back() & 0x7F);
     return out;
 }
 
