@@ -2,7 +2,7 @@
 
 #include "daemoneye/bus/v1/bus.pb.h"
 #include "daemoneye/common/v1/common.pb.h"
-#include "rpc_head.hpp"
+#include "utf8.hpp"
 #include "wire_format.hpp"
 
 namespace daemoneye::eventbus {

@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "daemoneye/result.hpp"
+#include "utf8.hpp"  // valid_utf8, used by the scan
 
 namespace daemoneye::eventbus {
 
@@ -31,8 +32,5 @@ struct RpcResponseHead {
 // The error says what is wrong and where ("field 3 (target) is not UTF-8").
 Result<RpcRequestHead, std::string> scan_rpc_request(std::span<const std::uint8_t> body);
 Result<RpcResponseHead, std::string> scan_rpc_response(std::span<const std::uint8_t> body);
-
-// Strict UTF-8 (no overlong forms, surrogates or code points past U+10FFFF).
-bool valid_utf8(std::string_view text);
 
 }  // namespace daemoneye::eventbus
