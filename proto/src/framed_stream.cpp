@@ -375,6 +375,9 @@ FramedStream::Socket& FramedStream::socket() {
 const StreamOptions& FramedStream::options() const {
     return impl_->options;
 }
+void FramedStream::set_idle_timeout(std::chrono::milliseconds timeout) {
+    impl_->options.idle_timeout = timeout;
+}
 
 asio::awaitable<Result<std::span<const std::uint8_t>, IpcError>> FramedStream::read_frame() {
     auto keep = impl_;  // the watchdog may outlive this FramedStream; so may this coroutine

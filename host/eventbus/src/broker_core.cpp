@@ -368,6 +368,7 @@ Result<bus::v1::Welcome, bus::v1::Error> BrokerCore::admit(Session& s,
     w.set_heartbeat_interval_ms(static_cast<std::uint32_t>(options.heartbeat_interval.count()));
     w.set_protocol_version(kProtocolVersion);
     s.welcomed = true;
+    s.on_welcomed();
     ++counters.sessions_total;
     ++counters.sessions_active;
     spdlog::info("eventbus: {} welcomed ({}, grants: {})", s.describe(), s.transport_name(),

@@ -28,7 +28,17 @@ RemoteSession::RemoteSession(std::uint64_t id, Transport transport, BrokerCore* 
       stream_(std::move(socket), stream_options),
       startup_timer_(broker->executor),
       startup_timeout_(startup_timeout),
-      builder_(stream_options.max_frame_bytes, std::size_t{16} << 10, kBatchBytes) {}
+      idle_timeout_(stream_options.idle_timeout),
+      builder_(stream_options.max_frame_bytes, std::size_t{16} << 10, kBatchBytes) {
+    // Until Welcome the startup deadline decides how long a silent peer may stay, not the
+    // heartbeat-derived idle timeout (which is usually shorter).
+    if (startup_timeout_.count() > 0) stream_.set_idle_timeout(std::chrono::milliseconds{0});
+}
+
+void RemoteSession::on_welcomed() {
+    startup_timer_.cancel();
+    stream_.set_idle_timeout(idle_timeout_);
+}
 
 RemoteSession::~RemoteSession() {
     queue_.clear();
@@ -102,6 +112,11 @@ asio::awaitable<void> RemoteSession::reader() {
                            err.kind == K::InvalidLength || err.kind == K::Decode)) {
         broker_->protocol_error(*this, bus::v1::ERROR_CODE_PROTOCOL, "bad frame: " + err.message(),
                                 0, true);
+    } else if (broker_ && err.kind == K::Timeout) {
+        // A half-sent frame, or (after Welcome) nothing at all for four heartbeat intervals:
+        // told, counted and logged like any other broken peer.
+        if (!welcomed) broker_->counters.sessions_refused++;
+        broker_->protocol_error(*this, bus::v1::ERROR_CODE_PROTOCOL, err.message(), 0, true);
     } else {
         close(err.message());
     }

@@ -26,6 +26,9 @@ class RemoteSession final : public Session {
     void start();
     void close(std::string reason) override;
     void flush_now() override;
+    // From here on a peer that sends nothing for the stream's idle timeout (heartbeats missed)
+    // is dropped; before Welcome only the startup deadline applies.
+    void on_welcomed() override;
 
   private:
     void wake() override;
@@ -39,6 +42,7 @@ class RemoteSession final : public Session {
     wire::FramedStream stream_;
     boost::asio::steady_timer startup_timer_;
     std::chrono::milliseconds startup_timeout_;
+    std::chrono::milliseconds idle_timeout_;  // after Welcome
     FrameBuilder builder_;
     bool flush_posted_ = false;
     bool flush_listed_ = false;   // in BrokerCore::flush_pending

@@ -123,6 +123,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
     // Writes what is queued now (socket sessions; see BrokerCore::flush_deferred).
     virtual void flush_now() {}
+    // The broker just sent Welcome (welcomed is set): the handshake deadline ends.
+    virtual void on_welcomed() {}
     // In-process sessions take control objects as they are; socket sessions encode them.
     virtual bool in_process() const { return false; }
 

@@ -428,6 +428,17 @@ int run_raw(const Args& a) {
     } else if (c == "no-hello") {
         read_replies(fd, a.timeout_ms, 1, false);
         read_replies(fd, a.timeout_ms, 0, false);
+    } else if (c == "silent-after-welcome") {
+        // Welcomed, then never a heartbeat: the broker's idle deadline.
+        send_all(fd, frame_of(hello_batch()));
+        read_replies(fd, a.timeout_ms, 1, false);
+        read_replies(fd, a.timeout_ms, 0, false);
+    } else if (c == "half-frame") {
+        // Welcomed, then half of a frame header: the broker's whole-frame read deadline.
+        send_all(fd, frame_of(hello_batch()));
+        send_all(fd, std::vector<std::uint8_t>{0x10, 0, 0, 0});
+        read_replies(fd, a.timeout_ms, 1, false);
+        read_replies(fd, a.timeout_ms, 0, false);
     } else if (c == "unknown-type") {
         send_all(fd, frame_of(hello_batch()));
         // Batch { items: Envelope { field 15: "x" } }

@@ -106,6 +106,9 @@ class FramedStream {
     bool is_open() const;
     Socket& socket();
     const StreamOptions& options() const;
+    // Changes idle_timeout from the next wait for a frame's first byte on (e.g. a broker that
+    // waits for Hello under its own startup deadline, then for heartbeats under this one).
+    void set_idle_timeout(std::chrono::milliseconds timeout);
 
   private:
     struct Impl;
