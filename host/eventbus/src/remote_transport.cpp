@@ -369,6 +369,16 @@ Result<void, BusError> RemoteTransport::publish(std::string_view topic,
                                                 std::span<const std::uint8_t> payload,
                                                 const common::v1::CorrelationMetadata* corr) {
     if (!connected_) return unexpected(not_connected());
+    // Checked here as the in-process path does, so a bad topic is the caller's error at once
+    // (the broker would refuse it too, but only asynchronously, through on_broker_error).
+    if (topic != valid_topic_) {
+        if (auto v = validate_topic(topic); !v) {
+            return unexpected(
+                BusError{BusError::Code::InvalidTopic,
+                         "invalid topic '" + std::string(topic) + "': " + v.error().message});
+        }
+        valid_topic_.assign(topic);
+    }
     if (out_.size() >= options_.outbound_buffer_bytes) {
         return unexpected(BusError{BusError::Code::Backpressure,
                                    "outbound buffer full (" + std::to_string(out_.size()) +

@@ -270,6 +270,31 @@ TEST_F(LocalBus, AdoptedCollectorGetsItsGrantsAndConfigAndMustMatch) {
         << impostor.error().message;
 }
 
+// The same API over a socket as in-process: a bad topic is the caller's InvalidTopic at once
+// (naming the level), not a publish that "succeeds" and comes back later as a broker Error.
+TEST_F(LocalBus, ASocketClientRefusesABadTopicAtOnceAsInProcess) {
+    auto& local = client("local");
+    auto remote = adopted_collector({"procmond-1", "procmond", {"events.process.#"}, {}});
+    ASSERT_TRUE(remote) << remote.error().message;
+    int broker_errors = 0;
+    (*remote)->on_broker_error([&](const bus::v1::Error&) { ++broker_errors; });
+    for (BusClient* c : {&local, remote->get()}) {
+        auto bad = c->publish("events..process", "t", {});
+        ASSERT_FALSE(bad);
+        EXPECT_EQ(bad.error().code, BusError::Code::InvalidTopic);
+        EXPECT_NE(bad.error().message.find("level 2"), std::string::npos) << bad.error().message;
+    }
+    // A good topic after a bad one (and the same one again, validated once) still goes out.
+    ASSERT_TRUE((*remote)->publish("events.process.x", "t", {}));
+    ASSERT_TRUE((*remote)->publish("events.process.x", "t", {}));
+    ASSERT_FALSE((*remote)->publish("events.process.", "t", {}));
+    for (int i = 0; i < 100 && broker_->metrics().publishes < 2; ++i) spin(5ms);
+    EXPECT_EQ(broker_->metrics().publishes, 2u);
+    EXPECT_EQ(broker_->metrics().protocol_errors, 0u);
+    EXPECT_EQ(broker_errors, 0);
+    EXPECT_EQ((*remote)->stats().published, 2u);
+}
+
 // A plugin runs inside its launcher and can speak on the session itself: the broker lets an
 // adopted collector serve only its own target, and subscribe to and call only what it was
 // granted.
