@@ -783,9 +783,13 @@ void BrokerCore::handle_rpc_request(Session& s, const RpcRequestIn& in) {
         }
     }
     if (inflight_.find(head.correlation_id) != inflight_.end()) {
-        protocol_error(s, bus::v1::ERROR_CODE_DUPLICATE,
-                       "duplicate correlation id '" + std::string(head.correlation_id) +
-                           "': a request with this id is still pending");
+        // Answered as an RPC error, so the caller's call fails now instead of at its timeout.
+        // (Ids are broker-wide: a caller-chosen id may clash with another session's.)
+        ++counters.protocol_errors;
+        std::string why = "duplicate correlation id '" + std::string(head.correlation_id) +
+                          "': a request with this id is still pending";
+        spdlog::warn("eventbus: {}: {}", s.describe(), why);
+        answer_rpc(s, in, rpc::v1::ERROR_CODE_INVALID_OPERATION, std::move(why));
         return;
     }
     if (inflight_.size() >= options.max_pending_requests) {

@@ -289,7 +289,9 @@ TEST_F(BrokerIntegration, EveryBadInputGetsAnErrorAndOthersCarryOn) {
         {"malformed-publish", {"malformed publish", "HEARTBEAT"}},
         {"spoofed-topic", {"malformed publish", "bad field key at byte 19", "HEARTBEAT"}},
         {"malformed-inside", {"malformed publish", "correlation tag is not UTF-8", "HEARTBEAT"}},
-        {"duplicate-correlation", {"code=7", "dup-1", "HEARTBEAT"}},
+        {"duplicate-correlation",
+         {"RPC_RESPONSE id=dup-1 status=2 code=3", "duplicate correlation id 'dup-1'",
+          "HEARTBEAT"}},
     };
     for (const auto& c : cases) {
         const auto before = metrics();

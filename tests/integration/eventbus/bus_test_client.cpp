@@ -357,6 +357,12 @@ void read_replies(int fd, int timeout_ms, std::size_t want_errors, bool want_hea
                         " message=" + item.error().message());
                 } else if (item.has_welcome()) {
                     say("WELCOME session=" + std::to_string(item.welcome().session_id()));
+                } else if (item.has_rpc_response()) {
+                    const auto& r = item.rpc_response();
+                    if (r.status() == daemoneye::rpc::v1::STATUS_ERROR) ++errors;
+                    say("RPC_RESPONSE id=" + r.correlation_id() + " status=" +
+                        std::to_string(r.status()) + " code=" + std::to_string(r.error().code()) +
+                        " message=" + r.error().message());
                 } else if (item.has_heartbeat()) {
                     say("HEARTBEAT");
                     if (want_heartbeat) return;

@@ -169,6 +169,47 @@ TEST_F(LocalBus, RpcRoundTripNotFoundOverloadedDuplicate) {
     EXPECT_EQ(duplicate, 1);
 }
 
+// Correlation ids are broker-wide: another session's pending request with the same caller-chosen
+// id makes the broker refuse this one, and the caller hears so at once (an RPC error, not a bus
+// Error that no call would consume), while the first call completes normally.
+TEST_F(LocalBus, ADuplicateIdFromAnotherSessionFailsAtOnce) {
+    auto& server = client("server");
+    bool release = false;
+    ASSERT_TRUE(
+        run(server.serve("control.collector.slow",
+                         [&](const rpcv1::RpcRequest&) -> asio::awaitable<rpcv1::RpcResponse> {
+                             asio::steady_timer t(co_await asio::this_coro::executor);
+                             while (!release) {
+                                 t.expires_after(5ms);
+                                 co_await t.async_wait(asio::use_awaitable);
+                             }
+                             co_return rpc_ok();
+                         })));
+    auto remote = adopted_collector(
+        {"procmond-1", "procmond", {"events.process.#"}, {}, {}, {}, {"control.collector.slow"}});
+    ASSERT_TRUE(remote) << remote.error().message;
+    auto& local = client("local");
+    auto req = RpcRequest::health_check("x", "control.collector.slow", 5s).correlation_id("shared");
+    std::optional<Result<rpcv1::RpcResponse, RpcError>> first, second;
+    local.async_call(req, 5s, [&](auto r) { first = std::move(r); });
+    for (int i = 0; i < 20; ++i) spin(5ms);  // the first one is in flight at the server
+    const auto t0 = std::chrono::steady_clock::now();
+    (*remote)->async_call(req, 5s, [&](auto r) { second = std::move(r); });
+    for (int i = 0; i < 200 && !second; ++i) spin(5ms);
+    ASSERT_TRUE(second.has_value());
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s) << "waited for its timeout";
+    ASSERT_FALSE(*second);
+    EXPECT_EQ(second->error().code, rpcv1::ERROR_CODE_INVALID_OPERATION);
+    EXPECT_NE(second->error().message.find("duplicate correlation id 'shared'"), std::string::npos)
+        << second->error().message;
+    EXPECT_FALSE(first.has_value());
+    release = true;
+    for (int i = 0; i < 200 && !first; ++i) spin(5ms);
+    ASSERT_TRUE(first.has_value());
+    EXPECT_TRUE(*first) << first->error().message;
+    EXPECT_EQ(broker_->metrics().protocol_errors, 1u);
+}
+
 // Handlers run on reusable workers: one that suspends keeps its worker busy while others are
 // served by new ones, every call is answered with its own correlation, and a client destroyed
 // with workers idle (or one mid-handler) frees everything (ASan/LSan check that).
