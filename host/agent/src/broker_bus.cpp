@@ -222,6 +222,8 @@ class BrokerBus final : public BusPort {
         m["rpc_errors_total{kind=\"overloaded\"}"] = d(b.rpc_overloaded);
         m["rpc_errors_total{kind=\"failed\"}"] = d(b.rpc_failed);
         m["rpc_late_replies_total"] = d(b.rpc_late_replies);
+        m["control_overflows_total"] = d(b.control_overflows);
+        m["oversized_dropped_total"] = d(b.oversized_dropped);
         m["rpc_pending"] = d(b.rpc_pending);
         m["queued_messages"] = d(b.queued_messages);
         m["queued_bytes"] = d(b.queued_bytes);

@@ -823,6 +823,14 @@ void BrokerCore::handle_rpc_request(Session& s, const RpcRequestIn& in) {
         }
         p = put_bytes(p + size, field::kRpcRequestReplyTo, reply_to.data(), reply_to.size());
         buf->size = static_cast<std::uint32_t>(p - buf->data());
+        if (!fits_frame(buf->size)) {  // a request near the limit, grown by reply_to
+            ++counters.rpc_failed;
+            answer_rpc(s, in, rpc::v1::ERROR_CODE_INVALID_OPERATION,
+                       "RPC request of " + std::to_string(buf->size) +
+                           " bytes (with its reply_to) does not fit max_frame_bytes " +
+                           std::to_string(options.max_frame_bytes));
+            return;
+        }
         queued = server->enqueue_control_encoded(std::move(buf));
     } else {
         // The in-process server gets an object: parsed here, once, straight into its Envelope,
@@ -903,7 +911,10 @@ void BrokerCore::handle_rpc_response(Session& s, const RpcResponseIn& in) {
     const std::uint64_t requester_id = it->second.requester;
     inflight_.erase(it);
     Session* requester = find_session(requester_id);
-    if (!requester) return;  // went away meanwhile: nobody to tell
+    if (!requester) {  // went away meanwhile: nobody to tell
+        ++counters.rpc_late_replies;
+        return;
+    }
     bool queued = false;
     if (!requester->in_process()) {
         // The Envelope as it came from a socket, or encoded once here (with the stamp after it).
@@ -919,6 +930,19 @@ void BrokerCore::handle_rpc_response(Session& s, const RpcResponseIn& in) {
             buf = pool->allocate(in.envelope.size());
             std::memcpy(buf->data(), in.envelope.data(), in.envelope.size());
             buf->size = static_cast<std::uint32_t>(in.envelope.size());
+        }
+        if (!fits_frame(buf->size)) {  // e.g. an in-process server's big reply
+            ++counters.rpc_failed;
+            std::string why = "the reply from " + s.describe() + " (" + std::to_string(buf->size) +
+                              " bytes) does not fit max_frame_bytes " +
+                              std::to_string(options.max_frame_bytes);
+            spdlog::warn("eventbus: reply for '{}' to {} dropped: {}", id, requester->describe(),
+                         why);
+            (void)s.enqueue_error(bus::v1::ERROR_CODE_LIMIT,
+                                  "reply for '" + std::string(id) + "' refused: " + why);
+            answer_rpc(*requester, id, nullptr, rpc::v1::ERROR_CODE_COMMUNICATION_ERROR,
+                       std::move(why));
+            return;
         }
         queued = requester->enqueue_control_encoded(std::move(buf));
     } else {
@@ -945,6 +969,10 @@ void BrokerCore::handle_rpc_response(Session& s, const RpcResponseIn& in) {
         return;
     }
     ++counters.rpc_responses;
+}
+
+bool BrokerCore::fits_frame(std::size_t envelope_bytes) const {
+    return len_field_size(envelope_bytes) <= options.max_frame_bytes;
 }
 
 void BrokerCore::fail_inflight_for(std::uint64_t session_id) {

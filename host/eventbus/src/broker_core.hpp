@@ -63,6 +63,9 @@ struct BrokerCore {
     // Called once by a session when it ends (reason says why).
     void session_closed(Session& session, const std::string& reason);
     Session* find_session(std::uint64_t id);
+    // Whether an encoded Envelope of this size fits one frame as a Batch item (a socket
+    // session's writer drops what does not: FrameBuilder).
+    bool fits_frame(std::size_t envelope_bytes) const;
     void stop();
 
     // --- inbound ----------------------------------------------------------------------------

@@ -437,9 +437,7 @@ void BusClient::Impl::on_malformed_rpc(bool request, std::span<const std::uint8_
             rpc_failure(rpcv1::ERROR_CODE_INVALID_OPERATION,
                         "'" + options.client_name +
                             "' got a malformed request: it does not parse as rpc.v1.RpcRequest");
-        if (transport) {
-            (void)transport->send_rpc_response(rsp, ReplyStamp{id, nullptr, options.client_name});
-        }
+        send_response(rsp, ReplyStamp{id, nullptr, options.client_name});
     } else {
         complete_call(id, unexpected(RpcError{rpcv1::ERROR_CODE_COMMUNICATION_ERROR,
                                               "malformed reply: it does not parse as "
@@ -465,10 +463,7 @@ void BusClient::Impl::serve_request(std::shared_ptr<const rpcv1::RpcRequest> req
         auto rsp = rpc_failure(
             rpcv1::ERROR_CODE_NOT_FOUND,
             "'" + options.client_name + "' no longer serves '" + request.target() + "'");
-        if (transport) {
-            (void)transport->send_rpc_response(
-                rsp, ReplyStamp{request.correlation_id(), &request.correlation(), {}});
-        }
+        send_response(rsp, ReplyStamp{request.correlation_id(), &request.correlation(), {}});
         return;
     }
     ++counters.rpc_served;
@@ -492,7 +487,23 @@ void BusClient::Impl::send_reply(const RpcJob& job, rpcv1::RpcResponse& rsp,
     const ReplyStamp stamp{
         job.request->correlation_id(), &job.request->correlation(),
         rsp.responder().empty() ? std::string_view(options.client_name) : std::string_view()};
-    if (transport) (void)transport->send_rpc_response(rsp, stamp);
+    send_response(rsp, stamp);
+}
+
+void BusClient::Impl::send_response(const rpcv1::RpcResponse& rsp, const ReplyStamp& stamp) {
+    if (!transport) return;
+    auto sent = transport->send_rpc_response(rsp, stamp);
+    if (sent) return;
+    ++counters.rpc_replies_failed;
+    spdlog::warn("eventbus client '{}': reply to '{}' not sent: {}", options.client_name,
+                 stamp.correlation_id, sent.error().message);
+    // Not connected: the broker already failed the caller's request when this session ended.
+    if (sent.error().code != BusError::Code::Limit) return;
+    auto instead = rpc_failure(
+        rpcv1::ERROR_CODE_EXECUTION_ERROR,
+        "'" + options.client_name + "' could not send its reply: " + sent.error().message);
+    instead.set_execution_time_us(rsp.execution_time_us());
+    (void)transport->send_rpc_response(instead, stamp);
 }
 
 asio::awaitable<void> BusClient::Impl::rpc_worker(std::weak_ptr<Impl> weak, RpcJob job) {

@@ -99,6 +99,9 @@ class BusClient::Impl : public std::enable_shared_from_this<BusClient::Impl> {
     // A handler's reply, stamped and sent (reply_stamp.hpp).
     void send_reply(const RpcJob& job, rpcv1::RpcResponse& rsp,
                     std::chrono::steady_clock::time_point start);
+    // Every reply this server sends goes through here: one that cannot go out is counted and
+    // logged, and one too big for a frame is replaced by an error the caller gets at once.
+    void send_response(const rpcv1::RpcResponse& rsp, const ReplyStamp& stamp);
     static boost::asio::awaitable<void> rpc_worker(std::weak_ptr<Impl> weak, RpcJob job);
     void release_idle_workers();
     std::vector<JobSlot> idle_workers_;

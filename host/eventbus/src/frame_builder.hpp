@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/buffer.hpp>
@@ -37,6 +38,8 @@ class FrameBuilder {
     std::size_t payload_bytes() const { return payload_bytes_; }
     std::size_t deliveries() const { return deliveries_; }
     std::uint64_t oversized() const { return oversized_; }
+    // oversized() since the last call (the writer reports each drop once).
+    std::uint64_t take_oversized() { return std::exchange(oversized_, 0); }
 
     // The frame payload as buffers for FramedStream::write_frame (valid until reset()).
     std::span<const boost::asio::const_buffer> buffers();

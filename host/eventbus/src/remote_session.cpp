@@ -132,6 +132,11 @@ void RemoteSession::flush() {
     // A bounded number of frames per turn, then yield to the other sessions.
     for (int frames = 0; frames < 16; ++frames) {
         builder_.build(queue_);
+        if (const auto n = builder_.take_oversized(); n > 0 && broker_) {
+            broker_->counters.oversized_dropped += n;
+            spdlog::error("eventbus: {}: dropped {} item(s) larger than max_frame_bytes ({})",
+                          describe(), n, stream_.options().max_frame_bytes);
+        }
         if (builder_.empty()) {
             if (queue_.empty() && closing) finish_writing();
             return;

@@ -75,6 +75,11 @@ asio::awaitable<Result<bus::v1::Welcome, BusError>> RemoteTransport::connect(
     }
     stream_ = stream;
     connected_ = true;
+    // What we send must fit the broker's limit too, or the broker drops the connection.
+    send_limit_ = options_.max_frame_bytes;
+    if (welcome->max_frame_bytes() > 0) {
+        send_limit_ = std::min<std::size_t>(send_limit_, welcome->max_frame_bytes());
+    }
     co_return welcome;
 }
 
@@ -293,7 +298,7 @@ bool RemoteTransport::dispatch(std::span<const std::uint8_t> frame) {
 std::uint8_t* RemoteTransport::reserve_item(std::size_t item_size) {
     // Frames close at ~64 KiB (or max_frame_bytes if smaller): the broker routes each frame as
     // it arrives instead of waiting for a whole 1 MiB one (see remote_session.cpp).
-    const std::size_t max = std::min<std::size_t>(options_.max_frame_bytes, std::size_t{64} << 10);
+    const std::size_t max = std::min<std::size_t>(send_limit_, std::size_t{64} << 10);
     if (frame_start_ != SIZE_MAX && out_.size() - frame_start_ > wire::kFrameHeaderSize &&
         out_.size() - frame_start_ - wire::kFrameHeaderSize + item_size > max) {
         finish_frame();
@@ -389,11 +394,11 @@ Result<void, BusError> RemoteTransport::publish(std::string_view topic,
     const std::size_t pub = len_field_size(msg);
     const std::size_t env = len_field_size(pub);
     const std::size_t item = len_field_size(env);
-    if (item + 4096 > options_.max_frame_bytes) {
+    if (item + 4096 > send_limit_) {
         return unexpected(
             BusError{BusError::Code::Limit, "message of " + std::to_string(msg) +
                                                 " bytes does not fit max_frame_bytes " +
-                                                std::to_string(options_.max_frame_bytes)});
+                                                std::to_string(send_limit_)});
     }
     const bool was_empty = out_.empty();
     std::uint8_t* p = reserve_item(item);
@@ -409,10 +414,11 @@ Result<void, BusError> RemoteTransport::send(const bus::v1::Envelope& envelope) 
     if (!connected_) return unexpected(not_connected());
     const std::size_t body = envelope.ByteSizeLong();
     const std::size_t item = len_field_size(body);
-    if (item > options_.max_frame_bytes) {
-        return unexpected(BusError{
-            BusError::Code::Limit,
-            "control message of " + std::to_string(body) + " bytes exceeds max_frame_bytes"});
+    if (item > send_limit_) {
+        return unexpected(BusError{BusError::Code::Limit, "control message of " +
+                                                              std::to_string(body) +
+                                                              " bytes exceeds max_frame_bytes " +
+                                                              std::to_string(send_limit_)});
     }
     const bool was_empty = out_.empty();
     std::uint8_t* p = reserve_item(item);
@@ -442,10 +448,11 @@ Result<void, BusError> RemoteTransport::send_body(std::uint32_t envelope_field,
     const std::size_t size = body.ByteSizeLong() + stamp.size();
     const std::size_t env = len_field_size(size);
     const std::size_t item = len_field_size(env);
-    if (item > options_.max_frame_bytes) {
-        return unexpected(BusError{
-            BusError::Code::Limit,
-            "control message of " + std::to_string(size) + " bytes exceeds max_frame_bytes"});
+    if (item > send_limit_) {
+        return unexpected(BusError{BusError::Code::Limit, "control message of " +
+                                                              std::to_string(size) +
+                                                              " bytes exceeds max_frame_bytes " +
+                                                              std::to_string(send_limit_)});
     }
     const bool was_empty = out_.empty();
     std::uint8_t* p = reserve_item(item);

@@ -1,10 +1,15 @@
 #include "session.hpp"
 
+#include <spdlog/spdlog.h>
+#include <boost/asio/post.hpp>
+
 #include "daemoneye/eventbus/protocol.hpp"
 
 #include "broker_core.hpp"
 
 namespace daemoneye::eventbus {
+
+namespace asio = boost::asio;
 
 Session::Session(std::uint64_t id, Transport transport, BrokerCore* broker, QueueLimits limits)
     : broker_(broker),
@@ -46,9 +51,30 @@ bool Session::enqueue_delivery(const MessageRef& message, std::span<const std::u
 
 bool Session::push_control(OutboundItem item) {
     const bool was_empty = queue_.empty();
-    if (!queue_.push_control(std::move(item))) return false;
+    if (!queue_.push_control(std::move(item))) {
+        control_overflow();
+        return false;
+    }
     if (was_empty) wake();
     return true;
+}
+
+void Session::control_overflow() {
+    if (!broker_) return;
+    ++broker_->counters.control_overflows;
+    // An in-process client drains on this loop and cannot be left behind for long; its caller
+    // gets the error the call site reports. A socket peer that lets control messages pile up
+    // is not reading: it is closed (later, not inside whatever routing called us) so that it
+    // learns, rather than waiting for replies and acks that were never queued.
+    if (in_process() || closing || overflow_close_posted_) return;
+    overflow_close_posted_ = true;
+    spdlog::warn("eventbus: {}: control queue full ({} messages): closing the session", describe(),
+                 queue_.controls());
+    asio::post(broker_->executor, [weak = weak_from_this()] {
+        if (auto self = weak.lock()) {
+            if (!self->closing) self->close("control queue full: not reading its messages");
+        }
+    });
 }
 
 bool Session::enqueue_control(std::shared_ptr<bus::v1::Envelope> envelope) {

@@ -130,6 +130,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
   protected:
     bool push_control(OutboundItem item);
+    void control_overflow();
+    bool overflow_close_posted_ = false;
     // Wakes the drainer (writer / in-process dispatcher) once after items arrive.
     virtual void wake() = 0;
 

@@ -451,5 +451,92 @@ TEST_F(LocalBus, ASocketClientCountsADeliveryThatDoesNotParseAndCarriesOn) {
     ::close(sv[0]);
 }
 
+// A reply too big for a frame is never dropped silently: whichever side finds it, the caller
+// gets an error at once naming max_frame_bytes, and it is counted.
+TEST_F(LocalBus, AReplyTooBigForAFrameFailsTheCallAtOnce) {
+    broker_->stop();
+    BrokerOptions bo;
+    bo.max_frame_bytes = 64 * 1024;
+    broker_ = Broker::create(io_.get_executor(), bo).value();
+    auto big = [](const rpcv1::RpcRequest&) -> asio::awaitable<rpcv1::RpcResponse> {
+        auto r = rpc_ok();
+        r.mutable_health()->set_message(std::string(100 * 1024, 'x'));
+        co_return r;
+    };
+    auto& agent = client("agent");
+    ASSERT_TRUE(run(agent.serve("control.agent.big", big)));
+
+    // An in-process server's reply to a socket caller: the broker finds it too big.
+    PresetIdentity id{"procmond-0", "procmond", {}, {}};
+    id.rpc_serve_grants = {"control.collector.procmond.procmond-0"};
+    id.rpc_call_grants = {"control.agent.big"};
+    auto collector = adopted_collector(id);
+    ASSERT_TRUE(collector) << collector.error().message;
+    const auto t0 = std::chrono::steady_clock::now();
+    auto first =
+        run((*collector)->call(RpcRequest::health_check("c", "control.agent.big", 5s), 5s));
+    ASSERT_FALSE(first);
+    EXPECT_EQ(first.error().code, rpcv1::ERROR_CODE_COMMUNICATION_ERROR);
+    EXPECT_NE(first.error().message.find("does not fit max_frame_bytes 65536"), std::string::npos)
+        << first.error().message;
+    EXPECT_EQ(broker_->metrics().rpc_failed, 1u);
+
+    // A socket server's reply: its client finds it too big for the broker's limit (learnt at
+    // Welcome, below its own 1 MiB) and sends an error in its place.
+    ASSERT_TRUE(run((*collector)->serve("control.collector.procmond.procmond-0", big)));
+    auto second = run(
+        agent.call(RpcRequest::health_check("a", "control.collector.procmond.procmond-0", 5s), 5s));
+    ASSERT_FALSE(second);
+    EXPECT_EQ(second.error().code, rpcv1::ERROR_CODE_EXECUTION_ERROR);
+    EXPECT_NE(second.error().message.find("could not send its reply"), std::string::npos)
+        << second.error().message;
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 4s) << "a call waited for its timeout";
+    EXPECT_EQ((*collector)->stats().rpc_replies_failed, 1u);
+    EXPECT_EQ((*collector)->state(), ConnectionState::Connected);
+    EXPECT_EQ(broker_->metrics().protocol_errors, 0u);
+    EXPECT_EQ(broker_->metrics().oversized_dropped, 0u);
+}
+
+// A socket peer that lets its control messages (here: heartbeat echoes) pile up past the
+// broker's control_buffer_size is closed and counted, not left waiting for what was not queued.
+TEST_F(LocalBus, ASessionThatDoesNotReadItsControlMessagesIsClosed) {
+    broker_->stop();
+    BrokerOptions bo;
+    bo.control_buffer_size = 16;
+    broker_ = Broker::create(io_.get_executor(), bo).value();
+    int sv[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    const int small = 4096;
+    ASSERT_EQ(::setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof small), 0);
+    ASSERT_TRUE(broker_->adopt(sv[0], PresetIdentity{"fsmond-0", "fsmond", {}, {}}));
+    bus::v1::Batch hello;
+    auto* h = hello.add_items()->mutable_hello();
+    h->set_protocol_version(kProtocolVersion);
+    h->set_role(bus::v1::ROLE_COLLECTOR);
+    h->set_client_name("fsmond");
+    h->set_instance_id("fsmond-0");
+    h->mutable_manifest()->set_name("fsmond");
+    bus::v1::Batch beats;
+    for (int i = 0; i < 500; ++i) beats.add_items()->mutable_heartbeat()->set_sequence(i);
+    std::vector<std::uint8_t> out;
+    ASSERT_TRUE(wire::append_message_frame(out, hello, wire::Crc32Variant::Ieee, 1 << 20));
+    for (int i = 0; i < 40; ++i) {  // 20,000 echoes owed, never read
+        ASSERT_TRUE(wire::append_message_frame(out, beats, wire::Crc32Variant::Ieee, 1 << 20));
+    }
+    std::size_t off = 0;
+    for (int i = 0; i < 2000 && off < out.size(); ++i) {
+        const auto n =
+            ::send(sv[1], out.data() + off, out.size() - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0) off += static_cast<std::size_t>(n);
+        spin(2ms);
+    }
+    for (int i = 0; i < 200 && broker_->metrics().sessions_active > 0; ++i) spin(5ms);
+    const auto m = broker_->metrics();
+    EXPECT_GE(m.control_overflows, 1u);
+    EXPECT_EQ(m.sessions_active, 0u) << "the session that stopped reading is still open";
+    EXPECT_EQ(m.sessions_total, 1u);
+    ::close(sv[1]);
+}
+
 }  // namespace
 }  // namespace daemoneye::eventbus

@@ -30,7 +30,16 @@ struct BrokerMetrics {
     std::uint64_t rpc_not_found = 0;     // answered NotFound by the broker
     std::uint64_t rpc_overloaded = 0;    // answered Overloaded by the broker
     std::uint64_t rpc_failed = 0;        // server went away / queue full: requester told
-    std::uint64_t rpc_late_replies = 0;  // replies after deadline + grace, dropped
+    // Replies dropped because no request is pending for them: after deadline + grace, with an
+    // unknown id, or whose requester has gone.
+    std::uint64_t rpc_late_replies = 0;
+    // A control message (Ack, Error, RPC request or reply) that did not fit a session's control
+    // queue (broker's control_buffer_size): that socket session is closed, so its peer learns
+    // (a reconnecting client fails its pending calls at once) instead of waiting in vain.
+    std::uint64_t control_overflows = 0;
+    // Items larger than max_frame_bytes found at a session's writer and dropped (RPC bodies are
+    // checked before they are routed, so this counts what nothing else caught).
+    std::uint64_t oversized_dropped = 0;
     std::uint64_t rpc_pending = 0;
     std::uint64_t queued_messages = 0;  // deliveries waiting in all sessions' queues now
     std::uint64_t queued_bytes = 0;

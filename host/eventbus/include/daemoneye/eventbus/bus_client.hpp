@@ -92,6 +92,9 @@ struct ClientStats {
     // RPC bodies from the broker that did not parse: a request is answered InvalidOperation, a
     // reply fails its call (CommunicationError); the connection stays up.
     std::uint64_t rpc_malformed = 0;
+    // Replies this client's handlers produced that could not be sent (logged): not connected,
+    // or larger than max_frame_bytes (the caller then gets EXECUTION_ERROR saying so).
+    std::uint64_t rpc_replies_failed = 0;
     std::uint64_t reconnects = 0;
     std::uint64_t outbound_bytes = 0;  // queued for the socket right now
 };
