@@ -20,6 +20,26 @@ namespace rpcv1 = daemoneye::rpc::v1;
 
 namespace {
 
+// rpc.enable_correlation_tracking: one line per RPC the agent serves or makes, with the ids that
+// tie it to its request chain (the same fields travel in every request and reply regardless).
+// The caller's side reads the ids off the reply when it has them: the client fills in what the
+// request lacked (its id, the root) as it sends it, and the server stamps those on the reply.
+void log_rpc(const char* what, const rpcv1::RpcRequest& req, const rpcv1::RpcResponse& rsp,
+             std::chrono::steady_clock::duration took) {
+    const bool from_reply = !rsp.correlation_id().empty() && rsp.has_correlation();
+    const auto& c = from_reply ? rsp.correlation() : req.correlation();
+    spdlog::info(
+        "rpc {} {} {} correlation={} root={} parent={} stage={} client={} -> {}{} in {} us", what,
+        req.target(), rpcv1::Operation_Name(req.operation()),
+        from_reply ? rsp.correlation_id() : req.correlation_id(), c.root_correlation_id(),
+        c.parent_correlation_id(), c.workflow_stage(), req.client_id(),
+        rpcv1::Status_Name(rsp.status()),
+        rsp.status() == rpcv1::STATUS_ERROR
+            ? " " + rpcv1::ErrorCode_Name(rsp.error().code()) + ": " + rsp.error().message()
+            : std::string(),
+        std::chrono::duration_cast<std::chrono::microseconds>(took).count());
+}
+
 class BrokerBus final : public BusPort {
   public:
     BrokerBus(asio::io_context& io, const Config& config) : io_(io), config_(config) {}
@@ -43,6 +63,7 @@ class BrokerBus final : public BusPort {
         o.read_timeout = std::chrono::milliseconds(config_.ipc.read_timeout_ms);
         o.write_timeout = std::chrono::milliseconds(config_.ipc.write_timeout_ms);
         o.max_pending_requests = config_.rpc.max_pending_requests;
+        o.default_rpc_timeout = std::chrono::seconds(config_.rpc.default_timeout_seconds);
         // Heartbeats drive the process manager's Degraded/restart decisions: announce an interval
         // well inside process_manager.heartbeat_timeout_seconds.
         o.heartbeat_interval = std::min<std::chrono::milliseconds>(
@@ -79,6 +100,7 @@ class BrokerBus final : public BusPort {
         co.client_name = "daemoneye-agent";
         co.instance_id = config_.agent.id;
         co.max_pending_requests = config_.rpc.max_pending_requests;
+        co.default_rpc_timeout = std::chrono::seconds(config_.rpc.default_timeout_seconds);
         auto c = eb::BusClient::connect_local(*broker_, co);
         if (!c) return fail(error_ = "in-process client: " + c.error().message);
         client_ = std::move(*c);
@@ -150,6 +172,16 @@ class BrokerBus final : public BusPort {
 
     asio::awaitable<Status> serve(std::string topic, RpcHandler handler) override {
         if (!client_) co_return fail(why_unavailable());
+        if (config_.rpc.enable_correlation_tracking) {
+            handler = [h = std::move(handler)](
+                          const rpcv1::RpcRequest& req) -> asio::awaitable<rpcv1::RpcResponse> {
+                const auto start = std::chrono::steady_clock::now();
+                auto op = h(req);
+                auto rsp = co_await std::move(op);
+                log_rpc("served", req, rsp, std::chrono::steady_clock::now() - start);
+                co_return rsp;
+            };
+        }
         auto op = client_->serve(topic, std::move(handler));
         auto r = co_await std::move(op);
         if (!r) co_return fail(r.error().message);
@@ -175,14 +207,21 @@ class BrokerBus final : public BusPort {
         }
         if (request.timeout_ms() == 0)
             request.set_timeout_ms(static_cast<std::uint64_t>(timeout.count()));
+        const auto start = std::chrono::steady_clock::now();
+        std::optional<rpcv1::RpcRequest> logged;
+        if (config_.rpc.enable_correlation_tracking) logged = request;
         eb::RpcRequest rq(std::move(request));
         auto op = client_->call(std::move(rq), timeout);
         auto r = co_await std::move(op);
-        if (r) co_return std::move(*r);
-        out = r.error().response;
-        out.set_status(rpcv1::STATUS_ERROR);
-        out.mutable_error()->set_code(r.error().code);
-        out.mutable_error()->set_message(r.error().message);
+        if (r) {
+            out = std::move(*r);
+        } else {
+            out = r.error().response;
+            out.set_status(rpcv1::STATUS_ERROR);
+            out.mutable_error()->set_code(r.error().code);
+            out.mutable_error()->set_message(r.error().message);
+        }
+        if (logged) log_rpc("called", *logged, out, std::chrono::steady_clock::now() - start);
         co_return out;
     }
 

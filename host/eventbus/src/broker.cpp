@@ -26,6 +26,9 @@ Result<std::unique_ptr<Broker>, BusError> Broker::create(Executor executor, Brok
                        std::to_string(options.max_frame_bytes) + ")");
     }
     if (options.max_frame_bytes > 0xFFFFFFFFull) return invalid("max_frame_bytes must fit 32 bits");
+    if (options.default_rpc_timeout.count() <= 0) {
+        return invalid("rpc.default_timeout_seconds must be > 0");
+    }
     if (!options.socket_path.empty()) {
         if (auto ok = BrokerListener::check_path(options.socket_path); !ok) {
             return unexpected(ok.error());

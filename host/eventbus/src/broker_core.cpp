@@ -854,7 +854,7 @@ void BrokerCore::handle_rpc_request(Session& s, const RpcRequestIn& in) {
         return;
     }
     const auto timeout = head.timeout_ms > 0 ? std::chrono::milliseconds(head.timeout_ms)
-                                             : std::chrono::milliseconds(30000);
+                                             : options.default_rpc_timeout;
     inflight_.emplace(
         std::string(head.correlation_id),
         InFlight{s.id(), server->id(), Clock::now() + timeout + options.late_reply_grace,

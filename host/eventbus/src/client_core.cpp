@@ -365,7 +365,7 @@ void BusClient::Impl::async_call(RpcRequest&& request, std::chrono::milliseconds
         return;
     }
     std::string id = req.correlation_id().empty() ? next_correlation_id() : req.correlation_id();
-    if (timeout.count() <= 0) timeout = std::chrono::milliseconds(30000);
+    if (timeout.count() <= 0) timeout = options.default_rpc_timeout;
     if (!req.has_timestamp()) req.mutable_timestamp()->set_unix_nanos(unix_now_ns());
     req.set_timeout_ms(static_cast<std::uint64_t>(timeout.count()));
     // What the request lacks is written after it (request_stamp.hpp).

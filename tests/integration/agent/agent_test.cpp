@@ -134,6 +134,14 @@ TEST(AgentIntegration, StartStopRestartACollector) {
     EXPECT_EQ(status.exit_code, 0);
     EXPECT_TRUE(contains(status.out, "state:            Running")) << status.out;
     EXPECT_TRUE(contains(status.out, "events published")) << status.out;
+    // rpc.enable_correlation_tracking (default on): the agent logs the RPCs it makes, with ids.
+    bool logged = false;
+    for (int i = 0; i < 100 && !logged; ++i) {
+        logged = contains(a.log(), "rpc called control.collector.good.good-0 ");
+        if (!logged) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    EXPECT_TRUE(logged) << a.log();
+    EXPECT_TRUE(contains(a.log(), " root=")) << a.log();
 
     r = a.cli({"collectors", "restart", "good"});
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
@@ -317,6 +325,9 @@ TEST(AgentIntegration, IpcTestAndMetrics) {
     EXPECT_TRUE(contains(r.out, "daemoneye_bus_publishes_total")) << r.out;
     // RPC bodies nobody could parse are counted, not only logged.
     EXPECT_TRUE(contains(r.out, "daemoneye_bus_agent_client_rpc_malformed_total 0")) << r.out;
+    // Control messages that could not be queued, and items too big for a frame: counted.
+    EXPECT_TRUE(contains(r.out, "daemoneye_bus_control_overflows_total 0")) << r.out;
+    EXPECT_TRUE(contains(r.out, "daemoneye_bus_oversized_dropped_total 0")) << r.out;
 }
 
 TEST(AgentIntegration, ChangedLibraryIsReprobedAndItsCollectorRestarted) {

@@ -6,6 +6,7 @@
 #include <set>
 
 #include <gtest/gtest.h>
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -208,6 +209,27 @@ TEST_F(LocalBus, ADuplicateIdFromAnotherSessionFailsAtOnce) {
     ASSERT_TRUE(first.has_value());
     EXPECT_TRUE(*first) << first->error().message;
     EXPECT_EQ(broker_->metrics().protocol_errors, 1u);
+}
+
+// rpc.default_timeout_seconds: a call given no timeout waits the client's configured default.
+TEST_F(LocalBus, ACallWithoutATimeoutWaitsTheConfiguredDefault) {
+    auto& server = client("server");
+    ASSERT_TRUE(
+        run(server.serve("control.collector.mute",
+                         [](const rpcv1::RpcRequest&) -> asio::awaitable<rpcv1::RpcResponse> {
+                             asio::steady_timer t(co_await asio::this_coro::executor, 10s);
+                             co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+                             co_return rpc_ok();
+                         })));
+    ClientOptions o;
+    o.client_name = "caller";
+    o.default_rpc_timeout = 300ms;
+    clients_.push_back(BusClient::connect_local(*broker_, o).value());
+    auto r = run(clients_.back()->call(
+        RpcRequest::health_check("caller", "control.collector.mute", 0ms), 0ms));
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, rpcv1::ERROR_CODE_TIMEOUT);
+    EXPECT_NE(r.error().message.find("within 300 ms"), std::string::npos) << r.error().message;
 }
 
 // Handlers run on reusable workers: one that suspends keeps its worker busy while others are

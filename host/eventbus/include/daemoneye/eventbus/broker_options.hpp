@@ -63,6 +63,8 @@ struct BrokerOptions {
     // Pending RPC requests routed through the broker at once (rpc.max_pending_requests): beyond
     // it a request is answered ERROR_CODE_OVERLOADED at once.
     std::size_t max_pending_requests = 1000;
+    // A request that names no timeout stays pending this long (rpc.default_timeout_seconds).
+    std::chrono::milliseconds default_rpc_timeout{30000};
     // A reply arriving later than the request's timeout plus this grace is dropped and counted
     // by the broker (a reply inside the grace reaches the client, which drops and counts it).
     std::chrono::milliseconds late_reply_grace{5000};

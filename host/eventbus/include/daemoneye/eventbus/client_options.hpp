@@ -44,7 +44,9 @@ struct ClientOptions {
     std::size_t outbound_buffer_bytes = std::size_t{8} << 20;
 
     // RPC (rpc.* config).
-    std::size_t max_pending_requests = 1000;       // beyond: OVERLOADED at once
+    std::size_t max_pending_requests = 1000;  // beyond: OVERLOADED at once
+    // A call given no timeout (0) waits this long (rpc.default_timeout_seconds).
+    std::chrono::milliseconds default_rpc_timeout{30000};
     std::chrono::milliseconds ack_timeout{10000};  // Subscribe/serve acknowledgement
 };
 
