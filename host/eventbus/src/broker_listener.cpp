@@ -45,16 +45,29 @@ bool resource_shortage(const boost::system::error_code& ec) {
 // are retried at once, unless this many come in a row (then the loop backs off as above).
 constexpr std::uint64_t kImmediateRetries = 16;
 
-// True when something accepts connections on `path` right now.
-bool someone_listens(const std::string& path) {
-    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return false;
+// Whether something listens on the socket file at `path` right now.
+enum class Probe { Live, Stale, Unknown };
+struct ProbeResult {
+    Probe state = Probe::Unknown;
+    int error = 0;  // errno of the connect() when Unknown
+};
+
+// Connects without blocking: a live listener that is not accepting (a hung broker) with its
+// backlog full would keep a blocking connect() waiting for room forever. Connected, or EAGAIN
+// (that full backlog), is a listener; ECONNREFUSED is nobody (stale); anything else (EACCES:
+// not ours to probe) cannot tell, and the file is left alone.
+ProbeResult probe_listener(const std::string& path) {
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) return {Probe::Unknown, errno};
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     std::memcpy(addr.sun_path, path.data(), path.size());
-    const bool live = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    const int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    const int err = rc == 0 ? 0 : errno;
     ::close(fd);
-    return live;
+    if (rc == 0 || err == EAGAIN || err == EINPROGRESS) return {Probe::Live, 0};
+    if (err == ECONNREFUSED || err == ENOENT) return {Probe::Stale, 0};
+    return {Probe::Unknown, err};
 }
 
 }  // namespace
@@ -101,8 +114,14 @@ Result<void, BusError> BrokerListener::open(const std::string& path) {
             return unexpected(io_error("broker.socket_path '" + path +
                                        "' exists and is not a socket; refusing to replace it"));
         }
-        if (someone_listens(path)) {
+        const auto probe = probe_listener(path);
+        if (probe.state == Probe::Live) {
             return unexpected(io_error("another broker is listening on " + path));
+        }
+        if (probe.state == Probe::Unknown) {
+            return unexpected(io_error("cannot tell whether another broker is listening on " +
+                                       path + " (connect: " + std::strerror(probe.error) +
+                                       "); refusing to replace it"));
         }
         spdlog::info("eventbus: replacing stale socket {}", path);
         ::unlink(path.c_str());

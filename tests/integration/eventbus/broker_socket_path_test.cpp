@@ -15,6 +15,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <mutex>
 #include <optional>
 #include <sstream>
@@ -49,15 +50,16 @@ sockaddr_un address_of(const std::string& path) {
     return addr;
 }
 
-// A socket bound to `path`; listening or not (closed right away: a stale socket file).
-int bind_raw(const std::string& path, bool listen) {
+// A socket bound to `path`; listening (with that backlog) or not (closed right away: a stale
+// socket file).
+int bind_raw(const std::string& path, bool listen, int backlog = 8) {
     const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     const auto addr = address_of(path);
     if (fd < 0 || ::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
         ADD_FAILURE() << "bind " << path << ": " << std::strerror(errno);
         return -1;
     }
-    if (listen && ::listen(fd, 8) != 0) ADD_FAILURE() << "listen: " << std::strerror(errno);
+    if (listen && ::listen(fd, backlog) != 0) ADD_FAILURE() << "listen: " << std::strerror(errno);
     if (!listen) {
         ::close(fd);
         return -1;
@@ -184,6 +186,51 @@ TEST_F(BrokerSocketPath, ALiveListenerIsRefusedAndLeftAlone) {
     (*broker)->stop();  // must not unlink what it never bound
     ASSERT_EQ(::lstat(path.c_str(), &after), 0);
     EXPECT_EQ(after.st_ino, before.st_ino);
+    ::close(live);
+}
+
+// A live broker that is not accepting (hung, or busy) with its backlog full: a blocking probe
+// connect() would wait for room forever, so listen() must neither hang nor take the socket
+// over.
+TEST_F(BrokerSocketPath, ALiveListenerWithAFullBacklogIsRefusedWithoutWaiting) {
+    const std::string path = dir_ + "/bus.sock";
+    const int live = bind_raw(path, true, 0);
+    ASSERT_GE(live, 0);
+    std::vector<int> queued;  // fill the backlog
+    const auto addr = address_of(path);
+    for (int i = 0; i < 64; ++i) {
+        const int c = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (::connect(c, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+            ASSERT_EQ(errno, EAGAIN) << std::strerror(errno);
+            ::close(c);
+            break;
+        }
+        queued.push_back(c);
+    }
+    ASSERT_LT(queued.size(), 64u) << "the backlog never filled";
+    struct stat before {};
+    ASSERT_EQ(::lstat(path.c_str(), &before), 0);
+
+    auto broker = make_broker(path);
+    ASSERT_TRUE(broker);
+    auto result = std::async(std::launch::async, [&] { return (*broker)->listen(); });
+    const bool returned = result.wait_for(3s) == std::future_status::ready;
+    if (!returned) {
+        // Unblock the stuck probe so the thread can end: make room in the backlog.
+        ::fcntl(live, F_SETFL, O_NONBLOCK);
+        while (result.wait_for(10ms) != std::future_status::ready) {
+            for (int a; (a = ::accept(live, nullptr, nullptr)) >= 0;) ::close(a);
+        }
+    }
+    auto r = result.get();
+    EXPECT_TRUE(returned) << "listen() blocked on a live listener with a full backlog";
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().message, "another broker is listening on " + path);
+    struct stat after {};
+    ASSERT_EQ(::lstat(path.c_str(), &after), 0);
+    EXPECT_EQ(after.st_ino, before.st_ino);
+    (*broker)->stop();
+    for (int c : queued) ::close(c);
     ::close(live);
 }
 
