@@ -33,21 +33,47 @@ BusError io_error(std::string message) {
     return BusError{BusError::Code::Io, std::move(message)};
 }
 
-// True when something accepts connections on `path` right now.
-bool someone_listens(const std::string& path) {
-    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return false;
+// Errors that outlast the call: the connection waits in the backlog and the next accept() fails
+// the same way at once, until descriptors or memory are freed.
+bool resource_shortage(const boost::system::error_code& ec) {
+    namespace errc = boost::system::errc;
+    return ec == errc::too_many_files_open || ec == errc::too_many_files_open_in_system ||
+           ec == errc::no_buffer_space || ec == errc::not_enough_memory;
+}
+
+// Other accept() errors concern one connection (ECONNABORTED: the peer gave up while queued) and
+// are retried at once, unless this many come in a row (then the loop backs off as above).
+constexpr std::uint64_t kImmediateRetries = 16;
+
+// Whether something listens on the socket file at `path` right now.
+enum class Probe { Live, Stale, Unknown };
+struct ProbeResult {
+    Probe state = Probe::Unknown;
+    int error = 0;  // errno of the connect() when Unknown
+};
+
+// Connects without blocking: a live listener that is not accepting (a hung broker) with its
+// backlog full would keep a blocking connect() waiting for room forever. Connected, or EAGAIN
+// (that full backlog), is a listener; ECONNREFUSED is nobody (stale); anything else (EACCES:
+// not ours to probe) cannot tell, and the file is left alone.
+ProbeResult probe_listener(const std::string& path) {
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) return {Probe::Unknown, errno};
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     std::memcpy(addr.sun_path, path.data(), path.size());
-    const bool live = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    const int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    const int err = rc == 0 ? 0 : errno;
     ::close(fd);
-    return live;
+    if (rc == 0 || err == EAGAIN || err == EINPROGRESS) return {Probe::Live, 0};
+    if (err == ECONNREFUSED || err == ENOENT) return {Probe::Stale, 0};
+    return {Probe::Unknown, err};
 }
 
 }  // namespace
 
-BrokerListener::BrokerListener(BrokerCore& core) : core_(core), acceptor_(core.executor) {}
+BrokerListener::BrokerListener(BrokerCore& core)
+    : core_(core), acceptor_(core.executor), retry_(core.executor) {}
 
 BrokerListener::~BrokerListener() {
     *alive_ = false;
@@ -88,8 +114,14 @@ Result<void, BusError> BrokerListener::open(const std::string& path) {
             return unexpected(io_error("broker.socket_path '" + path +
                                        "' exists and is not a socket; refusing to replace it"));
         }
-        if (someone_listens(path)) {
+        const auto probe = probe_listener(path);
+        if (probe.state == Probe::Live) {
             return unexpected(io_error("another broker is listening on " + path));
+        }
+        if (probe.state == Probe::Unknown) {
+            return unexpected(io_error("cannot tell whether another broker is listening on " +
+                                       path + " (connect: " + std::strerror(probe.error) +
+                                       "); refusing to replace it"));
         }
         spdlog::info("eventbus: replacing stale socket {}", path);
         ::unlink(path.c_str());
@@ -117,6 +149,7 @@ void BrokerListener::close() {
     open_ = false;
     boost::system::error_code ignored;
     acceptor_.close(ignored);
+    retry_.cancel();
     ::unlink(path_.c_str());
 }
 
@@ -131,14 +164,42 @@ Result<PeerCredentials, BusError> BrokerListener::peer_credentials(Socket& socke
 
 asio::awaitable<void> BrokerListener::accept_loop() {
     auto alive = alive_;
+    std::uint64_t failing = 0;  // failed accepts in a row
+    std::uint64_t logged_at = 0;
+    auto last_log = std::chrono::steady_clock::time_point{};
     for (;;) {
         boost::system::error_code ec;
         Socket socket(core_.executor);
         co_await acceptor_.async_accept(socket, asio::redirect_error(asio::use_awaitable, ec));
         if (!*alive || !open_ || ec == asio::error::operation_aborted) co_return;
         if (ec) {
-            spdlog::warn("eventbus: accept failed on {}: {}", path_, ec.message());
+            ++accept_failures_;
+            ++failing;
+            const bool back_off = resource_shortage(ec) || failing > kImmediateRetries;
+            const auto now = std::chrono::steady_clock::now();
+            if (failing == 1 || now - last_log >= kAcceptLogInterval) {
+                spdlog::warn(
+                    "eventbus: accept failed on {}: {} ({} failed in a row, {} since the "
+                    "last report){}",
+                    path_, ec.message(), failing, failing - logged_at,
+                    back_off ? "; retrying every " + std::to_string(kAcceptBackoff.count()) + " ms"
+                             : std::string());
+                last_log = now;
+                logged_at = failing;
+            }
+            if (back_off) {
+                retry_.expires_after(kAcceptBackoff);
+                boost::system::error_code wait_ec;
+                co_await retry_.async_wait(asio::redirect_error(asio::use_awaitable, wait_ec));
+                if (!*alive || !open_) co_return;
+            }
             continue;
+        }
+        if (failing > 0) {
+            spdlog::info("eventbus: accepting on {} again after {} failed attempts", path_,
+                         failing);
+            failing = 0;
+            logged_at = 0;
         }
         auto creds = peer_credentials(socket);
         if (!creds) {

@@ -1,0 +1,259 @@
+// The broker's own limits and what it says about them: its rpc.max_pending_requests refusing a
+// request with Overloaded (and counting it), and the rate-limited warning on
+// control.health.diagnostics when a subscriber's queue overflows.
+#include <algorithm>
+#include <map>
+
+#include <boost/asio/as_tuple.hpp>
+
+#include "bus_test_loop.hpp"
+
+namespace daemoneye::eventbus {
+namespace {
+
+using namespace std::chrono_literals;
+using test::bytes_of;
+namespace asio = boost::asio;
+
+class BrokerLimits : public test::BusTestLoop {
+  protected:
+    // Serves control.hold.# and keeps every request waiting until release().
+    void serve_holding(BusClient& server) {
+        RpcHandler h = [this](const rpcv1::RpcRequest&) -> asio::awaitable<rpcv1::RpcResponse> {
+            asio::steady_timer t(co_await asio::this_coro::executor, 10s);
+            held_.push_back(&t);
+            co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+            co_return rpc_ok();
+        };
+        auto op = server.serve("control.hold.#", std::move(h));
+        auto ok = run(std::move(op));
+        ASSERT_TRUE(ok) << ok.error().message;
+    }
+    void release() {
+        auto held = std::move(held_);
+        held_.clear();
+        for (auto* t : held) t->cancel();
+    }
+    std::vector<asio::steady_timer*> held_;
+};
+
+// The broker's in-flight table is full (2) while the callers' own limits (10) are not: the
+// broker answers Overloaded at once, before the server sees anything, keeps the request's
+// correlation metadata on the answer, and counts it; once replies free the table, calls go on.
+TEST_F(BrokerLimits, TheBrokersMaxPendingRequestsRefusesWithOverloadedAndCountsIt) {
+    BrokerOptions o;
+    o.max_pending_requests = 2;
+    start(o);
+    auto& server = local("holder");
+    serve_holding(server);
+    ClientOptions co;
+    co.max_pending_requests = 10;
+    auto& caller = local("caller", co);
+    auto& socket_caller = remote("socket-caller", co);
+
+    std::vector<Result<rpcv1::RpcResponse, RpcError>> held_results;
+    for (int i = 0; i < 2; ++i) {
+        caller.async_call(
+            RpcRequest::health_check("caller", "control.hold.a", 5s), 5s,
+            [&](Result<rpcv1::RpcResponse, RpcError> r) { held_results.push_back(std::move(r)); });
+    }
+    ASSERT_TRUE(spin_until([&] { return held_.size() == 2; }));
+    EXPECT_EQ(broker_->metrics().rpc_pending, 2u);
+    EXPECT_EQ(broker_->metrics().rpc_overloaded, 0u);
+
+    common::v1::CorrelationMetadata corr;
+    corr.set_root_correlation_id("root-3");
+    corr.set_workflow_stage("overload");
+    for (BusClient* c : {&caller, &socket_caller}) {
+        SCOPED_TRACE(c == &caller ? "in-process caller" : "socket caller");
+        const auto overloaded_before = broker_->metrics().rpc_overloaded;
+        auto req = RpcRequest::health_check("caller", "control.hold.b", 5s);
+        req.correlation(corr);
+        const auto t0 = std::chrono::steady_clock::now();
+        auto r = run(c->call(std::move(req), 5s));
+        EXPECT_LT(std::chrono::steady_clock::now() - t0, 4s);  // at once, not the 5 s timeout
+        ASSERT_FALSE(r);
+        EXPECT_EQ(r.error().code, rpcv1::ERROR_CODE_OVERLOADED);
+        EXPECT_NE(r.error().message.find("broker has 2 RPC requests pending"), std::string::npos)
+            << r.error().message;
+        EXPECT_NE(r.error().message.find("rpc.max_pending_requests"), std::string::npos)
+            << r.error().message;
+        EXPECT_EQ(r.error().response.responder(), "broker");
+        EXPECT_EQ(r.error().response.correlation().root_correlation_id(), "root-3");
+        EXPECT_EQ(r.error().response.correlation().workflow_stage(), "overload");
+        EXPECT_EQ(broker_->metrics().rpc_overloaded, overloaded_before + 1);
+        EXPECT_EQ(held_.size(), 2u);  // the server never saw it
+    }
+    EXPECT_EQ(server.stats().rpc_served, 2u);
+    EXPECT_EQ(caller.pending_requests(), 2u);
+    EXPECT_EQ(broker_->metrics().rpc_pending, 2u);
+    EXPECT_TRUE(held_results.empty());
+
+    release();
+    ASSERT_TRUE(spin_until([&] { return held_results.size() == 2; }));
+    for (const auto& r : held_results) EXPECT_TRUE(r) << r.error().message;
+    EXPECT_EQ(broker_->metrics().rpc_pending, 0u);
+
+    // Room again: the next request goes through to the server.
+    std::optional<Result<rpcv1::RpcResponse, RpcError>> after;
+    socket_caller.async_call(RpcRequest::health_check("caller", "control.hold.c", 5s), 5s,
+                             [&](Result<rpcv1::RpcResponse, RpcError> r) { after = std::move(r); });
+    ASSERT_TRUE(spin_until([&] { return held_.size() == 1; }));
+    release();
+    ASSERT_TRUE(spin_until([&] { return after.has_value(); }));
+    EXPECT_TRUE(*after) << after->error().message;
+    EXPECT_EQ(broker_->metrics().rpc_overloaded, 2u);
+}
+
+// --- the drop warning on control.health.diagnostics -------------------------------------------
+
+struct Warning {
+    std::string topic;
+    std::string payload_type;
+    std::uint64_t source_session = UINT64_MAX;
+    bus::v1::Diagnostic diagnostic;
+    std::chrono::steady_clock::time_point at;
+};
+
+// In-process subscribers whose queues take 4 messages: 20 messages published in one go (the
+// loop does not run in between) leave 16 dropped for each. A warning names the session, each
+// subscription with its new drops and the totals; within diagnostic_interval (1 s) more drops
+// add no warning, the next drop after it brings one covering everything since the last.
+TEST_F(BrokerLimits, AnOverflowingQueueGetsOneRateLimitedWarningPerSessionWithItsCounts) {
+    BrokerOptions o;
+    o.message_buffer_size = 4;
+    o.diagnostic_interval = 1s;
+    start(o);
+    std::vector<Warning> warnings;
+    auto& observer = local("observer");
+    {
+        MessageHandler h = [&](const MessageView& m) {
+            Warning w;
+            w.topic = std::string(m.topic());
+            w.payload_type = std::string(m.payload_type());
+            w.source_session = m.source_session();
+            EXPECT_TRUE(m.parse_payload(w.diagnostic));
+            w.at = std::chrono::steady_clock::now();
+            warnings.push_back(std::move(w));
+        };
+        auto op = observer.subscribe(std::string(kDiagnosticsTopic), std::move(h));
+        ASSERT_TRUE(run(std::move(op)));
+    }
+    auto ignore = [](const MessageView&) {};
+    auto& one = local("stalled-one");
+    auto op1 = one.subscribe("events.#", ignore);
+    auto one_sub = run(std::move(op1));
+    ASSERT_TRUE(one_sub);
+    auto& two = local("stalled-two");
+    auto op2 = two.subscribe("events.#", ignore);
+    auto two_wide = run(std::move(op2));
+    ASSERT_TRUE(two_wide);
+    auto op3 = two.subscribe("events.test.+", ignore);
+    auto two_narrow = run(std::move(op3));
+    ASSERT_TRUE(two_narrow);
+    auto& pub = local("publisher");
+
+    auto burst = [&] {
+        for (int i = 0; i < 20; ++i) ASSERT_TRUE(pub.publish("events.test.x", "t", bytes_of("p")));
+    };
+    auto of_session = [&](std::uint64_t session) {
+        std::vector<const Warning*> out;
+        for (const auto& w : warnings) {
+            auto it = w.diagnostic.fields().find("session");
+            if (it != w.diagnostic.fields().end() && it->second == std::to_string(session)) {
+                out.push_back(&w);
+            }
+        }
+        return out;
+    };
+    auto field = [](const Warning& w, const std::string& key) {
+        auto it = w.diagnostic.fields().find(key);
+        return it == w.diagnostic.fields().end() ? std::string("<none>") : it->second;
+    };
+    const auto sub_key = [](std::uint64_t id) {
+        return "subscription." + std::to_string(id) + ".dropped";
+    };
+
+    // Burst 1: one warning per session.
+    burst();
+    EXPECT_EQ(broker_->metrics().drops, 32u);
+    ASSERT_TRUE(spin_until([&] { return warnings.size() >= 2; }));
+    spin(50ms);
+    ASSERT_EQ(warnings.size(), 2u);
+    for (const auto& w : warnings) {
+        EXPECT_EQ(w.topic, kDiagnosticsTopic);
+        EXPECT_EQ(w.payload_type, "daemoneye.bus.v1.Diagnostic");
+        EXPECT_EQ(w.source_session, 0u);  // the broker's own
+        EXPECT_EQ(w.diagnostic.severity(), "warning");
+        EXPECT_EQ(w.diagnostic.source(), "eventbus.broker");
+    }
+    auto w1 = of_session(one.session_id());
+    ASSERT_EQ(w1.size(), 1u);
+    const auto& m1 = w1[0]->diagnostic.message();
+    EXPECT_NE(m1.find("session " + std::to_string(one.session_id()) + " (stalled-one"),
+              std::string::npos)
+        << m1;
+    EXPECT_NE(m1.find("dropped 16 on subscription " + std::to_string(*one_sub) + " 'events.#'"),
+              std::string::npos)
+        << m1;
+    EXPECT_EQ(field(*w1[0], "dropped_total"), "16");
+    EXPECT_EQ(field(*w1[0], sub_key(*one_sub)), "16");
+
+    auto w2 = of_session(two.session_id());
+    ASSERT_EQ(w2.size(), 1u);
+    const auto& m2 = w2[0]->diagnostic.message();
+    EXPECT_NE(m2.find("session " + std::to_string(two.session_id()) + " (stalled-two"),
+              std::string::npos)
+        << m2;
+    // One copy per message and session, counted on each subscription it matched.
+    EXPECT_NE(m2.find("16 on subscription " + std::to_string(*two_wide) + " 'events.#'"),
+              std::string::npos)
+        << m2;
+    EXPECT_NE(m2.find("16 on subscription " + std::to_string(*two_narrow) + " 'events.test.+'"),
+              std::string::npos)
+        << m2;
+    EXPECT_EQ(field(*w2[0], "dropped_total"), "16");
+    EXPECT_EQ(field(*w2[0], sub_key(*two_wide)), "16");
+    EXPECT_EQ(field(*w2[0], sub_key(*two_narrow)), "16");
+
+    // Burst 2, well inside the interval: dropped and counted, no warning.
+    const auto first_at = std::min(w1[0]->at, w2[0]->at);
+    burst();
+    EXPECT_EQ(broker_->metrics().drops, 64u);
+    spin(100ms);
+    ASSERT_LT(std::chrono::steady_clock::now() - first_at, 900ms) << "the loop was too slow";
+    EXPECT_EQ(warnings.size(), 2u);
+
+    // After the interval, burst 3: one more warning per session, covering bursts 2 and 3.
+    while (std::chrono::steady_clock::now() < first_at + 1s + 50ms) spin(20ms);
+    burst();
+    EXPECT_EQ(broker_->metrics().drops, 96u);
+    ASSERT_TRUE(spin_until([&] { return warnings.size() >= 4; }));
+    spin(50ms);
+    ASSERT_EQ(warnings.size(), 4u);
+    w1 = of_session(one.session_id());
+    ASSERT_EQ(w1.size(), 2u);
+    EXPECT_NE(w1[1]->diagnostic.message().find("dropped 32 on subscription " +
+                                               std::to_string(*one_sub) + " 'events.#'"),
+              std::string::npos)
+        << w1[1]->diagnostic.message();
+    EXPECT_EQ(field(*w1[1], "dropped_total"), "48");
+    EXPECT_EQ(field(*w1[1], sub_key(*one_sub)), "48");
+    w2 = of_session(two.session_id());
+    ASSERT_EQ(w2.size(), 2u);
+    EXPECT_EQ(field(*w2[1], "dropped_total"), "48");
+    EXPECT_EQ(field(*w2[1], sub_key(*two_narrow)), "48");
+
+    // The broker's per-subscription counters agree.
+    for (const auto& s : broker_->sessions()) {
+        for (const auto& sub : s.subscriptions) {
+            if (s.session_id == one.session_id() || s.session_id == two.session_id()) {
+                EXPECT_EQ(sub.dropped, 48u) << sub.pattern;
+            }
+        }
+    }
+    EXPECT_EQ(observer.stats().gaps, 0u);  // the warnings themselves were not dropped
+}
+
+}  // namespace
+}  // namespace daemoneye::eventbus
