@@ -37,7 +37,8 @@ BrokerCore::BrokerCore(Executor ex, BrokerOptions opts)
     : executor(std::move(ex)),
       options(std::move(opts)),
       pool(std::make_shared<BufferPool>()),
-      rpc_sweep_(executor) {}
+      rpc_sweep_(executor),
+      drop_warning_timer_(executor) {}
 
 BrokerCore::~BrokerCore() {
     stop();
@@ -117,6 +118,7 @@ void BrokerCore::stop() {
     }
     sessions_.clear();
     rpc_sweep_.cancel();
+    drop_warning_timer_.cancel();
 }
 
 SessionEvent BrokerCore::event_for(const Session& s, std::string reason) const {
@@ -643,11 +645,32 @@ void BrokerCore::route(RouteCache& rc, const MessageRef& message) {
 
 void BrokerCore::note_drop(Session& target) {
     if (target.drop_warning_pending) return;
-    const auto now = Clock::now();
-    if (now - target.last_drop_warning < options.diagnostic_interval) return;
     target.drop_warning_pending = true;
+    const auto due = target.last_drop_warning + options.diagnostic_interval;
+    if (Clock::now() < due) {
+        // Inside the interval: one warning when it ends covers every drop until then, even if
+        // the drops stop meanwhile.
+        drop_warnings_due_.emplace_back(due, target.id());
+        if (drop_warnings_due_.size() == 1) arm_drop_warning_timer();
+        return;
+    }
     // Emitted from a fresh handler: routing the warning may itself find full queues.
     asio::post(executor, [this, id = target.id()] { emit_drop_warning(id); });
+}
+
+void BrokerCore::arm_drop_warning_timer() {
+    if (drop_warnings_due_.empty() || stopped) return;
+    drop_warning_timer_.expires_at(drop_warnings_due_.front().first);
+    drop_warning_timer_.async_wait([this](const boost::system::error_code& ec) {
+        if (ec || stopped) return;
+        const auto now = Clock::now();
+        while (!drop_warnings_due_.empty() && drop_warnings_due_.front().first <= now) {
+            const auto id = drop_warnings_due_.front().second;
+            drop_warnings_due_.pop_front();
+            emit_drop_warning(id);
+        }
+        arm_drop_warning_timer();
+    });
 }
 
 void BrokerCore::emit_drop_warning(std::uint64_t session_id) {

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -179,6 +180,11 @@ struct BrokerCore {
     StringMap<InFlight> inflight_;
     boost::asio::steady_timer rpc_sweep_;
     bool sweep_armed_ = false;
+    // Drop warnings held back by diagnostic_interval, oldest first (one interval for all, so
+    // the queue is in due order): one timer emits each when its interval ends.
+    std::deque<std::pair<Clock::time_point, std::uint64_t>> drop_warnings_due_;
+    boost::asio::steady_timer drop_warning_timer_;
+    void arm_drop_warning_timer();
     bus::v1::Envelope scratch_envelope_;
     RequestArenas request_arenas_;  // requests for in-process servers
 };

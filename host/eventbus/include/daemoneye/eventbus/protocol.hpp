@@ -17,7 +17,8 @@ inline constexpr std::uint32_t kProtocolVersion = 1;
 inline constexpr std::string_view kReplyTopicPrefix = "control.rpc.reply.";
 std::string reply_topic(std::uint64_t session_id);
 
-// Where the broker posts its own warnings (daemoneye.bus.v1.Diagnostic: drops, denials).
+// Where the broker posts its own warnings (daemoneye.bus.v1.Diagnostic: a subscriber dropping
+// messages, rate-limited per session). Denials are answered to the session, counted and logged.
 inline constexpr std::string_view kDiagnosticsTopic = "control.health.diagnostics";
 inline constexpr std::string_view kHeartbeatTopic = "control.health.heartbeat";
 
