@@ -11,6 +11,7 @@
 #include "bus_port.hpp"
 #include "daemoneye/eventbus/broker.hpp"
 #include "daemoneye/eventbus/bus_client.hpp"
+#include "metrics.hpp"
 
 namespace daemoneye::agent {
 
@@ -172,16 +173,16 @@ class BrokerBus final : public BusPort {
 
     asio::awaitable<Status> serve(std::string topic, RpcHandler handler) override {
         if (!client_) co_return fail(why_unavailable());
-        if (config_.rpc.enable_correlation_tracking) {
-            handler = [h = std::move(handler)](
-                          const rpcv1::RpcRequest& req) -> asio::awaitable<rpcv1::RpcResponse> {
-                const auto start = std::chrono::steady_clock::now();
-                auto op = h(req);
-                auto rsp = co_await std::move(op);
-                log_rpc("served", req, rsp, std::chrono::steady_clock::now() - start);
-                co_return rsp;
-            };
-        }
+        handler = [this, h = std::move(handler)](
+                      const rpcv1::RpcRequest& req) -> asio::awaitable<rpcv1::RpcResponse> {
+            const auto start = std::chrono::steady_clock::now();
+            auto op = h(req);
+            auto rsp = co_await std::move(op);
+            const auto took = std::chrono::steady_clock::now() - start;
+            served_latency_[rpcv1::Operation_Name(req.operation())].observe(took);
+            if (config_.rpc.enable_correlation_tracking) log_rpc("served", req, rsp, took);
+            co_return rsp;
+        };
         auto op = client_->serve(topic, std::move(handler));
         auto r = co_await std::move(op);
         if (!r) co_return fail(r.error().message);
@@ -221,7 +222,9 @@ class BrokerBus final : public BusPort {
             out.mutable_error()->set_code(r.error().code);
             out.mutable_error()->set_message(r.error().message);
         }
-        if (logged) log_rpc("called", *logged, out, std::chrono::steady_clock::now() - start);
+        const auto took = std::chrono::steady_clock::now() - start;
+        call_latency_[out.status() == rpcv1::STATUS_ERROR ? "error" : "ok"].observe(took);
+        if (logged) log_rpc("called", *logged, out, took);
         co_return out;
     }
 
@@ -262,6 +265,14 @@ class BrokerBus final : public BusPort {
         m["rpc_errors_total{kind=\"failed\"}"] = d(b.rpc_failed);
         m["rpc_late_replies_total"] = d(b.rpc_late_replies);
         m["control_overflows_total"] = d(b.control_overflows);
+        // RPC round trips of the agent's own calls (by outcome) and of the handlers it serves
+        // (by operation), as seen by the agent.
+        for (const auto& [outcome, h] : call_latency_) {
+            h.export_to(m, "rpc_call_latency_seconds", "outcome=\"" + outcome + "\"");
+        }
+        for (const auto& [op, h] : served_latency_) {
+            h.export_to(m, "rpc_served_latency_seconds", "operation=\"" + op + "\"");
+        }
         m["oversized_dropped_total"] = d(b.oversized_dropped);
         m["rpc_pending"] = d(b.rpc_pending);
         m["queued_messages"] = d(b.queued_messages);
@@ -292,6 +303,8 @@ class BrokerBus final : public BusPort {
     std::unique_ptr<eb::BusClient> client_;
     std::map<std::uint64_t, CollectorSessionEvents> adopted_;
     std::map<std::string, std::uint64_t> served_;
+    std::map<std::string, LatencyHistogram> call_latency_;    // by outcome: ok, error
+    std::map<std::string, LatencyHistogram> served_latency_;  // by operation
     bool listening_ = false;
     std::string error_;
 };

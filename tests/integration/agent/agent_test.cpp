@@ -328,6 +328,15 @@ TEST(AgentIntegration, IpcTestAndMetrics) {
     // Control messages that could not be queued, and items too big for a frame: counted.
     EXPECT_TRUE(contains(r.out, "daemoneye_bus_control_overflows_total 0")) << r.out;
     EXPECT_TRUE(contains(r.out, "daemoneye_bus_oversized_dropped_total 0")) << r.out;
+    // The agent's self-check RPC at start-up is in the latency histograms (calls and served).
+    EXPECT_TRUE(contains(r.out, "# TYPE daemoneye_bus_rpc_call_latency_seconds histogram"))
+        << r.out;
+    EXPECT_TRUE(contains(r.out, "daemoneye_bus_rpc_call_latency_seconds_count{outcome=\"ok\"}"))
+        << r.out;
+    EXPECT_TRUE(contains(
+        r.out,
+        "daemoneye_bus_rpc_served_latency_seconds_count{operation=\"OPERATION_HEALTH_CHECK\"}"))
+        << r.out;
 }
 
 TEST(AgentIntegration, ChangedLibraryIsReprobedAndItsCollectorRestarted) {
