@@ -83,7 +83,8 @@ void register_events(CLI::App& app, Context& ctx) {
                     std::cout << j << "\n";
                 } else {
                     std::cout << time_text(e.timestamp().unix_nanos()) << " " << e.topic()
-                              << " seq=" << e.correlation().sequence_number() << " "
+                              << " seq=" << e.correlation().sequence_number()
+                              << " from=" << (e.publisher().empty() ? "?" : e.publisher()) << " "
                               << e.payload_type() << " "
                               << (decoded.empty() ? std::to_string(e.payload().size()) + " bytes"
                                                   : decoded)

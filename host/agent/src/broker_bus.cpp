@@ -75,6 +75,14 @@ class BrokerBus final : public BusPort {
         if (!b) return fail(error_ = b.error().message);
         broker_ = std::move(*b);
         broker_->on_session_open([this](const eb::SessionEvent& e) {
+            if (e.transport == "adopted") {
+                publishers_[e.session_id] = "collector " + e.instance_id;
+            } else if (e.transport == "in-process") {
+                publishers_[e.session_id] = e.name == "daemoneye-agent" ? "agent" : e.name;
+            } else {
+                publishers_[e.session_id] = "client " + e.name + " pid " + std::to_string(e.pid) +
+                                            " uid " + std::to_string(e.uid);
+            }
             auto it = adopted_.find(e.session_id);
             if (it == adopted_.end() || !it->second.on_hello) return;
             daemoneye::bus::v1::Hello hello;
@@ -88,6 +96,7 @@ class BrokerBus final : public BusPort {
             it->second.on_hello(hello);
         });
         broker_->on_session_closed([this](const eb::SessionEvent& e) {
+            publishers_.erase(e.session_id);
             auto it = adopted_.find(e.session_id);
             if (it == adopted_.end()) return;
             auto events = std::move(it->second);
@@ -228,6 +237,13 @@ class BrokerBus final : public BusPort {
         co_return out;
     }
 
+    std::string publisher(std::uint64_t session_id) const override {
+        if (session_id == 0) return "broker";  // its own diagnostics
+        auto it = publishers_.find(session_id);
+        return it != publishers_.end() ? it->second
+                                       : "session " + std::to_string(session_id) + " (closed)";
+    }
+
     daemoneye::ipc::v1::TopicsReport topics() const override {
         daemoneye::ipc::v1::TopicsReport rep;
         if (!broker_) return rep;
@@ -303,6 +319,7 @@ class BrokerBus final : public BusPort {
     std::unique_ptr<eb::BusClient> client_;
     std::map<std::uint64_t, CollectorSessionEvents> adopted_;
     std::map<std::string, std::uint64_t> served_;
+    std::map<std::uint64_t, std::string> publishers_;         // open sessions: who they are
     std::map<std::string, LatencyHistogram> call_latency_;    // by outcome: ok, error
     std::map<std::string, LatencyHistogram> served_latency_;  // by operation
     bool listening_ = false;

@@ -76,6 +76,9 @@ class BusPort {
         daemoneye::rpc::v1::RpcRequest request, std::chrono::milliseconds timeout) = 0;
 
     virtual daemoneye::ipc::v1::TopicsReport topics() const = 0;
+    // Who owns a bus session, for people reading events: the broker stamps source_session on
+    // every message, so this (unlike a payload's own "source") cannot be forged by a plugin.
+    virtual std::string publisher(std::uint64_t session_id) const = 0;
     // Counters and gauges for `metrics` (names without the daemoneye_ prefix).
     virtual std::map<std::string, double> metrics() const = 0;
 };

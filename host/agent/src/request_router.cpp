@@ -255,8 +255,8 @@ asio::awaitable<void> Agent::handle_events_tail(const ipcv1::EventsTail& t, Resp
     std::vector<std::uint64_t> subs;
     for (const auto& p : patterns) {
         // Named before co_await: GCC 12 destroys co_await full-expression temporaries twice.
-        MessageHandler handler = [state, responder,
-                                  limit](const daemoneye::bus::v1::Message& m) mutable {
+        MessageHandler handler = [state, responder, limit,
+                                  bus = bus_.get()](const daemoneye::bus::v1::Message& m) mutable {
             if (limit && state->sent >= limit) return;
             // Overlapping patterns deliver one message once per subscription: show it once. The
             // broker numbers messages per (session, topic), so the topic is part of the identity.
@@ -276,6 +276,7 @@ asio::awaitable<void> Agent::handle_events_tail(const ipcv1::EventsTail& t, Resp
             *e->mutable_timestamp() = m.timestamp();
             *e->mutable_correlation() = m.correlation();
             e->set_source_session(m.source_session());
+            e->set_publisher(bus->publisher(m.source_session()));
             if (responder.send(std::move(r)))
                 ++state->sent;
             else

@@ -123,8 +123,16 @@ void BrokerCore::stop() {
 
 SessionEvent BrokerCore::event_for(const Session& s, std::string reason) const {
     auto st = s.stats();
-    return SessionEvent{s.id(),           st.role, s.name, s.instance_id, s.transport_name(),
-                        std::move(reason)};
+    SessionEvent e;
+    e.session_id = s.id();
+    e.role = st.role;
+    e.name = s.name;
+    e.instance_id = s.instance_id;
+    e.transport = s.transport_name();
+    e.pid = st.pid;
+    e.uid = st.uid;
+    e.reason = std::move(reason);
+    return e;
 }
 
 // --- inbound --------------------------------------------------------------------------------

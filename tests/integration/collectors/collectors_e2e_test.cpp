@@ -171,6 +171,13 @@ TEST_F(CollectorsE2E, ChildProcessIsSeenStartedAndExitedWithPidPpidArgvAndExeHas
                       << dump(evs) << "procmond: " << status_json(agent_, "procmond");
     ASSERT_EQ(evs.front().kind(), ev::PROCESS_EVENT_KIND_STARTED) << dump(evs);
     for (const auto& e : evs) EXPECT_EQ(e.process().ppid(), static_cast<std::uint32_t>(::getpid()));
+    // Every process event names its publisher as the agent knows the session, not as the
+    // payload says.
+    for (const auto& e : tail.events()) {
+        if (e.topic == "events.process.lifecycle") {
+            EXPECT_EQ(e.publisher, "collector procmond-0");
+        }
+    }
 
     ASSERT_TRUE(wait_until(
         [&] {

@@ -32,7 +32,8 @@ using namespace std::chrono_literals;
 // One line of `daemoneye-cli --json events tail`: the topic and the decoded payload's JSON.
 struct TailedEvent {
     std::string topic;
-    std::string decoded;  // "" when the CLI could not decode the payload
+    std::string publisher;  // the agent's name for the publishing session
+    std::string decoded;    // "" when the CLI could not decode the payload
 
     // Parses `decoded` into a generated message (ProcessEvent, NetworkEvent, FileEvent).
     template <typename M>
@@ -55,6 +56,9 @@ inline std::vector<TailedEvent> parse_tail(const std::string& text) {
         const auto t = line.find("\"topic\":\"");
         if (t == std::string::npos) continue;
         e.topic = line.substr(t + 9, line.find('"', t + 9) - (t + 9));
+        if (const auto p = line.find("\"publisher\":\""); p != std::string::npos) {
+            e.publisher = line.substr(p + 13, line.find('"', p + 13) - (p + 13));
+        }
         // The CLI appends ,"decoded":{...} as the last member.
         const auto d = line.rfind(",\"decoded\":");
         if (d != std::string::npos) e.decoded = line.substr(d + 11, line.size() - d - 12);

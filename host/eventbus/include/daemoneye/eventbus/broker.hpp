@@ -43,7 +43,9 @@ struct SessionEvent {
     std::string name;
     std::string instance_id;
     std::string transport;  // "socket", "adopted", "in-process"
-    std::string reason;     // closed: why ("goodbye: ...", "peer closed", "crc mismatch ...")
+    std::int32_t pid = 0;   // SO_PEERCRED (socket), the launcher's (adopted), ours (in-process)
+    std::uint32_t uid = 0;
+    std::string reason;  // closed: why ("goodbye: ...", "peer closed", "crc mismatch ...")
     // open: the session's Hello (manifest, sandbox layers, pid); valid during the callback only.
     const bus::v1::Hello* hello = nullptr;
 };
