@@ -1,8 +1,8 @@
-// A socket client's reconnect loop (remote_transport.cpp), observed from outside: the delay
-// computation is inline in RemoteTransport::run() with a private, time-seeded generator, so it
-// cannot be called directly. What can be checked without timing guesses: attempts stop at
-// max_attempts and the client ends Closed; each wait is at least the policy's delay (timers do
-// not fire early), so growth shows as lower bounds; the cap shows as a total far below what
+// A socket client's reconnect loop (remote_transport.cpp), observed from outside (the delay
+// computation itself is checked directly in reconnect_backoff_test.cpp; here it runs with the
+// transport's private, time-seeded generator). What can be checked without timing guesses: attempts
+// stop at max_attempts and the client ends Closed; each wait is at least the policy's delay (timers
+// do not fire early), so growth shows as lower bounds; the cap shows as a total far below what
 // uncapped growth would take; and a client re-subscribes when the broker comes back.
 #include <mutex>
 #include <regex>

@@ -111,6 +111,7 @@ class BusClient {
 
     // Connects to options.socket_path, says Hello and waits for Welcome. With reconnect enabled
     // the client re-dials after losing the broker, re-subscribes and re-serves everything.
+    // An out-of-range options.reconnect fails InvalidOptions before anything is dialled.
     static boost::asio::awaitable<Result<std::unique_ptr<BusClient>, BusError>> connect(
         Executor executor, ClientOptions options);
     // Same over an already-connected socket (the launcher's --broker-fd). Takes the fd.
