@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -80,6 +81,9 @@ class BusClient::Impl : public std::enable_shared_from_this<BusClient::Impl> {
         GapTracker gaps;
     };
     struct PendingAck {
+        std::uint64_t token = 0;  // tells this wait from others for the same subscription id
+        // Empty once the wait timed out: the entry stays, to absorb the broker's late answer
+        // (the broker answers every Subscribe/Unsubscribe, in order, while the session lasts).
         std::function<void(Result<void, BusError>)> done;
         std::unique_ptr<boost::asio::steady_timer> timer;
     };
@@ -112,9 +116,18 @@ class BusClient::Impl : public std::enable_shared_from_this<BusClient::Impl> {
         std::chrono::milliseconds timeout{0};
     };
 
-    void send_subscribe(const Subscription& sub);
-    void expect_ack(std::uint64_t id, std::function<void(Result<void, BusError>)> done);
+    Result<void, BusError> send_subscribe(const Subscription& sub);
+    // Waits for the broker's answer to the Subscribe/Unsubscribe about to be sent for `id`.
+    // Returns the wait's token (for fail_ack).
+    std::uint64_t expect_ack(std::uint64_t id, std::function<void(Result<void, BusError>)> done);
+    // The broker's answer (Ack or Error) for `id`: completes the oldest wait for it.
     void complete_ack(std::uint64_t id, Result<void, BusError> result);
+    // One wait ends without an answer: timed out (kept as a placeholder for the late answer) or
+    // its message was never sent (removed).
+    void fail_ack(std::uint64_t id, std::uint64_t token, const BusError& error,
+                  bool keep_placeholder);
+    // The connection is gone: every wait fails with `error`.
+    void fail_all_acks(const BusError& error);
     void complete_call(const std::string& id, Result<rpcv1::RpcResponse, RpcError> result);
     // One timer for every pending call's deadline (no timer object or timerfd re-arm per call:
     // a new call's deadline is re-armed only when it is earlier than the armed expiry).
@@ -124,7 +137,11 @@ class BusClient::Impl : public std::enable_shared_from_this<BusClient::Impl> {
 
     std::unordered_map<std::uint64_t, Subscription> subs_;
     std::uint64_t next_sub_id_ = 1;
-    std::unordered_map<std::uint64_t, PendingAck> acks_;
+    // Per subscription id, in the order sent (an unsubscribe may follow a re-subscription, or
+    // another unsubscribe, still unanswered): the broker answers in order, so an answer
+    // completes the front.
+    std::unordered_map<std::uint64_t, std::deque<PendingAck>> acks_;
+    std::uint64_t next_ack_token_ = 1;
     std::unordered_map<std::string, PendingCall> calls_;
     std::uint64_t next_call_ = 1;
     std::unique_ptr<boost::asio::steady_timer> call_sweep_;

@@ -140,6 +140,13 @@ class BusClient {
     // Ack (Denied / Limit / Duplicate otherwise). Returns the subscription id.
     boost::asio::awaitable<Result<std::uint64_t, BusError>> subscribe(std::string pattern,
                                                                       MessageHandler handler);
+    // Waits for the broker's Ack, and only then forgets the subscription: until unsubscribe()
+    // completes, deliveries that arrive for it are still dispatched to its handler (served
+    // requests too, for serve()); afterwards never. Errors: NotFound (an id this client does
+    // not hold; or the broker holds none, then it is forgotten here too), Timeout or another
+    // refusal from the broker (the subscription stays active). Not connected, or the connection
+    // lost meanwhile: forgotten at once and a success (the broker's session went with it, and no
+    // reconnect sends it again).
     boost::asio::awaitable<Result<void, BusError>> unsubscribe(std::uint64_t subscription_id);
 
     // Queues one message; never blocks. Errors: InvalidTopic (checked here), Backpressure
