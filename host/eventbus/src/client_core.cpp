@@ -82,19 +82,74 @@ void BusClient::Impl::set_state(ConnectionState s) {
 
 void BusClient::Impl::on_connected(const bus::v1::Welcome& w, bool reconnected) {
     welcome = w;
+    ++connection_epoch_;
     if (reconnected) {
         ++counters.reconnects;
-        // Same ids as before: handlers and gap trackers carry on (sources restart numbering
-        // under new session ids, so no false gaps).
-        for (const auto& [id, sub] : subs_) (void)send_subscribe(sub);
+        resubscribe_all();
+        // Connected once the broker has answered every re-subscription (resubscribed()): then
+        // subscription_stats() lists what the broker holds.
+        if (resubscribing_ > 0) return;
     }
     set_state(ConnectionState::Connected);
+}
+
+void BusClient::Impl::resubscribe_all() {
+    // Same ids as before: handlers and gap trackers carry on (sources restart numbering under
+    // new session ids, so no false gaps). In id order: should the new broker take fewer, the
+    // oldest subscriptions are the ones it keeps.
+    std::vector<std::uint64_t> ids;
+    ids.reserve(subs_.size());
+    for (const auto& [id, sub] : subs_) ids.push_back(id);
+    std::sort(ids.begin(), ids.end());
+    resubscribing_ = ids.size();
+    const auto epoch = connection_epoch_;
+    for (const auto id : ids) {
+        auto it = subs_.find(id);
+        if (it == subs_.end()) continue;  // cannot happen: only resubscribed() erases, by id
+        auto answer = [weak = weak_from_this(), id, epoch](bool in_time) {
+            return [weak, id, epoch, in_time](Result<void, BusError> r) {
+                if (auto self = weak.lock()) self->resubscribed(id, epoch, r, in_time);
+            };
+        };
+        const auto token = expect_ack(id, answer(true), /*forward_error=*/true, answer(false));
+        if (auto sent = send_subscribe(it->second); !sent) fail_ack(id, token, sent.error(), false);
+    }
+}
+
+void BusClient::Impl::resubscribed(std::uint64_t id, std::uint64_t epoch,
+                                   const Result<void, BusError>& r, bool in_time) {
+    // An earlier connection's answer (failed NotConnected when it ended): the subscription is
+    // kept, and the next connection sends it again.
+    if (epoch != connection_epoch_) return;
+    auto it = subs_.find(id);
+    if (!r && it != subs_.end()) {
+        const auto& sub = it->second;
+        const char* what = sub.rpc ? "re-serve of" : "re-subscription to";
+        if (r.error().code == BusError::Code::Timeout) {
+            // The broker may hold it yet: kept, and a late answer still counts (in_time false).
+            spdlog::warn("eventbus client '{}': no answer to the {} '{}' (subscription {}): {}",
+                         options.client_name, what, sub.pattern, id, r.error().message);
+        } else {
+            // Refused (limit, grants, ...): the broker does not hold it, so neither do we.
+            ++counters.resubscribe_refused;
+            spdlog::warn(
+                "eventbus client '{}': the broker refused the {} '{}' after reconnecting; "
+                "subscription {} is dropped: {}",
+                options.client_name, what, sub.pattern, id, r.error().message);
+            subs_.erase(it);
+        }
+    }
+    if (in_time && resubscribing_ > 0 && --resubscribing_ == 0) {
+        set_state(ConnectionState::Connected);
+    }
 }
 
 void BusClient::Impl::on_disconnected(const std::string& reason, bool reconnecting) {
     spdlog::info("eventbus client '{}': disconnected: {}{}", options.client_name, reason,
                  reconnecting ? " (reconnecting)" : "");
     // Nothing pending can complete on this connection any more.
+    ++connection_epoch_;
+    resubscribing_ = 0;
     fail_all_acks(
         BusError{BusError::Code::NotConnected, "connection to the broker lost: " + reason});
     std::vector<std::string> call_ids;
@@ -133,15 +188,22 @@ void BusClient::Impl::on_envelope(bus::v1::Envelope& env) {
         case E::kError: {
             ++counters.errors_from_broker;
             const auto& e = env.error();
+            bool log = true;
             if (auto it = acks_.find(e.ref()); e.ref() != 0 && it != acks_.end()) {
-                // An awaited call's refusal is its caller's; a wait that timed out leaves the
-                // late answer unawaited.
-                const bool waiting = static_cast<bool>(it->second.front().done);
+                const auto& front = it->second.front();
+                // A re-subscription's refusal is its handler's to log (with the pattern), and
+                // on_broker_error's to report; an awaited call's is its caller's alone. A wait
+                // that timed out with no late handler is reported as an unawaited error.
+                const bool handled = front.done || front.late;
+                const bool forward = !handled || front.forward_error;
+                log = !handled;
                 complete_ack(e.ref(), unexpected(from_broker_error(e)));
-                if (waiting) break;
+                if (!forward) break;
             }
-            spdlog::warn("eventbus client '{}': broker error: {}", options.client_name,
-                         e.message());
+            if (log) {
+                spdlog::warn("eventbus client '{}': broker error: {}", options.client_name,
+                             e.message());
+            }
             if (error_callback) error_callback(e);
             break;
         }
@@ -200,7 +262,9 @@ Result<void, BusError> BusClient::Impl::send_subscribe(const Subscription& sub) 
 }
 
 std::uint64_t BusClient::Impl::expect_ack(std::uint64_t id,
-                                          std::function<void(Result<void, BusError>)> done) {
+                                          std::function<void(Result<void, BusError>)> done,
+                                          bool forward_error,
+                                          std::function<void(Result<void, BusError>)> late) {
     const auto token = next_ack_token_++;
     auto timer = std::make_unique<asio::steady_timer>(executor, options.ack_timeout);
     timer->async_wait([weak = weak_from_this(), id, token](const boost::system::error_code& ec) {
@@ -213,7 +277,8 @@ std::uint64_t BusClient::Impl::expect_ack(std::uint64_t id,
                            true);
         }
     });
-    acks_[id].push_back(PendingAck{token, std::move(done), std::move(timer)});
+    acks_[id].push_back(
+        PendingAck{token, std::move(done), std::move(timer), forward_error, std::move(late)});
     return token;
 }
 
@@ -223,7 +288,11 @@ void BusClient::Impl::complete_ack(std::uint64_t id, Result<void, BusError> resu
     PendingAck ack = std::move(it->second.front());
     it->second.pop_front();
     if (it->second.empty()) acks_.erase(it);
-    if (ack.done) ack.done(std::move(result));
+    if (ack.done) {
+        ack.done(std::move(result));
+    } else if (ack.late) {
+        ack.late(std::move(result));
+    }
 }
 
 void BusClient::Impl::fail_ack(std::uint64_t id, std::uint64_t token, const BusError& error,

@@ -86,6 +86,9 @@ class BusClient::Impl : public std::enable_shared_from_this<BusClient::Impl> {
         // (the broker answers every Subscribe/Unsubscribe, in order, while the session lasts).
         std::function<void(Result<void, BusError>)> done;
         std::unique_ptr<boost::asio::steady_timer> timer;
+        bool forward_error = false;  // a refusal is reported through on_broker_error too
+        // Given the broker's answer should it come after the wait timed out (optional).
+        std::function<void(Result<void, BusError>)> late;
     };
     // A served request: one handler run, its reply sent. Run by an RPC worker: a coroutine that
     // stays alive between requests (idle workers wait in idle_workers_ and are resumed inline
@@ -117,9 +120,16 @@ class BusClient::Impl : public std::enable_shared_from_this<BusClient::Impl> {
     };
 
     Result<void, BusError> send_subscribe(const Subscription& sub);
+    // After a reconnect: sends every subscription again and learns each outcome (resubscribed).
+    void resubscribe_all();
+    // `in_time`: answered (or timed out) while the reconnect waits; false for a late answer.
+    void resubscribed(std::uint64_t id, std::uint64_t epoch, const Result<void, BusError>& result,
+                      bool in_time);
     // Waits for the broker's answer to the Subscribe/Unsubscribe about to be sent for `id`.
     // Returns the wait's token (for fail_ack).
-    std::uint64_t expect_ack(std::uint64_t id, std::function<void(Result<void, BusError>)> done);
+    std::uint64_t expect_ack(std::uint64_t id, std::function<void(Result<void, BusError>)> done,
+                             bool forward_error = false,
+                             std::function<void(Result<void, BusError>)> late = nullptr);
     // The broker's answer (Ack or Error) for `id`: completes the oldest wait for it.
     void complete_ack(std::uint64_t id, Result<void, BusError> result);
     // One wait ends without an answer: timed out (kept as a placeholder for the late answer) or
@@ -142,6 +152,10 @@ class BusClient::Impl : public std::enable_shared_from_this<BusClient::Impl> {
     // completes the front.
     std::unordered_map<std::uint64_t, std::deque<PendingAck>> acks_;
     std::uint64_t next_ack_token_ = 1;
+    // Bumped on every connect and disconnect: answers to an earlier connection's
+    // re-subscriptions are told apart.
+    std::uint64_t connection_epoch_ = 0;
+    std::size_t resubscribing_ = 0;  // re-subscriptions not answered yet (state: Reconnecting)
     std::unordered_map<std::string, PendingCall> calls_;
     std::uint64_t next_call_ = 1;
     std::unique_ptr<boost::asio::steady_timer> call_sweep_;
