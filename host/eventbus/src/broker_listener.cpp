@@ -130,13 +130,23 @@ Result<void, BusError> BrokerListener::open(const std::string& path) {
     acceptor_.open(stream(), bec);
     if (!bec) acceptor_.bind(stream::endpoint(path), bec);
     if (bec) {
+        boost::system::error_code ignored;
+        acceptor_.close(ignored);  // the file, if any, is not ours: left alone
         return unexpected(io_error("cannot bind broker socket " + path + ": " + bec.message()));
     }
+    // From here the file at `path` is the one bind() just created: a failure removes it, or the
+    // next start would find a socket nobody listens on (and an unprotected one if chmod failed).
+    auto undo_bind = [&](std::string message) {
+        boost::system::error_code ignored;
+        acceptor_.close(ignored);
+        ::unlink(path.c_str());
+        return unexpected(io_error(std::move(message)));
+    };
     if (::chmod(path.c_str(), 0600) != 0) {
-        return unexpected(io_error("cannot chmod 0600 " + path + ": " + std::strerror(errno)));
+        return undo_bind("cannot chmod 0600 " + path + ": " + std::strerror(errno));
     }
     acceptor_.listen(asio::socket_base::max_listen_connections, bec);
-    if (bec) return unexpected(io_error("cannot listen on " + path + ": " + bec.message()));
+    if (bec) return undo_bind("cannot listen on " + path + ": " + bec.message());
     path_ = path;
     open_ = true;
     spdlog::info("eventbus: broker listening on {}", path);

@@ -12,6 +12,7 @@
 #include "daemoneye/eventbus/broker.hpp"
 #include "daemoneye/eventbus/topic.hpp"
 #include "local_transport.hpp"
+#include "reconnect_backoff.hpp"
 #include "remote_transport.hpp"
 
 namespace daemoneye::eventbus {
@@ -48,6 +49,10 @@ asio::awaitable<Result<std::unique_ptr<BusClient>, BusError>> BusClient::connect
     if (options.socket_path.empty()) {
         co_return unexpected(BusError{BusError::Code::Io, "ClientOptions.socket_path is empty"});
     }
+    if (options.reconnect.enabled) {
+        if (auto ok = validate_reconnect_policy(options.reconnect); !ok)
+            co_return unexpected(ok.error());
+    }
     // Named first: GCC 12 double-destroys lambdas that share a full-expression with co_await.
     std::function<std::unique_ptr<BusClient>(std::shared_ptr<Impl>)> make =
         [](std::shared_ptr<Impl> i) {
@@ -65,6 +70,13 @@ asio::awaitable<Result<std::unique_ptr<BusClient>, BusError>> BusClient::connect
     if (ec) {
         co_return unexpected(BusError{BusError::Code::Io, "broker fd " + std::to_string(fd) +
                                                               " is not usable: " + ec.message()});
+    }
+    // Checked though a socketpair is never re-dialled: the same options would fail connect(),
+    // and a caller should learn that here (the socket, which owns the fd now, closes it).
+    if (options.reconnect.enabled) {
+        if (auto ok = validate_reconnect_policy(options.reconnect); !ok) {
+            co_return unexpected(ok.error());
+        }
     }
     options.reconnect.enabled = false;  // a socketpair cannot be re-dialled
     // Named first: GCC 12 double-destroys lambdas that share a full-expression with co_await.

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -80,25 +82,76 @@ void BusClient::Impl::set_state(ConnectionState s) {
 
 void BusClient::Impl::on_connected(const bus::v1::Welcome& w, bool reconnected) {
     welcome = w;
+    ++connection_epoch_;
     if (reconnected) {
         ++counters.reconnects;
-        // Same ids as before: handlers and gap trackers carry on (sources restart numbering
-        // under new session ids, so no false gaps).
-        for (const auto& [id, sub] : subs_) send_subscribe(sub);
+        resubscribe_all();
+        // Connected once the broker has answered every re-subscription (resubscribed()): then
+        // subscription_stats() lists what the broker holds.
+        if (resubscribing_ > 0) return;
     }
     set_state(ConnectionState::Connected);
+}
+
+void BusClient::Impl::resubscribe_all() {
+    // Same ids as before: handlers and gap trackers carry on (sources restart numbering under
+    // new session ids, so no false gaps). In id order: should the new broker take fewer, the
+    // oldest subscriptions are the ones it keeps.
+    std::vector<std::uint64_t> ids;
+    ids.reserve(subs_.size());
+    for (const auto& [id, sub] : subs_) ids.push_back(id);
+    std::sort(ids.begin(), ids.end());
+    resubscribing_ = ids.size();
+    const auto epoch = connection_epoch_;
+    for (const auto id : ids) {
+        auto it = subs_.find(id);
+        if (it == subs_.end()) continue;  // cannot happen: only resubscribed() erases, by id
+        auto answer = [weak = weak_from_this(), id, epoch](bool in_time) {
+            return [weak, id, epoch, in_time](Result<void, BusError> r) {
+                if (auto self = weak.lock()) self->resubscribed(id, epoch, r, in_time);
+            };
+        };
+        const auto token = expect_ack(id, answer(true), /*forward_error=*/true, answer(false));
+        if (auto sent = send_subscribe(it->second); !sent) fail_ack(id, token, sent.error(), false);
+    }
+}
+
+void BusClient::Impl::resubscribed(std::uint64_t id, std::uint64_t epoch,
+                                   const Result<void, BusError>& r, bool in_time) {
+    // An earlier connection's answer (failed NotConnected when it ended): the subscription is
+    // kept, and the next connection sends it again.
+    if (epoch != connection_epoch_) return;
+    auto it = subs_.find(id);
+    if (!r && it != subs_.end()) {
+        const auto& sub = it->second;
+        const char* what = sub.rpc ? "re-serve of" : "re-subscription to";
+        if (r.error().code == BusError::Code::Timeout) {
+            // The broker may hold it yet: kept, and a late answer still counts (in_time false).
+            spdlog::warn("eventbus client '{}': no answer to the {} '{}' (subscription {}): {}",
+                         options.client_name, what, sub.pattern, id, r.error().message);
+        } else {
+            // Refused (limit, grants, ...): the broker does not hold it, so neither do we.
+            ++counters.resubscribe_refused;
+            spdlog::warn(
+                "eventbus client '{}': the broker refused the {} '{}' after reconnecting; "
+                "subscription {} is dropped: {}",
+                options.client_name, what, sub.pattern, id, r.error().message);
+            subs_.erase(it);
+        }
+    }
+    if (in_time && resubscribing_ > 0 && --resubscribing_ == 0) {
+        set_state(ConnectionState::Connected);
+    }
 }
 
 void BusClient::Impl::on_disconnected(const std::string& reason, bool reconnecting) {
     spdlog::info("eventbus client '{}': disconnected: {}{}", options.client_name, reason,
                  reconnecting ? " (reconnecting)" : "");
     // Nothing pending can complete on this connection any more.
-    std::vector<std::uint64_t> ack_ids;
-    for (const auto& [id, a] : acks_) ack_ids.push_back(id);
-    for (auto id : ack_ids) {
-        complete_ack(id, unexpected(BusError{BusError::Code::NotConnected,
-                                             "connection to the broker lost: " + reason}));
-    }
+    ++connection_epoch_;
+    resubscribing_ = 0;
+    fail_all_acks(
+        BusError{BusError::Code::NotConnected, "connection to the broker lost: " + reason});
     std::vector<std::string> call_ids;
     for (const auto& [id, c] : calls_) call_ids.push_back(id);
     for (const auto& id : call_ids) {
@@ -135,12 +188,22 @@ void BusClient::Impl::on_envelope(bus::v1::Envelope& env) {
         case E::kError: {
             ++counters.errors_from_broker;
             const auto& e = env.error();
-            if (e.ref() != 0 && acks_.contains(e.ref())) {
+            bool log = true;
+            if (auto it = acks_.find(e.ref()); e.ref() != 0 && it != acks_.end()) {
+                const auto& front = it->second.front();
+                // A re-subscription's refusal is its handler's to log (with the pattern), and
+                // on_broker_error's to report; an awaited call's is its caller's alone. A wait
+                // that timed out with no late handler is reported as an unawaited error.
+                const bool handled = front.done || front.late;
+                const bool forward = !handled || front.forward_error;
+                log = !handled;
                 complete_ack(e.ref(), unexpected(from_broker_error(e)));
-                break;
+                if (!forward) break;
             }
-            spdlog::warn("eventbus client '{}': broker error: {}", options.client_name,
-                         e.message());
+            if (log) {
+                spdlog::warn("eventbus client '{}': broker error: {}", options.client_name,
+                             e.message());
+            }
             if (error_callback) error_callback(e);
             break;
         }
@@ -188,37 +251,75 @@ void BusClient::Impl::on_rpc_response(rpcv1::RpcResponse& r) {
 
 // --- subscriptions --------------------------------------------------------------------------
 
-void BusClient::Impl::send_subscribe(const Subscription& sub) {
+Result<void, BusError> BusClient::Impl::send_subscribe(const Subscription& sub) {
+    if (!transport) return unexpected(BusError{BusError::Code::NotConnected, "not connected"});
     bus::v1::Envelope env;
     auto* s = env.mutable_subscribe();
     s->set_subscription_id(sub.id);
     s->set_pattern(sub.pattern);
     s->set_rpc_server(sub.rpc);
-    if (transport) (void)transport->send(env);
+    return transport->send(env);
 }
 
-void BusClient::Impl::expect_ack(std::uint64_t id,
-                                 std::function<void(Result<void, BusError>)> done) {
+std::uint64_t BusClient::Impl::expect_ack(std::uint64_t id,
+                                          std::function<void(Result<void, BusError>)> done,
+                                          bool forward_error,
+                                          std::function<void(Result<void, BusError>)> late) {
+    const auto token = next_ack_token_++;
     auto timer = std::make_unique<asio::steady_timer>(executor, options.ack_timeout);
-    timer->async_wait([weak = weak_from_this(), id](const boost::system::error_code& ec) {
+    timer->async_wait([weak = weak_from_this(), id, token](const boost::system::error_code& ec) {
         if (ec) return;
         if (auto self = weak.lock()) {
-            self->complete_ack(
-                id, unexpected(BusError{BusError::Code::Timeout,
-                                        "no acknowledgement from the broker within " +
-                                            std::to_string(self->options.ack_timeout.count()) +
-                                            " ms"}));
+            self->fail_ack(id, token,
+                           BusError{BusError::Code::Timeout,
+                                    "no acknowledgement from the broker within " +
+                                        std::to_string(self->options.ack_timeout.count()) + " ms"},
+                           true);
         }
     });
-    acks_[id] = PendingAck{std::move(done), std::move(timer)};
+    acks_[id].push_back(
+        PendingAck{token, std::move(done), std::move(timer), forward_error, std::move(late)});
+    return token;
 }
 
 void BusClient::Impl::complete_ack(std::uint64_t id, Result<void, BusError> result) {
     auto it = acks_.find(id);
     if (it == acks_.end()) return;
-    auto done = std::move(it->second.done);
-    acks_.erase(it);
-    if (done) done(std::move(result));
+    PendingAck ack = std::move(it->second.front());
+    it->second.pop_front();
+    if (it->second.empty()) acks_.erase(it);
+    if (ack.done) {
+        ack.done(std::move(result));
+    } else if (ack.late) {
+        ack.late(std::move(result));
+    }
+}
+
+void BusClient::Impl::fail_ack(std::uint64_t id, std::uint64_t token, const BusError& error,
+                               bool keep_placeholder) {
+    auto it = acks_.find(id);
+    if (it == acks_.end()) return;
+    auto& waits = it->second;
+    auto w = std::find_if(waits.begin(), waits.end(),
+                          [token](const PendingAck& a) { return a.token == token; });
+    if (w == waits.end()) return;
+    auto done = std::move(w->done);
+    w->done = nullptr;
+    if (!keep_placeholder) {
+        waits.erase(w);
+        if (waits.empty()) acks_.erase(it);
+    }
+    if (done) done(unexpected(error));
+}
+
+void BusClient::Impl::fail_all_acks(const BusError& error) {
+    auto all = std::move(acks_);
+    acks_.clear();
+    for (auto& [id, waits] : all) {
+        for (auto& w : waits) {
+            if (w.done) std::move(w.done)(unexpected(error));
+        }
+    }
 }
 
 asio::awaitable<Result<std::uint64_t, BusError>> BusClient::Impl::add_subscription(
@@ -242,8 +343,10 @@ asio::awaitable<Result<std::uint64_t, BusError>> BusClient::Impl::add_subscripti
     auto self = shared_from_this();
     std::function<void(std::function<void(Result<void, BusError>)>)> start =
         [self, id](std::function<void(Result<void, BusError>)> done) {
-            self->expect_ack(id, std::move(done));
-            self->send_subscribe(self->subs_.at(id));
+            const auto token = self->expect_ack(id, std::move(done));
+            if (auto sent = self->send_subscribe(self->subs_.at(id)); !sent) {
+                self->fail_ack(id, token, sent.error(), false);
+            }
         };
     auto op = await_callback<Result<void, BusError>>(executor, std::move(start));
     auto result = co_await std::move(op);
@@ -255,20 +358,44 @@ asio::awaitable<Result<std::uint64_t, BusError>> BusClient::Impl::add_subscripti
 }
 
 asio::awaitable<Result<void, BusError>> BusClient::Impl::remove_subscription(std::uint64_t id) {
-    auto it = subs_.find(id);
-    if (it == subs_.end()) {
+    if (!subs_.contains(id)) {
         co_return unexpected(
             BusError{BusError::Code::NotFound, "no subscription " + std::to_string(id)});
     }
-    subs_.erase(it);
-    if (!transport || !transport->connected()) co_return Result<void, BusError>{};
+    if (!transport || !transport->connected()) {
+        // No session at the broker holds it: forgotten here, so no reconnect sends it again.
+        subs_.erase(id);
+        co_return Result<void, BusError>{};
+    }
     auto self = shared_from_this();
     std::function<void(std::function<void(Result<void, BusError>)>)> start =
         [self, id](std::function<void(Result<void, BusError>)> done) {
-            self->expect_ack(id, std::move(done));
+            // Forgotten when the broker's answer arrives (not when the caller resumes, which may
+            // be later): until then the subscription is active and its deliveries dispatched.
+            auto settle = [weak = std::weak_ptr<Impl>(self), id,
+                           done = std::move(done)](Result<void, BusError> r) {
+                auto self = weak.lock();
+                if (self) {
+                    if (r) {
+                        self->subs_.erase(id);
+                    } else if (r.error().code == BusError::Code::NotConnected) {
+                        // The session, and the subscription with it, ended meanwhile: what the
+                        // caller wanted holds, and no reconnect sends it again.
+                        self->subs_.erase(id);
+                        r = Result<void, BusError>{};
+                    } else if (r.error().code == BusError::Code::NotFound) {
+                        self->subs_.erase(id);  // the broker holds none: the error says so
+                    }
+                    // Otherwise (refused, timed out, not sent) it stays active.
+                }
+                done(std::move(r));
+            };
+            const auto token = self->expect_ack(id, std::move(settle));
             bus::v1::Envelope env;
             env.mutable_unsubscribe()->set_subscription_id(id);
-            if (auto sent = self->transport->send(env); !sent) self->complete_ack(id, sent);
+            if (auto sent = self->transport->send(env); !sent) {
+                self->fail_ack(id, token, sent.error(), false);
+            }
         };
     auto op = await_callback<Result<void, BusError>>(executor, std::move(start));
     co_return co_await std::move(op);

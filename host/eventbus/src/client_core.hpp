@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -80,8 +81,14 @@ class BusClient::Impl : public std::enable_shared_from_this<BusClient::Impl> {
         GapTracker gaps;
     };
     struct PendingAck {
+        std::uint64_t token = 0;  // tells this wait from others for the same subscription id
+        // Empty once the wait timed out: the entry stays, to absorb the broker's late answer
+        // (the broker answers every Subscribe/Unsubscribe, in order, while the session lasts).
         std::function<void(Result<void, BusError>)> done;
         std::unique_ptr<boost::asio::steady_timer> timer;
+        bool forward_error = false;  // a refusal is reported through on_broker_error too
+        // Given the broker's answer should it come after the wait timed out (optional).
+        std::function<void(Result<void, BusError>)> late;
     };
     // A served request: one handler run, its reply sent. Run by an RPC worker: a coroutine that
     // stays alive between requests (idle workers wait in idle_workers_ and are resumed inline
@@ -112,9 +119,25 @@ class BusClient::Impl : public std::enable_shared_from_this<BusClient::Impl> {
         std::chrono::milliseconds timeout{0};
     };
 
-    void send_subscribe(const Subscription& sub);
-    void expect_ack(std::uint64_t id, std::function<void(Result<void, BusError>)> done);
+    Result<void, BusError> send_subscribe(const Subscription& sub);
+    // After a reconnect: sends every subscription again and learns each outcome (resubscribed).
+    void resubscribe_all();
+    // `in_time`: answered (or timed out) while the reconnect waits; false for a late answer.
+    void resubscribed(std::uint64_t id, std::uint64_t epoch, const Result<void, BusError>& result,
+                      bool in_time);
+    // Waits for the broker's answer to the Subscribe/Unsubscribe about to be sent for `id`.
+    // Returns the wait's token (for fail_ack).
+    std::uint64_t expect_ack(std::uint64_t id, std::function<void(Result<void, BusError>)> done,
+                             bool forward_error = false,
+                             std::function<void(Result<void, BusError>)> late = nullptr);
+    // The broker's answer (Ack or Error) for `id`: completes the oldest wait for it.
     void complete_ack(std::uint64_t id, Result<void, BusError> result);
+    // One wait ends without an answer: timed out (kept as a placeholder for the late answer) or
+    // its message was never sent (removed).
+    void fail_ack(std::uint64_t id, std::uint64_t token, const BusError& error,
+                  bool keep_placeholder);
+    // The connection is gone: every wait fails with `error`.
+    void fail_all_acks(const BusError& error);
     void complete_call(const std::string& id, Result<rpcv1::RpcResponse, RpcError> result);
     // One timer for every pending call's deadline (no timer object or timerfd re-arm per call:
     // a new call's deadline is re-armed only when it is earlier than the armed expiry).
@@ -124,7 +147,15 @@ class BusClient::Impl : public std::enable_shared_from_this<BusClient::Impl> {
 
     std::unordered_map<std::uint64_t, Subscription> subs_;
     std::uint64_t next_sub_id_ = 1;
-    std::unordered_map<std::uint64_t, PendingAck> acks_;
+    // Per subscription id, in the order sent (an unsubscribe may follow a re-subscription, or
+    // another unsubscribe, still unanswered): the broker answers in order, so an answer
+    // completes the front.
+    std::unordered_map<std::uint64_t, std::deque<PendingAck>> acks_;
+    std::uint64_t next_ack_token_ = 1;
+    // Bumped on every connect and disconnect: answers to an earlier connection's
+    // re-subscriptions are told apart.
+    std::uint64_t connection_epoch_ = 0;
+    std::size_t resubscribing_ = 0;  // re-subscriptions not answered yet (state: Reconnecting)
     std::unordered_map<std::string, PendingCall> calls_;
     std::uint64_t next_call_ = 1;
     std::unique_ptr<boost::asio::steady_timer> call_sweep_;

@@ -66,7 +66,9 @@ asio::awaitable<void> LocalTransport::flush() {
 }
 
 void LocalTransport::close(const std::string& reason) {
-    if (session_ && !session_->closing) session_->close(reason);
+    // Reported as a socket client's Goodbye is ("goodbye: <reason>", broker.hpp): an in-process
+    // client has no frame to send, but closing is the same deliberate goodbye.
+    if (session_ && !session_->closing) session_->close("goodbye: " + reason);
 }
 
 void LocalTransport::deliver(MessageView& message, std::span<const std::uint64_t> ids) {

@@ -39,6 +39,8 @@ const char* to_string(BusError::Code code) {
             return "Timeout";
         case BusError::Code::NotFound:
             return "NotFound";
+        case BusError::Code::InvalidOptions:
+            return "InvalidOptions";
     }
     return "?";
 }

@@ -15,6 +15,7 @@
 #include "client_core.hpp"
 #include "daemoneye/eventbus/topic.hpp"
 #include "message_encoder.hpp"
+#include "reconnect_backoff.hpp"
 #include "wire_format.hpp"
 
 namespace daemoneye::eventbus {
@@ -180,16 +181,15 @@ asio::awaitable<void> RemoteTransport::run() {
         if (auto core = core_.lock()) core->on_disconnected(closed_ ? "closed" : reason, redial);
         if (!redial) co_return;
 
-        // Re-dial with exponential backoff and jitter until it works (or attempts run out).
-        auto delay = options_.reconnect.initial;
+        // Re-dial with exponential backoff and jitter until it works (or attempts run out). The
+        // policy was validated at connect (reconnect_backoff.hpp).
         std::size_t attempt = 0;
         bool back = false;
         while (!closed_) {
             ++attempt;
-            std::uniform_real_distribution<double> jitter(1.0 - options_.reconnect.jitter,
-                                                          1.0 + options_.reconnect.jitter);
-            asio::steady_timer t(executor_, std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                delay * jitter(rng_)));
+            std::uniform_real_distribution<double> random01(0.0, 1.0);
+            asio::steady_timer t(executor_,
+                                 reconnect_delay(attempt, options_.reconnect, random01(rng_)));
             co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
             if (closed_) break;
             auto core = core_.lock();
@@ -206,9 +206,6 @@ asio::awaitable<void> RemoteTransport::run() {
                          options_.client_name, attempt, welcome.error().message);
             if (options_.reconnect.max_attempts && attempt >= options_.reconnect.max_attempts)
                 break;
-            delay = std::min(options_.reconnect.max,
-                             std::chrono::duration_cast<std::chrono::milliseconds>(
-                                 delay * options_.reconnect.multiplier));
         }
         if (!back) {
             if (auto core = core_.lock()) core->on_disconnected("gave up reconnecting", false);

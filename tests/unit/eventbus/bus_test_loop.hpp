@@ -42,6 +42,10 @@ class BusTestLoop : public ::testing::Test {
             broker_->on_session_open(nullptr);
             broker_->on_session_closed(nullptr);
         }
+        for (auto& c : clients_) {  // so do clients' (closing reports a state change)
+            c->on_state_change(nullptr);
+            c->on_broker_error(nullptr);
+        }
         clients_.clear();
         for (int fd : raw_) ::close(fd);
         raw_.clear();

@@ -1,9 +1,11 @@
-// A socket client's reconnect loop (remote_transport.cpp), observed from outside: the delay
-// computation is inline in RemoteTransport::run() with a private, time-seeded generator, so it
-// cannot be called directly. What can be checked without timing guesses: attempts stop at
-// max_attempts and the client ends Closed; each wait is at least the policy's delay (timers do
-// not fire early), so growth shows as lower bounds; the cap shows as a total far below what
-// uncapped growth would take; and a client re-subscribes when the broker comes back.
+// A socket client's reconnect loop (remote_transport.cpp), observed from outside (the delay
+// computation itself is checked directly in reconnect_backoff_test.cpp; here it runs with the
+// transport's private, time-seeded generator). What can be checked without timing guesses: attempts
+// stop at max_attempts and the client ends Closed; each wait is at least the policy's delay (timers
+// do not fire early), so growth shows as lower bounds; the cap shows as a total far below what
+// uncapped growth would take; and a client re-subscribes when the broker comes back, learning each
+// re-subscription's outcome (some against a broker the test plays on the socket path).
+#include <algorithm>
 #include <mutex>
 #include <regex>
 
@@ -15,6 +17,7 @@
 namespace daemoneye::eventbus {
 namespace {
 
+namespace asio = boost::asio;
 using namespace std::chrono_literals;
 using test::bytes_of;
 using Clock = std::chrono::steady_clock;
@@ -74,6 +77,45 @@ class ClientReconnect : public test::BusTestLoop {
             }
         }
         return std::nullopt;
+    }
+
+    // Plays the broker that comes back at `path`: accepts the client's re-dial, reads its Hello,
+    // welcomes it, and returns the connection (owned by the fixture) once the client has sent
+    // `subscribes` re-subscriptions, which are left unanswered.
+    int play_broker(const std::string& path, std::size_t subscribes) {
+        const int lfd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        std::memcpy(addr.sun_path, path.data(), path.size());
+        EXPECT_EQ(::bind(lfd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+        EXPECT_EQ(::listen(lfd, 4), 0);
+        int conn = -1;
+        EXPECT_TRUE(spin_until([&] {
+            conn = ::accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+            return conn >= 0;
+        }));
+        ::close(lfd);
+        ::unlink(path.c_str());
+        if (conn < 0) return -1;
+        raw_.push_back(conn);
+        auto hello = raw_read(
+            conn, [&](const RawReply& r) { return count(r, bus::v1::Envelope::kHello) == 1; });
+        EXPECT_EQ(count(hello, bus::v1::Envelope::kHello), 1);
+        bus::v1::Batch welcome;
+        auto* w = welcome.add_items()->mutable_welcome();
+        w->set_session_id(1);
+        w->set_max_frame_bytes(1 << 20);
+        w->set_protocol_version(kProtocolVersion);
+        raw_send(conn, welcome);
+        auto resubs = raw_read(conn, [&](const RawReply& r) {
+            return count(r, bus::v1::Envelope::kSubscribe) == subscribes;
+        });
+        EXPECT_EQ(count(resubs, bus::v1::Envelope::kSubscribe), subscribes);
+        return conn;
+    }
+    static std::size_t count(const RawReply& r, bus::v1::Envelope::BodyCase kind) {
+        return static_cast<std::size_t>(std::count_if(
+            r.items.begin(), r.items.end(), [&](const auto& e) { return e.body_case() == kind; }));
     }
 
     std::shared_ptr<spdlog::logger> previous_;
@@ -146,6 +188,173 @@ TEST_F(ClientReconnect, ReconnectsAndResubscribesWhenTheBrokerComesBack) {
     const auto stats = client.subscription_stats();
     ASSERT_EQ(stats.size(), 1u);
     EXPECT_EQ(stats[0].subscription_id, *sub);
+}
+
+// A broker that comes back with room for fewer subscriptions: the client learns each
+// re-subscription's outcome (a served pattern's too), drops the refused ones, counts and logs
+// them with the pattern and the broker's reason, reports each through on_broker_error, and says
+// Connected only once all are answered, listing what the broker holds.
+TEST_F(ClientReconnect, ARefusedResubscriptionIsDroppedCountedLoggedAndReported) {
+    start();
+    BrokerOptions options = broker_->options();
+    ClientOptions o;
+    o.reconnect.initial = 10ms;
+    o.reconnect.max = 50ms;
+    auto& client = remote("reconnecting", o);
+    int kept_calls = 0;
+    auto kept_op = client.subscribe("events.kept.#", [&](const MessageView&) { ++kept_calls; });
+    auto kept = run(std::move(kept_op));
+    ASSERT_TRUE(kept);
+    auto lost_op = client.subscribe("events.lost.#", [](const MessageView&) {});
+    auto lost = run(std::move(lost_op));
+    ASSERT_TRUE(lost);
+    RpcHandler handler = [](const rpcv1::RpcRequest&) -> asio::awaitable<rpcv1::RpcResponse> {
+        co_return rpc_ok();
+    };
+    auto serve_op = client.serve("control.test.lost", handler);
+    auto served = run(std::move(serve_op));
+    ASSERT_TRUE(served) << served.error().message;
+    std::vector<bus::v1::Error> errors;
+    client.on_broker_error([&](const bus::v1::Error& e) { errors.push_back(e); });
+    std::vector<std::size_t> listed_when_connected;
+    client.on_state_change([&](ConnectionState s) {
+        if (s == ConnectionState::Connected) {
+            listed_when_connected.push_back(client.subscription_stats().size());
+        }
+    });
+
+    stop_broker();
+    ASSERT_TRUE(spin_until([&] { return client.state() == ConnectionState::Reconnecting; }));
+    options.max_subscribers = 1;
+    broker_ = Broker::create(io_.get_executor(), options).value();
+    ASSERT_TRUE(broker_->listen());
+    ASSERT_TRUE(spin_until([&] { return client.state() == ConnectionState::Connected; }));
+
+    // The oldest subscription is the one kept; the list matched the broker's at Connected.
+    EXPECT_EQ(listed_when_connected, std::vector<std::size_t>{1});
+    const auto listed = client.subscription_stats();
+    ASSERT_EQ(listed.size(), 1u);
+    EXPECT_EQ(listed[0].subscription_id, *kept);
+    EXPECT_EQ(listed[0].pattern, "events.kept.#");
+    EXPECT_EQ(broker_->metrics().subscriptions, 1u);
+    EXPECT_EQ(client.stats().resubscribe_refused, 2u);
+
+    ASSERT_EQ(errors.size(), 2u);
+    std::vector<std::uint64_t> refs;
+    for (const auto& e : errors) {
+        refs.push_back(e.ref());
+        EXPECT_EQ(e.code(), bus::v1::ERROR_CODE_LIMIT);
+        EXPECT_NE(e.message().find("broker.max_subscribers (1) reached"), std::string::npos)
+            << e.message();
+    }
+    std::sort(refs.begin(), refs.end());
+    EXPECT_EQ(refs, (std::vector<std::uint64_t>{*lost, *served}));
+
+    for (const std::string pattern : {"events.lost.#", "control.test.lost"}) {
+        const bool logged =
+            std::any_of(sink_->lines.begin(), sink_->lines.end(), [&](const auto& l) {
+                return l.text.find("refused the re-") != std::string::npos &&
+                       l.text.find("'" + pattern + "'") != std::string::npos &&
+                       l.text.find("broker.max_subscribers (1) reached") != std::string::npos;
+            });
+        EXPECT_TRUE(logged) << "no warning names " << pattern << " and the broker's reason";
+    }
+
+    // What is kept works; what was dropped is no longer the client's.
+    auto& pub = local("publisher");
+    ASSERT_TRUE(pub.publish("events.kept.x", "t", bytes_of("x")));
+    ASSERT_TRUE(spin_until([&] { return kept_calls == 1; }));
+    auto un_op = client.unsubscribe(*lost);
+    auto un = run(std::move(un_op));
+    ASSERT_FALSE(un);
+    EXPECT_EQ(un.error().code, BusError::Code::NotFound);
+}
+
+// Re-subscriptions the broker has not answered when the connection drops again are not refusals:
+// the client keeps them (still Reconnecting, never Connected in between) and sends them again
+// on the next connection. The first broker to come back is played by the test: it welcomes the
+// client, reads its re-subscriptions and hangs up without answering.
+TEST_F(ClientReconnect, UnansweredResubscriptionsAreKeptWhenTheConnectionDropsAgain) {
+    start();
+    const BrokerOptions options = broker_->options();
+    const std::string path = broker_->socket_path();
+    ClientOptions o;
+    o.reconnect.initial = 10ms;
+    o.reconnect.max = 50ms;
+    auto& client = remote("reconnecting", o);
+    for (const char* p : {"events.a.#", "events.b.#"}) {
+        auto op = client.subscribe(p, [](const MessageView&) {});
+        ASSERT_TRUE(run(std::move(op))) << p;
+    }
+    std::vector<ConnectionState> states;
+    client.on_state_change([&](ConnectionState s) { states.push_back(s); });
+    stop_broker();
+
+    const int conn = play_broker(path, 2);
+    ASSERT_GE(conn, 0);
+    EXPECT_EQ(client.state(), ConnectionState::Reconnecting);  // nothing answered yet
+    ::shutdown(conn, SHUT_RDWR);
+    auto disconnects = [&] {
+        return std::count_if(sink_->lines.begin(), sink_->lines.end(), [](const auto& l) {
+            return l.text.find("disconnected:") != std::string::npos;
+        });
+    };
+    ASSERT_TRUE(spin_until([&] { return disconnects() == 2; }));
+    EXPECT_EQ(client.subscription_stats().size(), 2u);
+    EXPECT_EQ(client.stats().resubscribe_refused, 0u);
+
+    broker_ = Broker::create(io_.get_executor(), options).value();
+    ASSERT_TRUE(broker_->listen());
+    ASSERT_TRUE(spin_until([&] { return client.state() == ConnectionState::Connected; }));
+    EXPECT_EQ(broker_->metrics().subscriptions, 2u);
+    EXPECT_EQ(client.subscription_stats().size(), 2u);
+    EXPECT_EQ(states, (std::vector<ConnectionState>{ConnectionState::Reconnecting,
+                                                    ConnectionState::Connected}));
+    EXPECT_EQ(client.stats().reconnects, 2u);
+}
+
+// A re-subscription whose answer does not come within ack_timeout is kept (the broker may hold
+// it); should a refusal come after all, it is handled as one in time would have been.
+TEST_F(ClientReconnect, ALateRefusalOfATimedOutResubscriptionStillDropsIt) {
+    start();
+    const std::string path = broker_->socket_path();
+    ClientOptions o;
+    o.reconnect.initial = 10ms;
+    o.reconnect.max = 50ms;
+    o.ack_timeout = 50ms;
+    auto& client = remote("reconnecting", o);
+    std::uint64_t ids[2] = {};
+    int i = 0;
+    for (const char* p : {"events.a.#", "events.b.#"}) {
+        auto op = client.subscribe(p, [](const MessageView&) {});
+        auto id = run(std::move(op));
+        ASSERT_TRUE(id) << p;
+        ids[i++] = *id;
+    }
+    std::vector<bus::v1::Error> errors;
+    client.on_broker_error([&](const bus::v1::Error& e) { errors.push_back(e); });
+    stop_broker();
+    const int conn = play_broker(path, 2);
+    ASSERT_GE(conn, 0);
+    // Both time out: kept, and the client calls itself connected.
+    ASSERT_TRUE(spin_until([&] { return client.state() == ConnectionState::Connected; }));
+    EXPECT_EQ(client.subscription_stats().size(), 2u);
+    EXPECT_EQ(client.stats().resubscribe_refused, 0u);
+
+    bus::v1::Batch answers;
+    answers.add_items()->mutable_ack()->set_ref(ids[0]);
+    auto* e = answers.add_items()->mutable_error();
+    e->set_ref(ids[1]);
+    e->set_code(bus::v1::ERROR_CODE_LIMIT);
+    e->set_message("subscription 'events.b.#' refused: broker.max_subscribers (1) reached");
+    raw_send(conn, answers);
+    ASSERT_TRUE(spin_until([&] { return client.stats().resubscribe_refused == 1; }));
+    const auto listed = client.subscription_stats();
+    ASSERT_EQ(listed.size(), 1u);
+    EXPECT_EQ(listed[0].subscription_id, ids[0]);
+    ASSERT_EQ(errors.size(), 1u);
+    EXPECT_EQ(errors[0].ref(), ids[1]);
+    EXPECT_EQ(client.state(), ConnectionState::Connected);
 }
 
 }  // namespace

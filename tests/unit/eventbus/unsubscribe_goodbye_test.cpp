@@ -10,6 +10,7 @@
 namespace daemoneye::eventbus {
 namespace {
 
+namespace asio = boost::asio;
 using test::bytes_of;
 using namespace std::chrono_literals;
 
@@ -219,8 +220,8 @@ TEST_F(UnsubscribeGoodbye, ARawGoodbyeMakesTheBrokerCloseTheConnection) {
     EXPECT_TRUE(run(std::move(op)));
 }
 
-// An in-process client has no Goodbye frame to send: close() ends its session directly, with
-// the client's reason, and frees its subscriptions the same way.
+// An in-process client has no Goodbye frame to send: close() ends its session directly, reported
+// like a socket client's Goodbye ("goodbye: <reason>"), and frees its subscriptions the same way.
 TEST_F(UnsubscribeGoodbye, AnInProcessClientsCloseEndsItsSessionAndFreesItsSubscriptions) {
     BrokerOptions o;
     o.max_subscribers = 1;
@@ -235,12 +236,191 @@ TEST_F(UnsubscribeGoodbye, AnInProcessClientsCloseEndsItsSessionAndFreesItsSubsc
     EXPECT_EQ(leaver.state(), ConnectionState::Closed);
     ASSERT_EQ(closed.size(), 1u);
     EXPECT_EQ(closed[0].session_id, id);
-    EXPECT_NE(closed[0].reason.find("component stopped"), std::string::npos) << closed[0].reason;
+    EXPECT_EQ(closed[0].reason, "goodbye: component stopped");  // as a socket client's Goodbye
     EXPECT_EQ(find_session(broker_->sessions(), id), nullptr);
     EXPECT_EQ(broker_->metrics().subscriptions, 0u);
     auto& other = local("other");
     auto op2 = other.subscribe("events.#", [](const MessageView&) {});
     EXPECT_TRUE(run(std::move(op2)));
+}
+
+// --- unsubscribe against a broker this test plays ----------------------------------------------
+// The client forgets a subscription only when the broker acknowledges the Unsubscribe. A real
+// broker refuses one only when it holds no such subscription; what a client does with any
+// refusal, and with deliveries that arrive while it waits, needs a broker that answers as told.
+class UnsubscribeAnswered : public test::BusTestLoop {
+  protected:
+    // A socket client (connect_fd) whose broker is this test, on broker_fd_.
+    BusClient& connect_to_test() {
+        int sv[2];
+        EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+        broker_fd_ = sv[0];
+        raw_.push_back(sv[0]);
+        bus::v1::Batch welcome;  // read by the client once its Hello is out
+        auto* w = welcome.add_items()->mutable_welcome();
+        w->set_session_id(7);
+        w->set_reply_topic(reply_topic(7));
+        w->set_max_frame_bytes(1 << 20);
+        w->set_protocol_version(kProtocolVersion);
+        raw_send(broker_fd_, welcome);
+        ClientOptions o;
+        o.client_name = "unsubscriber";
+        auto op = BusClient::connect_fd(io_.get_executor(), sv[1], o);
+        auto c = run(std::move(op));
+        if (!c) throw std::runtime_error("connect_fd: " + c.error().message);
+        clients_.push_back(std::move(*c));
+        return *clients_.back();
+    }
+
+    // Starts `a` on the loop; the result lands in the returned slot.
+    template <class T>
+    std::shared_ptr<std::optional<T>> start_op(asio::awaitable<T> a) {
+        auto out = std::make_shared<std::optional<T>>();
+        asio::co_spawn(
+            io_,
+            [out, a = std::move(a)]() mutable -> asio::awaitable<void> {
+                out->emplace(co_await std::move(a));
+            },
+            asio::detached);
+        return out;
+    }
+
+    // Spins until the client's next control message of this kind reaches the test broker.
+    bus::v1::Envelope next_from_client(bus::v1::Envelope::BodyCase kind) {
+        auto r = raw_read(broker_fd_, [&](const RawReply& r) {
+            return std::any_of(r.items.begin(), r.items.end(),
+                               [&](const auto& e) { return e.body_case() == kind; });
+        });
+        for (auto& e : r.items) {
+            if (e.body_case() == kind) return e;
+        }
+        ADD_FAILURE() << "the client sent no " << static_cast<int>(kind);
+        return {};
+    }
+
+    static void add_deliver(bus::v1::Batch& b, std::uint64_t subscription_id) {
+        auto* d = b.add_items()->mutable_deliver();
+        d->mutable_message()->set_topic("events.a");
+        d->mutable_message()->set_source_session(9);
+        d->add_subscription_ids(subscription_id);
+    }
+    static void add_ack(bus::v1::Batch& b, std::uint64_t ref) {
+        b.add_items()->mutable_ack()->set_ref(ref);
+    }
+    static void add_error(bus::v1::Batch& b, std::uint64_t ref, bus::v1::ErrorCode code,
+                          const std::string& message) {
+        auto* e = b.add_items()->mutable_error();
+        e->set_ref(ref);
+        e->set_code(code);
+        e->set_message(message);
+    }
+
+    // Subscribes `c` to events.a (acknowledged by the test broker); handler calls in `calls`.
+    std::uint64_t subscribe(BusClient& c, int& calls) {
+        MessageHandler handler = [&calls](const MessageView&) { ++calls; };
+        auto op = start_op(c.subscribe("events.a", std::move(handler)));
+        const auto sub = next_from_client(bus::v1::Envelope::kSubscribe);
+        bus::v1::Batch ack;
+        add_ack(ack, sub.subscribe().subscription_id());
+        raw_send(broker_fd_, ack);
+        EXPECT_TRUE(spin_until([&] { return op->has_value(); }));
+        EXPECT_TRUE(**op);
+        return sub.subscribe().subscription_id();
+    }
+
+    // Sends one Deliver for `id` and spins until the client has read it.
+    void deliver(BusClient& c, std::uint64_t id) {
+        const auto before = c.stats().received;
+        bus::v1::Batch b;
+        add_deliver(b, id);
+        raw_send(broker_fd_, b);
+        EXPECT_TRUE(spin_until([&] { return c.stats().received > before; }));
+    }
+
+    int broker_fd_ = -1;
+};
+
+// Refused: the error is the broker's, and the subscription stays active. Deliveries that arrive
+// while the client waits for the answer are dispatched (it is subscribed until the broker says
+// otherwise), and are not errors.
+TEST_F(UnsubscribeAnswered, ARefusedUnsubscribeKeepsTheSubscriptionActive) {
+    auto& c = connect_to_test();
+    int calls = 0;
+    const auto id = subscribe(c, calls);
+
+    auto un = start_op(c.unsubscribe(id));
+    const auto sent = next_from_client(bus::v1::Envelope::kUnsubscribe);
+    EXPECT_EQ(sent.unsubscribe().subscription_id(), id);
+    bus::v1::Batch answer;
+    add_deliver(answer, id);  // routed before the broker read the Unsubscribe
+    add_error(answer, id, bus::v1::ERROR_CODE_DENIED, "unsubscribe refused: not today");
+    raw_send(broker_fd_, answer);
+    ASSERT_TRUE(spin_until([&] { return un->has_value(); }));
+    ASSERT_FALSE(**un);
+    EXPECT_EQ((*un)->error().code, BusError::Code::Denied);
+    EXPECT_EQ((*un)->error().message, "unsubscribe refused: not today");
+    EXPECT_EQ(calls, 1);
+
+    const auto subs = c.subscription_stats();
+    ASSERT_EQ(subs.size(), 1u);
+    EXPECT_EQ(subs[0].subscription_id, id);
+    deliver(c, id);  // still active
+    EXPECT_EQ(calls, 2);
+    EXPECT_EQ(c.state(), ConnectionState::Connected);
+
+    // Acknowledged this time: forgotten, and nothing for it is dispatched afterwards.
+    auto again = start_op(c.unsubscribe(id));
+    (void)next_from_client(bus::v1::Envelope::kUnsubscribe);
+    bus::v1::Batch ack;
+    add_deliver(ack, id);  // still in flight: dispatched
+    add_ack(ack, id);
+    add_deliver(ack, id);  // after the Ack: dropped, silently
+    raw_send(broker_fd_, ack);
+    ASSERT_TRUE(spin_until([&] { return again->has_value(); }));
+    ASSERT_TRUE(**again) << (*again)->error().message;
+    ASSERT_TRUE(spin_until([&] { return c.stats().received == 4; }));
+    EXPECT_EQ(calls, 3);
+    EXPECT_TRUE(c.subscription_stats().empty());
+    deliver(c, id);
+    EXPECT_EQ(calls, 3);
+    const auto st = c.stats();
+    EXPECT_EQ(st.received_malformed, 0u);
+    EXPECT_EQ(st.gaps, 0u);
+    EXPECT_EQ(st.errors_from_broker, 1u);  // the refusal; nothing about the deliveries
+}
+
+// NotFound: the broker holds no such subscription. The caller gets the broker's error, and the
+// client forgets it too (else it could never be removed, and a reconnect would send it again).
+TEST_F(UnsubscribeAnswered, NotFoundFromTheBrokerIsReturnedAndTheSubscriptionForgotten) {
+    auto& c = connect_to_test();
+    int calls = 0;
+    const auto id = subscribe(c, calls);
+    auto un = start_op(c.unsubscribe(id));
+    (void)next_from_client(bus::v1::Envelope::kUnsubscribe);
+    bus::v1::Batch answer;
+    add_error(answer, id, bus::v1::ERROR_CODE_NOT_FOUND,
+              "unsubscribe: no subscription " + std::to_string(id));
+    raw_send(broker_fd_, answer);
+    ASSERT_TRUE(spin_until([&] { return un->has_value(); }));
+    ASSERT_FALSE(**un);
+    EXPECT_EQ((*un)->error().code, BusError::Code::NotFound);
+    EXPECT_EQ((*un)->error().message, "unsubscribe: no subscription " + std::to_string(id));
+    EXPECT_TRUE(c.subscription_stats().empty());
+}
+
+// The connection ends before the answer: the broker's session took the subscription with it, so
+// the client forgets it and the unsubscribe succeeds (as it does when called while disconnected).
+TEST_F(UnsubscribeAnswered, AConnectionLostBeforeTheAnswerEndsTheSubscriptionToo) {
+    auto& c = connect_to_test();
+    int calls = 0;
+    const auto id = subscribe(c, calls);
+    auto un = start_op(c.unsubscribe(id));
+    (void)next_from_client(bus::v1::Envelope::kUnsubscribe);
+    ::shutdown(broker_fd_, SHUT_RDWR);
+    ASSERT_TRUE(spin_until([&] { return un->has_value(); }));
+    EXPECT_TRUE(**un) << (*un)->error().message;
+    EXPECT_TRUE(c.subscription_stats().empty());
+    EXPECT_EQ(c.state(), ConnectionState::Closed);  // a socketpair is not re-dialled
 }
 
 }  // namespace

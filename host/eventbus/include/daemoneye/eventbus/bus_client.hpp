@@ -96,6 +96,10 @@ struct ClientStats {
     // or larger than max_frame_bytes (the caller then gets EXECUTION_ERROR saying so).
     std::uint64_t rpc_replies_failed = 0;
     std::uint64_t reconnects = 0;
+    // Subscriptions and served patterns the broker refused to take back after a reconnect (e.g.
+    // a restarted broker with a lower broker.max_subscribers): each is dropped from the client,
+    // logged with its pattern and the broker's reason, and reported through on_broker_error.
+    std::uint64_t resubscribe_refused = 0;
     std::uint64_t outbound_bytes = 0;  // queued for the socket right now
 };
 
@@ -110,7 +114,11 @@ class BusClient {
     using Executor = boost::asio::any_io_executor;
 
     // Connects to options.socket_path, says Hello and waits for Welcome. With reconnect enabled
-    // the client re-dials after losing the broker, re-subscribes and re-serves everything.
+    // the client re-dials after losing the broker, re-subscribes and re-serves everything (in
+    // subscription id order), and says Connected once the broker has answered each: a refused
+    // one is dropped (ClientStats::resubscribe_refused, on_broker_error), so subscription_stats()
+    // then lists what the broker holds.
+    // An out-of-range options.reconnect fails InvalidOptions before anything is dialled.
     static boost::asio::awaitable<Result<std::unique_ptr<BusClient>, BusError>> connect(
         Executor executor, ClientOptions options);
     // Same over an already-connected socket (the launcher's --broker-fd). Takes the fd.
@@ -131,7 +139,8 @@ class BusClient {
     ConnectionState state() const;
     void on_state_change(std::function<void(ConnectionState)> callback);
     // Called for every Error frame the broker sends that no awaiting call consumes (e.g. a
-    // denied publish: ERROR_CODE_DENIED naming the topic and the grant).
+    // denied publish: ERROR_CODE_DENIED naming the topic and the grant), and for a refused
+    // re-subscription after a reconnect (ref: the subscription id, dropped by then).
     void on_broker_error(std::function<void(const bus::v1::Error&)> callback);
 
     // --- pub/sub -------------------------------------------------------------------------
@@ -139,6 +148,13 @@ class BusClient {
     // Ack (Denied / Limit / Duplicate otherwise). Returns the subscription id.
     boost::asio::awaitable<Result<std::uint64_t, BusError>> subscribe(std::string pattern,
                                                                       MessageHandler handler);
+    // Waits for the broker's Ack, and only then forgets the subscription: until unsubscribe()
+    // completes, deliveries that arrive for it are still dispatched to its handler (served
+    // requests too, for serve()); afterwards never. Errors: NotFound (an id this client does
+    // not hold; or the broker holds none, then it is forgotten here too), Timeout or another
+    // refusal from the broker (the subscription stays active). Not connected, or the connection
+    // lost meanwhile: forgotten at once and a success (the broker's session went with it, and no
+    // reconnect sends it again).
     boost::asio::awaitable<Result<void, BusError>> unsubscribe(std::uint64_t subscription_id);
 
     // Queues one message; never blocks. Errors: InvalidTopic (checked here), Backpressure

@@ -15,12 +15,16 @@ namespace daemoneye::eventbus {
 
 // Exponential backoff with jitter between reconnect attempts (socket_path clients only: an
 // adopted socketpair cannot be re-dialled, so such a client just reports NotConnected).
+// Attempt n waits min(max, initial * multiplier^(n-1)) scaled by the jitter factor.
+// While enabled, BusClient::connect and connect_fd refuse (BusError::Code::InvalidOptions, naming
+// the field and value) initial <= 0, max < initial, multiplier < 1 and jitter outside [0, 1].
 struct ReconnectPolicy {
     bool enabled = true;
-    std::chrono::milliseconds initial{100};
-    std::chrono::milliseconds max{10000};
-    double multiplier = 2.0;
-    double jitter = 0.2;  // each delay is scaled by a random factor in [1 - jitter, 1 + jitter]
+    std::chrono::milliseconds initial{100};  // > 0
+    std::chrono::milliseconds max{10000};    // >= initial
+    double multiplier = 2.0;                 // >= 1
+    double jitter = 0.2;           // in [0, 1]: each delay is scaled by a random factor in
+                                   // [1 - jitter, 1 + jitter]
     std::size_t max_attempts = 0;  // 0: forever
 };
 
