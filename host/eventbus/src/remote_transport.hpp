@@ -68,9 +68,8 @@ class RemoteTransport final : public ClientTransport,
     std::weak_ptr<BusClient::Impl> core_;
     std::shared_ptr<wire::FramedStream> stream_;
     bool connected_ = false;
-    std::string valid_topic_;
-    std::size_t send_limit_ = 0;  // min(our max_frame_bytes, the broker's from Welcome)  // the
-                                  // last topic publish() validated (publishers repeat topics)
+    std::string valid_topic_;     // the last topic publish() validated (publishers repeat)
+    std::size_t send_limit_ = 0;  // min(our max_frame_bytes, the broker's from Welcome)
     bool closed_ = false;
     bool can_redial_ = false;
     std::uint64_t generation_ = 0;
