@@ -36,6 +36,7 @@
 #include "daemoneye/eventbus/bus_client.hpp"
 #include "daemoneye/eventbus/protocol.hpp"
 #include "daemoneye/wire/frame_codec.hpp"
+#include "loop_driver.hpp"
 
 namespace daemoneye::eventbus {
 namespace {
@@ -116,21 +117,9 @@ class BrokerSocketPath : public ::testing::Test {
 
     template <class T>
     T run(asio::awaitable<T> a) {
-        std::optional<T> out;
-        asio::co_spawn(
-            io_,
-            [&out, a = std::move(a)]() mutable -> asio::awaitable<void> {
-                out.emplace(co_await std::move(a));
-            },
-            asio::detached);
-        for (int i = 0; i < 1000 && !out; ++i) spin(5ms);
-        if (!out) throw std::runtime_error("coroutine did not finish within 5 s");
-        return std::move(*out);
+        return test::run_to_end(io_, std::move(a));
     }
-    void spin(std::chrono::milliseconds d) {
-        io_.restart();
-        io_.run_for(d);
-    }
+    void spin(std::chrono::milliseconds d) { test::spin(io_, d); }
 
     asio::io_context io_{1};
     std::string dir_;

@@ -16,6 +16,7 @@
 #include "daemoneye/eventbus/broker.hpp"
 #include "daemoneye/eventbus/protocol.hpp"
 #include "daemoneye/wire/frame_codec.hpp"
+#include "loop_driver.hpp"
 
 namespace daemoneye::eventbus {
 namespace {
@@ -59,21 +60,9 @@ class LocalBus : public ::testing::Test {
     // Runs `a` on the loop to completion (the loop keeps serving everything else meanwhile).
     template <class T>
     T run(asio::awaitable<T> a) {
-        std::optional<T> out;
-        asio::co_spawn(
-            io_,
-            [&out, a = std::move(a)]() mutable -> asio::awaitable<void> {
-                out.emplace(co_await std::move(a));
-            },
-            asio::detached);
-        for (int i = 0; i < 1000 && !out; ++i) spin(5ms);
-        EXPECT_TRUE(out.has_value());
-        return std::move(*out);
+        return test::run_to_end(io_, std::move(a));
     }
-    void spin(std::chrono::milliseconds d = 20ms) {
-        io_.restart();  // run_for() leaves the context stopped when it runs out of work
-        io_.run_for(d);
-    }
+    void spin(std::chrono::milliseconds d = 20ms) { test::spin(io_, d); }
 
     asio::io_context io_{1};
     std::unique_ptr<Broker> broker_;

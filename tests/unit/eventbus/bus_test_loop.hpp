@@ -29,6 +29,7 @@
 #include "daemoneye/eventbus/bus_client.hpp"
 #include "daemoneye/eventbus/protocol.hpp"
 #include "daemoneye/wire/frame_codec.hpp"
+#include "loop_driver.hpp"
 
 namespace daemoneye::eventbus::test {
 
@@ -85,23 +86,10 @@ class BusTestLoop : public ::testing::Test {
     // Runs `a` on the loop to completion (the loop serves everything else meanwhile).
     template <class T>
     T run(asio::awaitable<T> a, std::chrono::milliseconds limit = 5s) {
-        std::optional<T> out;
-        asio::co_spawn(
-            io_,
-            [&out, a = std::move(a)]() mutable -> asio::awaitable<void> {
-                out.emplace(co_await std::move(a));
-            },
-            asio::detached);
-        const auto deadline = std::chrono::steady_clock::now() + limit;
-        while (!out && std::chrono::steady_clock::now() < deadline) spin(5ms);
-        if (!out) throw std::runtime_error("coroutine did not finish in time");
-        return std::move(*out);
+        return run_to_end(io_, std::move(a), limit);
     }
 
-    void spin(std::chrono::milliseconds d = 20ms) {
-        io_.restart();  // run_for() leaves the context stopped when it runs out of work
-        io_.run_for(d);
-    }
+    void spin(std::chrono::milliseconds d = 20ms) { test::spin(io_, d); }
 
     template <class Pred>
     bool spin_until(Pred pred, std::chrono::milliseconds limit = 5s) {
