@@ -107,7 +107,7 @@ void BusClient::Impl::resubscribe_all() {
         auto it = subs_.find(id);
         if (it == subs_.end()) continue;  // cannot happen: only resubscribed() erases, by id
         auto answer = [weak = weak_from_this(), id, epoch](bool in_time) {
-            return [weak, id, epoch, in_time](Result<void, BusError> r) {
+            return [weak, id, epoch, in_time](const Result<void, BusError>& r) {
                 if (auto self = weak.lock()) self->resubscribed(id, epoch, r, in_time);
             };
         };
@@ -376,17 +376,15 @@ asio::awaitable<Result<void, BusError>> BusClient::Impl::remove_subscription(std
                            done = std::move(done)](Result<void, BusError> r) {
                 auto self = weak.lock();
                 if (self) {
-                    if (r) {
+                    // Gone: the session, and the subscription with it, ended meanwhile; what the
+                    // caller wanted holds, and no reconnect sends it again. NotFound: the broker
+                    // holds none (the error says so). Otherwise (refused, timed out, not sent)
+                    // it stays active.
+                    const bool gone = !r && r.error().code == BusError::Code::NotConnected;
+                    if (r || gone || r.error().code == BusError::Code::NotFound) {
                         self->subs_.erase(id);
-                    } else if (r.error().code == BusError::Code::NotConnected) {
-                        // The session, and the subscription with it, ended meanwhile: what the
-                        // caller wanted holds, and no reconnect sends it again.
-                        self->subs_.erase(id);
-                        r = Result<void, BusError>{};
-                    } else if (r.error().code == BusError::Code::NotFound) {
-                        self->subs_.erase(id);  // the broker holds none: the error says so
                     }
-                    // Otherwise (refused, timed out, not sent) it stays active.
+                    if (gone) r = Result<void, BusError>{};
                 }
                 done(std::move(r));
             };
