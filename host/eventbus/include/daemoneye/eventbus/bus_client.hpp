@@ -121,7 +121,8 @@ class BusClient {
     // An out-of-range options.reconnect fails InvalidOptions before anything is dialled.
     static boost::asio::awaitable<Result<std::unique_ptr<BusClient>, BusError>> connect(
         Executor executor, ClientOptions options);
-    // Same over an already-connected socket (the launcher's --broker-fd). Takes the fd.
+    // Same over an already-connected socket (the launcher's --broker-fd). Takes the fd: it is
+    // closed whenever this fails (not a usable descriptor, handshake, options).
     static boost::asio::awaitable<Result<std::unique_ptr<BusClient>, BusError>> connect_fd(
         Executor executor, int fd, ClientOptions options);
     // In-process session on the broker's executor (call on that executor). Welcomed at once.
