@@ -14,7 +14,7 @@ namespace asio = boost::asio;
 
 Result<std::unique_ptr<Broker>, BusError> Broker::create(Executor executor, BrokerOptions options) {
     auto invalid = [](std::string m) {
-        return unexpected(BusError{BusError::Code::Limit, std::move(m)});
+        return unexpected(BusError{BusError::Code::InvalidOptions, std::move(m)});
     };
     if (options.message_buffer_size == 0) return invalid("broker.message_buffer_size must be > 0");
     if (options.max_subscribers == 0) return invalid("broker.max_subscribers must be > 0");

@@ -1,5 +1,7 @@
 #include "daemoneye/eventbus/bus_client.hpp"
 
+#include <unistd.h>
+
 #include <memory>
 
 #include <google/protobuf/message_lite.h>
@@ -68,6 +70,8 @@ asio::awaitable<Result<std::unique_ptr<BusClient>, BusError>> BusClient::connect
     boost::system::error_code ec;
     socket.assign(asio::local::stream_protocol(), fd, ec);
     if (ec) {
+        // Ours to close all the same (e.g. epoll refused it): the caller handed it over.
+        ::close(fd);
         co_return unexpected(BusError{BusError::Code::Io, "broker fd " + std::to_string(fd) +
                                                               " is not usable: " + ec.message()});
     }

@@ -186,19 +186,24 @@ void BusClient::Impl::on_envelope(bus::v1::Envelope& env) {
             complete_ack(env.ack().ref(), {});
             break;
         case E::kError: {
-            ++counters.errors_from_broker;
             const auto& e = env.error();
             bool log = true;
             if (auto it = acks_.find(e.ref()); e.ref() != 0 && it != acks_.end()) {
                 const auto& front = it->second.front();
                 // A re-subscription's refusal is its handler's to log (with the pattern), and
                 // on_broker_error's to report; an awaited call's is its caller's alone. A wait
-                // that timed out with no late handler is reported as an unawaited error.
+                // that timed out with no late handler is reported as an unawaited error. One
+                // that only a late handler takes (a subscribe the client gave up on, or the
+                // Unsubscribe undoing one: late_answer) is no error: not even counted.
                 const bool handled = front.done || front.late;
                 const bool forward = !handled || front.forward_error;
+                const bool counted = front.done || forward;
                 log = !handled;
+                if (counted) ++counters.errors_from_broker;
                 complete_ack(e.ref(), unexpected(from_broker_error(e)));
                 if (!forward) break;
+            } else {
+                ++counters.errors_from_broker;
             }
             if (log) {
                 spdlog::warn("eventbus client '{}': broker error: {}", options.client_name,
@@ -343,7 +348,14 @@ asio::awaitable<Result<std::uint64_t, BusError>> BusClient::Impl::add_subscripti
     auto self = shared_from_this();
     std::function<void(std::function<void(Result<void, BusError>)>)> start =
         [self, id](std::function<void(Result<void, BusError>)> done) {
-            const auto token = self->expect_ack(id, std::move(done));
+            // Should the broker answer after the wait timed out (the subscription forgotten
+            // here by then), late_answer undoes what it took.
+            const auto& sub = self->subs_.at(id);
+            auto late = [weak = std::weak_ptr<Impl>(self), id, pattern = sub.pattern,
+                         rpc = sub.rpc](Result<void, BusError> r) {
+                if (auto self = weak.lock()) self->late_answer(id, pattern, rpc, r);
+            };
+            const auto token = self->expect_ack(id, std::move(done), false, std::move(late));
             if (auto sent = self->send_subscribe(self->subs_.at(id)); !sent) {
                 self->fail_ack(id, token, sent.error(), false);
             }
@@ -355,6 +367,43 @@ asio::awaitable<Result<std::uint64_t, BusError>> BusClient::Impl::add_subscripti
         co_return unexpected(result.error());
     }
     co_return id;
+}
+
+void BusClient::Impl::late_answer(std::uint64_t id, const std::string& pattern, bool rpc,
+                                  const Result<void, BusError>& r) {
+    ++counters.late_acks;
+    const char* what = rpc ? "serve of" : "subscription to";
+    if (!r) {
+        spdlog::info(
+            "eventbus client '{}': the broker refused the {} '{}' (subscription {}) "
+            "after the client had given up waiting: {}",
+            options.client_name, what, pattern, id, r.error().message);
+        return;
+    }
+    // The broker holds a subscription nobody here knows: it counts against max_subscribers and
+    // its deliveries would be dropped. Undone; the answer is awaited by nobody (no error: it is
+    // what the client asked for, or the broker no longer holds it either).
+    spdlog::info(
+        "eventbus client '{}': the broker acknowledged the {} '{}' (subscription {}) "
+        "after the client had given up waiting; unsubscribing it",
+        options.client_name, what, pattern, id);
+    if (!transport) return;
+    auto answered = [client = options.client_name, id](Result<void, BusError> r) {
+        if (!r) {
+            spdlog::debug("eventbus client '{}': unsubscribing late subscription {}: {}", client,
+                          id, r.error().message);
+        }
+    };
+    const auto token = expect_ack(id, nullptr, false, std::move(answered));
+    bus::v1::Envelope env;
+    env.mutable_unsubscribe()->set_subscription_id(id);
+    if (auto sent = transport->send(env); !sent) {
+        fail_ack(id, token, sent.error(), false);
+        spdlog::warn(
+            "eventbus client '{}': could not unsubscribe late subscription {} ('{}'): {}; the "
+            "broker holds it until this session ends",
+            options.client_name, id, pattern, sent.error().message);
+    }
 }
 
 asio::awaitable<Result<void, BusError>> BusClient::Impl::remove_subscription(std::uint64_t id) {

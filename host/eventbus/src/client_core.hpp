@@ -125,7 +125,12 @@ class BusClient::Impl : public std::enable_shared_from_this<BusClient::Impl> {
     // `in_time`: answered (or timed out) while the reconnect waits; false for a late answer.
     void resubscribed(std::uint64_t id, std::uint64_t epoch, const Result<void, BusError>& result,
                       bool in_time);
+    // The broker's answer to a subscribe()/serve() that had failed Timeout (forgotten here): a
+    // late Ack is undone with an Unsubscribe. Counted in late_acks, logged at info.
+    void late_answer(std::uint64_t id, const std::string& pattern, bool rpc,
+                     const Result<void, BusError>& result);
     // Waits for the broker's answer to the Subscribe/Unsubscribe about to be sent for `id`.
+    // `done` may be empty: the answer then goes to `late` whenever it comes.
     // Returns the wait's token (for fail_ack).
     std::uint64_t expect_ack(std::uint64_t id, std::function<void(Result<void, BusError>)> done,
                              bool forward_error = false,

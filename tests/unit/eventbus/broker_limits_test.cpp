@@ -1,6 +1,7 @@
 // The broker's own limits and what it says about them: its rpc.max_pending_requests refusing a
 // request with Overloaded (and counting it), and the rate-limited warning on
-// control.health.diagnostics when a subscriber's queue overflows.
+// control.health.diagnostics when a subscriber's queue overflows; and Broker::create refusing
+// options out of range.
 #include <algorithm>
 #include <map>
 
@@ -264,6 +265,42 @@ TEST_F(BrokerLimits, AnOverflowingQueueGetsOneRateLimitedWarningPerSessionWithIt
         }
     }
     EXPECT_EQ(observer.stats().gaps, 0u);  // the warnings themselves were not dropped
+}
+
+// Options out of range are refused by Broker::create as InvalidOptions (a Limit would read as a
+// full broker), each naming the option and, where it helps, the value given.
+TEST(BrokerCreate, OutOfRangeOptionsFailInvalidOptionsNamingTheOption) {
+    asio::io_context io{1};
+    struct Case {
+        const char* name;
+        void (*set)(BrokerOptions&);
+        const char* names;
+    };
+    const Case cases[] = {
+        {"message_buffer_size", [](BrokerOptions& o) { o.message_buffer_size = 0; },
+         "broker.message_buffer_size"},
+        {"max_subscribers", [](BrokerOptions& o) { o.max_subscribers = 0; },
+         "broker.max_subscribers"},
+        {"max_collector_subscriptions", [](BrokerOptions& o) { o.max_collector_subscriptions = 0; },
+         "broker.max_subscriptions_per_collector"},
+        {"max_frame_bytes small", [](BrokerOptions& o) { o.max_frame_bytes = 2048; },
+         "max_frame_bytes must be at least 16384 (got 2048)"},
+        {"max_frame_bytes large", [](BrokerOptions& o) { o.max_frame_bytes = 0x100000000ull; },
+         "max_frame_bytes must fit 32 bits"},
+        {"default_rpc_timeout", [](BrokerOptions& o) { o.default_rpc_timeout = 0ms; },
+         "rpc.default_timeout_seconds"},
+    };
+    for (const auto& c : cases) {
+        SCOPED_TRACE(c.name);
+        BrokerOptions o;
+        c.set(o);
+        auto r = Broker::create(io.get_executor(), o);
+        ASSERT_FALSE(r);
+        EXPECT_EQ(r.error().code, BusError::Code::InvalidOptions) << to_string(r.error().code);
+        EXPECT_NE(r.error().message.find(c.names), std::string::npos) << r.error().message;
+    }
+    BrokerOptions fine;
+    EXPECT_TRUE(Broker::create(io.get_executor(), fine));
 }
 
 }  // namespace

@@ -55,7 +55,8 @@ class Broker {
     using Executor = boost::asio::any_io_executor;
     using Socket = boost::asio::local::stream_protocol::socket;
 
-    // Validates the options (limits > 0, socket path length); does not bind yet.
+    // Validates the options; does not bind yet. A value out of range (limits > 0, frame size)
+    // fails InvalidOptions naming it; a socket path over 107 bytes fails Io (as listen() would).
     static Result<std::unique_ptr<Broker>, BusError> create(Executor executor,
                                                             BrokerOptions options);
     ~Broker();

@@ -84,7 +84,9 @@ struct ClientStats {
     // The broker checks every publish whole, so anything here means a broken or foreign broker.
     std::uint64_t received_malformed = 0;
     std::uint64_t gaps = 0;
-    std::uint64_t errors_from_broker = 0;  // Error frames received
+    // Error frames received, but for late answers (late_acks) and the answers to the
+    // Unsubscribe that undoes a late Ack.
+    std::uint64_t errors_from_broker = 0;
     std::uint64_t rpc_calls = 0;
     std::uint64_t rpc_timeouts = 0;
     std::uint64_t rpc_late_replies = 0;  // replies after the call timed out: dropped
@@ -100,6 +102,10 @@ struct ClientStats {
     // a restarted broker with a lower broker.max_subscribers): each is dropped from the client,
     // logged with its pattern and the broker's reason, and reported through on_broker_error.
     std::uint64_t resubscribe_refused = 0;
+    // Answers (Ack or Error) to a subscribe() or serve() that had already failed Timeout, logged
+    // at info. A late Ack means the broker holds a subscription the client has forgotten: the
+    // client sends Unsubscribe for it at once. Not errors: not counted in errors_from_broker.
+    std::uint64_t late_acks = 0;
     std::uint64_t outbound_bytes = 0;  // queued for the socket right now
 };
 
@@ -121,7 +127,8 @@ class BusClient {
     // An out-of-range options.reconnect fails InvalidOptions before anything is dialled.
     static boost::asio::awaitable<Result<std::unique_ptr<BusClient>, BusError>> connect(
         Executor executor, ClientOptions options);
-    // Same over an already-connected socket (the launcher's --broker-fd). Takes the fd.
+    // Same over an already-connected socket (the launcher's --broker-fd). Takes the fd: it is
+    // closed whenever this fails (not a usable descriptor, handshake, options).
     static boost::asio::awaitable<Result<std::unique_ptr<BusClient>, BusError>> connect_fd(
         Executor executor, int fd, ClientOptions options);
     // In-process session on the broker's executor (call on that executor). Welcomed at once.
@@ -145,7 +152,9 @@ class BusClient {
 
     // --- pub/sub -------------------------------------------------------------------------
     // Validates the pattern here (InvalidTopic names the level), then waits for the broker's
-    // Ack (Denied / Limit / Duplicate otherwise). Returns the subscription id.
+    // Ack (Denied / Limit / Duplicate otherwise). Returns the subscription id. No answer within
+    // ClientOptions::ack_timeout: Timeout, and the subscription is forgotten; should the broker
+    // acknowledge it later, the client unsubscribes it (ClientStats::late_acks). Same for serve().
     boost::asio::awaitable<Result<std::uint64_t, BusError>> subscribe(std::string pattern,
                                                                       MessageHandler handler);
     // Waits for the broker's Ack, and only then forgets the subscription: until unsubscribe()

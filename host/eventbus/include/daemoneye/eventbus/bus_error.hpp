@@ -18,7 +18,7 @@ struct BusError {
         Io,              // socket-level failure (bind, connect, read, write)
         Timeout,         // handshake / acknowledgement did not arrive in time
         NotFound,        // unknown subscription id
-        InvalidOptions,  // ClientOptions value out of range (message names the field and value)
+        InvalidOptions,  // Client/BrokerOptions value out of range (names the field and value)
     };
     Code code = Code::Io;
     std::string message;
