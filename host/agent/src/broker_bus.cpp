@@ -308,6 +308,8 @@ class BrokerBus final : public BusPort {
             m["agent_client_rpc_late_replies_total"] = d(cs.rpc_late_replies);
             m["agent_client_rpc_malformed_total"] = d(cs.rpc_malformed);
             m["agent_client_gaps_total"] = d(cs.gaps);
+            m["agent_client_rpc_replies_failed_total"] = d(cs.rpc_replies_failed);
+            m["agent_client_late_acks_total"] = d(cs.late_acks);
         }
         return m;
     }

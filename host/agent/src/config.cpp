@@ -329,7 +329,8 @@ void parse_document(const YAML::Node& root, Config& config, Errors& errors) {
         MapReader r(*n, "ipc", errors);
         auto& i = config.ipc;
         r.string("endpoint_path", i.endpoint_path, true);
-        r.uint("max_frame_bytes", i.max_frame_bytes, 1024, 64u << 20);
+        // At least 16 KiB: it is also the bus's frame limit (Broker::create refuses less).
+        r.uint("max_frame_bytes", i.max_frame_bytes, 16u << 10, 64u << 20);
         r.uint("read_timeout_ms", i.read_timeout_ms, 1, 3'600'000);
         r.uint("write_timeout_ms", i.write_timeout_ms, 1, 3'600'000);
         r.uint("max_connections", i.max_connections, 1, 4096);

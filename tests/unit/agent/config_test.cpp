@@ -114,7 +114,7 @@ process_manager: {graceful_shutdown_timeout_seconds: 1, force_shutdown_timeout_s
   health_check_interval_seconds: 3, enable_auto_restart: false, max_restart_attempts: 4,
   restart_backoff_seconds: 0, restart_window_seconds: 9, stable_period_seconds: 8,
   heartbeat_timeout_seconds: 7, launcher_path: /x/launcher}
-ipc: {endpoint_path: /r/c.sock, max_frame_bytes: 4096, read_timeout_ms: 5, write_timeout_ms: 6,
+ipc: {endpoint_path: /r/c.sock, max_frame_bytes: 16384, read_timeout_ms: 5, write_timeout_ms: 6,
       max_connections: 2, crc32_variant: castagnoli}
 plugins: {directories: [/p1, $ORIGIN/p2], drop_in_dir: /d, autostart: false}
 collectors:
@@ -143,7 +143,7 @@ logging: {level: debug, format: json, file: /l/agent.log}
     EXPECT_EQ(c.process_manager.heartbeat_timeout_seconds, 7u);
     EXPECT_EQ(c.process_manager.launcher_path, "/x/launcher");
     EXPECT_EQ(c.ipc.endpoint_path, "/r/c.sock");
-    EXPECT_EQ(c.ipc.max_frame_bytes, 4096u);
+    EXPECT_EQ(c.ipc.max_frame_bytes, 16384u);
     EXPECT_EQ(c.ipc.crc32_variant, daemoneye::wire::Crc32Variant::Castagnoli);
     EXPECT_EQ(c.plugins.directories, (std::vector<std::string>{"/p1", "/opt/de/bin/p2"}));
     EXPECT_FALSE(c.plugins.autostart);
@@ -218,6 +218,16 @@ TEST(Config, NegativeNumbersAreRefused) {
     auto e = errors_of("process_manager:\n  max_restart_attempts: -1\n");
     ASSERT_EQ(e.errors.size(), 1u);
     EXPECT_EQ(e.errors[0].key, "process_manager.max_restart_attempts");
+}
+
+// The IPC frame limit is also the bus's, which needs 16 KiB: a smaller one is a config error
+// naming the line, not an agent that fails to start.
+TEST(Config, AFrameLimitTheBusCannotUseIsAConfigError) {
+    auto e = errors_of("ipc:\n  max_frame_bytes: 2048\n");
+    ASSERT_EQ(e.errors.size(), 1u) << e.to_string();
+    EXPECT_EQ(e.errors[0].key, "ipc.max_frame_bytes");
+    EXPECT_EQ(e.errors[0].line, 2u);
+    EXPECT_NE(e.errors[0].message.find("out of range"), std::string::npos) << e.to_string();
 }
 
 TEST(Config, RelativePathsAreRefused) {
