@@ -437,7 +437,21 @@ asio::awaitable<Result<void, BusError>> BusClient::Impl::remove_subscription(std
                 }
                 done(std::move(r));
             };
-            const auto token = self->expect_ack(id, std::move(settle));
+            // An Ack after the wait timed out: the broker no longer routes to it, so neither
+            // does the client (it would otherwise list, and re-send on reconnect, a
+            // subscription that receives nothing). A late refusal leaves it active.
+            auto late = [weak = std::weak_ptr<Impl>(self), id](const Result<void, BusError>& r) {
+                auto self = weak.lock();
+                if (!self) return;
+                ++self->counters.late_acks;
+                if (!r) return;
+                spdlog::info(
+                    "eventbus client '{}': the broker acknowledged unsubscribing {} after the "
+                    "client had given up waiting; forgotten now",
+                    self->options.client_name, id);
+                self->subs_.erase(id);
+            };
+            const auto token = self->expect_ack(id, std::move(settle), false, std::move(late));
             bus::v1::Envelope env;
             env.mutable_unsubscribe()->set_subscription_id(id);
             if (auto sent = self->transport->send(env); !sent) {

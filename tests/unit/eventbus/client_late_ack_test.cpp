@@ -248,5 +248,31 @@ TEST_F(ClientLateAck, ALateRefusalIsCountedButNeitherUndoneNorReportedAsAnError)
     EXPECT_FALSE(logged_at_least(spdlog::level::warn, "max_subscribers"));
 }
 
+// An unsubscribe() that timed out keeps the subscription (the broker may still route to it);
+// the broker's late Ack then means it no longer does, so the client forgets it too instead of
+// listing it and re-sending it on the next reconnect.
+TEST_F(ClientLateAck, ALateAckOfATimedOutUnsubscribeForgetsTheSubscription) {
+    auto& c = played_client();
+    auto sent = round_trip(c, "events.going.#");
+    std::uint64_t id = 0;
+    for (const auto& e : sent.items) {
+        if (e.has_subscribe()) id = e.subscribe().subscription_id();
+    }
+    ASSERT_NE(id, 0u);
+    auto op = c.unsubscribe(id);
+    auto r = run(std::move(op));
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, BusError::Code::Timeout) << r.error().message;
+    EXPECT_TRUE(holds(c, "events.going.#"));  // not confirmed: still active
+    ASSERT_EQ(count(read_until(Kind::kUnsubscribe), Kind::kUnsubscribe), 1u);
+
+    answer_ack(id);
+    ASSERT_TRUE(spin_until([&] { return c.stats().late_acks == 1; }));
+    EXPECT_FALSE(holds(c, "events.going.#"));
+    EXPECT_TRUE(logged(spdlog::level::info, "unsubscribing " + std::to_string(id)));
+    EXPECT_EQ(c.stats().errors_from_broker, 0u);
+    EXPECT_TRUE(broker_errors_.empty());
+}
+
 }  // namespace
 }  // namespace daemoneye::eventbus

@@ -102,9 +102,11 @@ struct ClientStats {
     // a restarted broker with a lower broker.max_subscribers): each is dropped from the client,
     // logged with its pattern and the broker's reason, and reported through on_broker_error.
     std::uint64_t resubscribe_refused = 0;
-    // Answers (Ack or Error) to a subscribe() or serve() that had already failed Timeout, logged
-    // at info. A late Ack means the broker holds a subscription the client has forgotten: the
-    // client sends Unsubscribe for it at once. Not errors: not counted in errors_from_broker.
+    // Answers (Ack or Error) to a subscribe(), serve() or unsubscribe() that had already failed
+    // Timeout, logged at info. A late Ack to a subscribe means the broker holds a subscription
+    // the client has forgotten: the client sends Unsubscribe for it at once; a late Ack to an
+    // unsubscribe means the broker dropped it: the client forgets it too. Not errors: not
+    // counted in errors_from_broker.
     std::uint64_t late_acks = 0;
     std::uint64_t outbound_bytes = 0;  // queued for the socket right now
 };
