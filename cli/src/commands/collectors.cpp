@@ -49,6 +49,9 @@ void print_detail(const ipcv1::CollectorInfo& c) {
     std::printf("  restarts:         %u\n", c.restarts());
     std::printf("  last exit:        %s\n", c.last_exit().empty() ? "-" : c.last_exit().c_str());
     std::printf("  plugin:           %s\n", c.plugin_path().c_str());
+    std::string grants;
+    for (const auto& g : c.publish_grants()) grants += (grants.empty() ? "" : ", ") + g;
+    std::printf("  may publish:      %s\n", grants.empty() ? "-" : grants.c_str());
     std::printf("  heartbeat age:    %s\n",
                 c.pid() ? (std::to_string(c.heartbeat_age_ms()) + " ms").c_str() : "-");
     std::printf("  events published: %llu\n",

@@ -14,6 +14,8 @@
 #include <sstream>
 #include <tuple>
 
+#include "daemoneye/eventbus/topic.hpp"
+
 namespace daemoneye::agent {
 namespace {
 
@@ -268,6 +270,19 @@ void parse_collector(const std::string& name, const YAML::Node& key, const YAML:
     r.uint("instances", c.instances, 1, 64);
     r.uint("memory_limit_mb", c.memory_limit_mb, 0, 1u << 20);
     r.string_list("permissions", c.permissions);
+    r.string_list("publishes", c.publishes);
+    if (const YAML::Node* n = r.get("publishes"); n && n->IsSequence()) {
+        std::size_t i = 0;
+        for (const auto& item : *n) {
+            if (item.IsScalar()) {
+                if (auto v = daemoneye::eventbus::validate_pattern(item.Scalar()); !v) {
+                    errors.add(item, path + ".publishes." + std::to_string(i),
+                               "'" + item.Scalar() + "': " + v.error().message);
+                }
+            }
+            ++i;
+        }
+    }
     if (const YAML::Node* n = r.get("config")) {
         if (!n->IsNull() && !n->IsMap()) {
             errors.add(*n, path + ".config", "expected a mapping, got " + scalar_preview(*n));

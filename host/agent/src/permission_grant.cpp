@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+#include "daemoneye/sdk/topic.hpp"
+
 namespace daemoneye::agent {
 
 namespace {
@@ -47,8 +49,21 @@ std::vector<std::string> default_watch_paths() {
 }
 
 Result<Grant> grant_for(const std::string& collector, const std::vector<std::string>& declared,
+                        const std::vector<std::string>& declared_publishes,
                         const CollectorConfig& cc) {
     const std::string where = "collectors." + collector;
+    for (const auto& p : cc.publishes) {
+        const bool covered =
+            std::any_of(declared_publishes.begin(), declared_publishes.end(),
+                        [&](const std::string& d) { return sdk::topic::within(p, d); });
+        if (!covered) {
+            std::string list;
+            for (const auto& d : declared_publishes) list += (list.empty() ? "" : ", ") + d;
+            return fail("topic pattern '" + p + "' in " + where +
+                        ".publishes is not within what the plugin declares (" +
+                        (list.empty() ? "nothing" : list) + ")");
+        }
+    }
     for (const auto& p : cc.permissions) {
         if (!declared_covers(declared, p)) {
             return fail("permission '" + p + "' in " + where +
@@ -57,6 +72,7 @@ Result<Grant> grant_for(const std::string& collector, const std::vector<std::str
     }
     Grant g;
     g.config = cc.config;
+    g.publishes = cc.publishes.empty() ? declared_publishes : cc.publishes;
     const auto& requested = cc.permissions.empty() ? declared : cc.permissions;
     std::vector<std::string> paths;  // filled on first use
     for (const auto& p : requested) {

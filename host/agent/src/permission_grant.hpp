@@ -16,14 +16,18 @@ namespace daemoneye::agent {
 struct Grant {
     std::vector<std::string> permissions;       // for daemoneye-launcher --permission
     std::map<std::string, std::string> config;  // flattened, for Welcome.config
+    std::vector<std::string> publishes;         // the bus session's publish grants (topics)
 };
 
 // The folders a path-less fs.watch/fs.read permission gets when the collector's config names
 // none: /etc, /usr/bin, /usr/sbin, /usr/lib/systemd and root's ~/.ssh when it exists.
 std::vector<std::string> default_watch_paths();
 
-// `collector` is the config name (for messages); `declared` the plugin's manifest permissions.
+// `collector` is the config name (for messages); `declared` the plugin's manifest permissions,
+// `declared_publishes` its manifest's publish patterns. A configured `publishes` list must lie
+// within those (each pattern within a declared one: sdk::topic::within).
 Result<Grant> grant_for(const std::string& collector, const std::vector<std::string>& declared,
+                        const std::vector<std::string>& declared_publishes,
                         const CollectorConfig& cc);
 
 }  // namespace daemoneye::agent

@@ -79,9 +79,10 @@ struct Instance {
     std::string last_exit;
     std::string pending_exit_reason;  // why *we* killed it (missed heartbeats, startup timeout)
     std::string session_close_reason;
-    std::uint64_t session_id = 0;   // the bus session of the current spawn (Message.source_session)
-    bool stop_requested = false;    // the next exit is expected (stop, or a kill we did)
-    bool operator_stopped = false;  // a stop was asked for: no automatic restart
+    std::uint64_t session_id = 0;  // the bus session of the current spawn (Message.source_session)
+    std::vector<std::string> publish_grants;  // granted to the current spawn's session
+    bool stop_requested = false;              // the next exit is expected (stop, or a kill we did)
+    bool operator_stopped = false;            // a stop was asked for: no automatic restart
     bool hello_seen = false;
     daemoneye::bus::v1::Hello hello;
     daemoneye::bus::v1::CollectorHeartbeat heartbeat;
@@ -181,9 +182,9 @@ struct ProcessManager::Impl : std::enable_shared_from_this<ProcessManager::Impl>
         const PluginSpec spec = spec_it->second;
         const CollectorConfig cc = config.collector(spec.name);
 
-        // Explicit permissions must be covered by what the plugin declares; path-less fs.watch
-        // becomes one fs.watch:<path> per configured path.
-        auto grant = grant_for(spec.name, spec.permissions, cc);
+        // Explicit permissions (and publishes) must be covered by what the plugin declares;
+        // path-less fs.watch becomes one fs.watch:<path> per configured path.
+        auto grant = grant_for(spec.name, spec.permissions, spec.publishes, cc);
         if (!grant) {
             inst->last_exit = grant.error().message;
             set_state(*inst, CollectorState::Failed);
@@ -218,10 +219,11 @@ struct ProcessManager::Impl : std::enable_shared_from_this<ProcessManager::Impl>
         CollectorIdentity identity;
         identity.instance_id = inst->id;
         identity.plugin_name = spec.name;
-        identity.publish_grants = spec.publishes;
+        identity.publish_grants = grant->publishes;
         // The launcher's bridge reports for the plugin: heartbeats and sandbox/diagnostic events.
         identity.publish_grants.push_back("control.health.heartbeat");
         identity.publish_grants.push_back("control.health.diagnostics");
+        inst->publish_grants = identity.publish_grants;
         identity.config = grant->config;
         // The launcher serves its instance's target, subscribes to nothing and calls nothing; a
         // plugin writing to the session itself can do no more (no subscribe or call grants;
@@ -597,6 +599,7 @@ struct ProcessManager::Impl : std::enable_shared_from_this<ProcessManager::Impl>
         if (inst.child && inst.hello_seen)
             ci.set_heartbeat_age_ms(now_ms_since(inst.last_heartbeat));
         for (const auto& [k, v] : inst.health_details) (*ci.mutable_details())[k] = v;
+        for (const auto& g : inst.publish_grants) ci.add_publish_grants(g);
         return ci;
     }
 

@@ -18,6 +18,8 @@
 #include "daemoneye/launcher/bridge/plugin_instance.hpp"
 #include "daemoneye/launcher/bridge/rpc_dispatch.hpp"
 #include "daemoneye/launcher/sandbox/violations.hpp"
+#include "daemoneye/launcher/topic_filter.hpp"
+#include "daemoneye/sdk/topic.hpp"
 
 namespace daemoneye::launcher {
 namespace {
@@ -35,6 +37,30 @@ struct BusClosedEvent {
     std::string reason;
 };
 using ControlEvent = std::variant<rpc::v1::RpcRequest, StopEvent, BusClosedEvent>;
+
+// What the plugin may emit: its session's publish grants (the agent may have narrowed what the
+// plugin declares: collectors.<name>.publishes) that lie within what it declares. Checked here,
+// so an emit the broker would refuse fails at once with DE_ERR_DENIED instead of going out to
+// be denied, counted and logged by the broker for every message. The control.* grants are the
+// bridge's own (heartbeats, diagnostics), never the plugin's.
+TopicFilter emit_filter(const std::vector<std::string>& declared, const bus::v1::Welcome& w) {
+    std::vector<std::string> allowed;
+    for (const auto& g : w.publish_grants()) {
+        if (!sdk::topic::declarable(g)) continue;
+        for (const auto& d : declared) {
+            if (sdk::topic::within(g, d)) {
+                allowed.push_back(g);
+                break;
+            }
+        }
+    }
+    if (allowed != declared) {
+        std::string list;
+        for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+        spdlog::info("publishing narrowed by the agent to: {}", list.empty() ? "nothing" : list);
+    }
+    return TopicFilter(std::move(allowed));
+}
 
 class ControlQueue {
   public:
@@ -142,7 +168,7 @@ ExitCode Session::run() {
 
     events_ = std::make_unique<EmitBuffer>(config_.emit_buffer_messages, config_.emit_buffer_bytes);
     host_ = std::make_unique<HostContext>(
-        config_.instance_id, name(), TopicFilter(plugin_.manifest().publishes), *events_,
+        config_.instance_id, name(), emit_filter(plugin_.manifest().publishes, *welcome), *events_,
         max_frame - (std::size_t{8} << 10), config_.socket_owners, config_.process_info);
     host_->set_config(config);
 

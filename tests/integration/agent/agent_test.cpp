@@ -162,6 +162,40 @@ TEST(AgentIntegration, StartStopRestartACollector) {
     EXPECT_TRUE(contains(r.err, "no collector named 'nosuch'")) << r.err;
 }
 
+// collectors.<name>.publishes narrows what a collector's bus session may publish: the grant the
+// broker enforces is the configured list; a pattern beyond what the plugin declares keeps the
+// collector from starting, with the reason in its status.
+TEST(AgentIntegration, ConfiguredPublishesNarrowACollectorsGrant) {
+    {
+        TempAgent a;
+        a.add_plugin("de_test_good.so");  // declares events.test.#
+        a.write_config(std::string(kFastRestarts) +
+                       "collectors:\n  good: {publishes: [events.test.good]}\n");
+        a.start();
+        ASSERT_TRUE(a.wait_ready()) << a.log();
+        ASSERT_EQ(a.state_of("good"), "Running") << a.log();
+        auto status = a.cli({"collectors", "status", "good"});
+        EXPECT_TRUE(contains(status.out,
+                             "may publish:      events.test.good, "
+                             "control.health.heartbeat, control.health.diagnostics"))
+            << status.out;
+    }
+    {
+        TempAgent a;
+        a.add_plugin("de_test_good.so");
+        a.write_config(std::string(kFastRestarts) +
+                       "collectors:\n  good: {publishes: [events.other.#]}\n");
+        a.start();
+        ASSERT_TRUE(a.wait_ready()) << a.log();
+        EXPECT_TRUE(wait_until([&] { return a.state_of("good") == "Failed"; }, 30s)) << a.log();
+        auto status = a.cli({"collectors", "status", "good"});
+        EXPECT_TRUE(contains(status.out,
+                             "'events.other.#' in collectors.good.publishes is not "
+                             "within what the plugin declares (events.test.#)"))
+            << status.out;
+    }
+}
+
 TEST(AgentIntegration, KilledLauncherIsRestartedWithBackoffThenFailed) {
     TempAgent a;
     a.add_plugin("de_test_good.so");

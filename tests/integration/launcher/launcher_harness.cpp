@@ -163,11 +163,13 @@ std::optional<bus::v1::Hello> Launcher::expect_hello(std::chrono::milliseconds t
     if (!e || !e->has_hello()) return std::nullopt;
     rpc_target_ =
         "control.collector." + e->hello().manifest().name() + "." + e->hello().instance_id();
+    const auto& pubs = e->hello().manifest().publishes();
+    declared_.assign(pubs.begin(), pubs.end());
     return e->hello();
 }
 
-void Launcher::welcome(const std::map<std::string, std::string>& config,
-                       std::uint32_t heartbeat_ms) {
+void Launcher::welcome(const std::map<std::string, std::string>& config, std::uint32_t heartbeat_ms,
+                       std::optional<std::vector<std::string>> publish_grants) {
     bus::v1::Envelope env;
     auto* w = env.mutable_welcome();
     w->set_session_id(42);
@@ -176,6 +178,9 @@ void Launcher::welcome(const std::map<std::string, std::string>& config,
     w->set_heartbeat_interval_ms(heartbeat_ms);
     w->set_protocol_version(1);
     for (const auto& [k, v] : config) (*w->mutable_config())[k] = v;
+    for (const auto& g : publish_grants.value_or(declared_)) w->add_publish_grants(g);
+    w->add_publish_grants("control.health.heartbeat");
+    w->add_publish_grants("control.health.diagnostics");
     send(env);
     // Like the real broker, requests only reach the launcher once it registered as the RPC
     // server of its topic: wait for that registration (acknowledged in next()).

@@ -46,8 +46,11 @@ class Launcher {
     void send(const bus::v1::Envelope& env);
     std::optional<bus::v1::Envelope> next(std::chrono::milliseconds timeout = 20s);
     std::optional<bus::v1::Hello> expect_hello(std::chrono::milliseconds timeout = 30s);
+    // Grants like the agent's: what the Hello's manifest declares (or `publish_grants` when
+    // given: an operator's narrower collectors.<name>.publishes) plus the bridge's health topics.
     void welcome(const std::map<std::string, std::string>& config = {},
-                 std::uint32_t heartbeat_ms = 200);
+                 std::uint32_t heartbeat_ms = 200,
+                 std::optional<std::vector<std::string>> publish_grants = std::nullopt);
     // Sends an RPC and waits for its response; every other envelope is kept in seen().
     std::optional<rpc::v1::RpcResponse> call(rpc::v1::RpcRequest request,
                                              std::chrono::milliseconds timeout = 30s);
@@ -97,8 +100,9 @@ class Launcher {
     std::deque<bus::v1::Envelope> inbox_;
     std::vector<bus::v1::Envelope> seen_;
     std::uint64_t next_correlation_ = 1;
-    std::string rpc_target_;    // control.collector.<name>.<instance>, from the Hello
-    bool peer_closed_ = false;  // the launcher closed its end (exited)
+    std::string rpc_target_;             // control.collector.<name>.<instance>, from the Hello
+    std::vector<std::string> declared_;  // the Hello manifest's publishes
+    bool peer_closed_ = false;           // the launcher closed its end (exited)
     bool reaped_ = false;
 };
 

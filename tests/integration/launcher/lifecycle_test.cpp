@@ -40,6 +40,26 @@ TEST(Lifecycle, HelloCarriesManifestSandboxAndPid) {
     EXPECT_TRUE(r.exited && r.code == 0) << r.err;
 }
 
+// The agent may narrow what a plugin declares (collectors.<name>.publishes): the launcher takes
+// its session's grants, so an emit outside them fails at once with DE_ERR_DENIED (counted)
+// rather than going out to be denied by the broker for every message.
+TEST(Lifecycle, EmitsOutsideTheSessionsNarrowedGrantsAreRefusedLocally) {
+    Launcher l({"--plugin", plugin_path("good"), "--instance", "good-1"});
+    ASSERT_TRUE(l.expect_hello().has_value());
+    l.welcome({}, 200, std::vector<std::string>{"events.test.other"});  // declares events.test.#
+    auto refused = l.task("emit", {{"count", "3"}});                    // events.test.good
+    ASSERT_TRUE(refused.has_value());
+    EXPECT_THAT(records(*refused), ::testing::ElementsAre("ok=0 denied=3 other=0"));
+    auto allowed = l.task("emit", {{"count", "2"}, {"topic", "events.test.other"}});
+    ASSERT_TRUE(allowed.has_value());
+    EXPECT_THAT(records(*allowed), ::testing::ElementsAre("ok=2 denied=0 other=0"));
+    ASSERT_TRUE(l.pump_until([&] { return l.published("events.test.other").size() >= 2; }));
+    EXPECT_TRUE(l.published("events.test.good").empty());
+    ASSERT_TRUE(l.call(rpc::v1::OPERATION_STOP).has_value());
+    auto r = l.wait();
+    EXPECT_TRUE(r.exited && r.code == 0) << r.err;
+}
+
 TEST(Lifecycle, ServesHealthTasksConfigAndStops) {
     Launcher l({"--plugin", plugin_path("good"), "--instance", "good-1"});
     ASSERT_TRUE(l.expect_hello().has_value());

@@ -123,6 +123,7 @@ collectors:
     instances: 2
     config: {scan_interval_ms: 500, hash: {max_bytes: 10}, paths: [/a, /b]}
     permissions: [proc.read]
+    publishes: [events.process.lifecycle]
     memory_limit_mb: 64
 sandbox: {enabled: false, user: daemon, memory_limit_mb: 128, on_violation: kill}
 metrics: {textfile_path: /m/de.prom, interval_seconds: 4}
@@ -155,6 +156,7 @@ logging: {level: debug, format: json, file: /l/agent.log}
     EXPECT_EQ(p.config.at("paths.0"), "/a");
     EXPECT_EQ(p.config.at("paths.1"), "/b");
     EXPECT_EQ(p.permissions, std::vector<std::string>{"proc.read"});
+    EXPECT_EQ(p.publishes, std::vector<std::string>{"events.process.lifecycle"});
     EXPECT_EQ(p.memory_limit_mb, 64u);
     EXPECT_EQ(p.config_line, 15u);
     EXPECT_FALSE(c.sandbox.enabled);
@@ -218,6 +220,18 @@ TEST(Config, NegativeNumbersAreRefused) {
     auto e = errors_of("process_manager:\n  max_restart_attempts: -1\n");
     ASSERT_EQ(e.errors.size(), 1u);
     EXPECT_EQ(e.errors[0].key, "process_manager.max_restart_attempts");
+}
+
+// collectors.<name>.publishes: each entry must be a valid topic pattern (named with its line);
+// whether it lies within what the plugin declares is checked when the collector starts.
+TEST(Config, APublishesPatternMustBeValid) {
+    auto e =
+        errors_of("collectors:\n  procmond:\n    publishes: [events.process.#, events.pro+c]\n");
+    ASSERT_EQ(e.errors.size(), 1u) << e.to_string();
+    EXPECT_EQ(e.errors[0].key, "collectors.procmond.publishes.1");
+    EXPECT_EQ(e.errors[0].line, 3u);
+    EXPECT_NE(e.errors[0].message.find("mixes a wildcard with text"), std::string::npos)
+        << e.to_string();
 }
 
 // The IPC frame limit is also the bus's, which needs 16 KiB: a smaller one is a config error

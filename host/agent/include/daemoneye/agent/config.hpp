@@ -69,6 +69,9 @@ struct CollectorConfig {
     std::map<std::string, std::string> config;  // flattened: "paths.0", "hash.max_bytes", ...
     // Empty: the permissions the plugin declares. Otherwise exactly these (each must be declared).
     std::vector<std::string> permissions;
+    // Empty: the topic patterns the plugin declares it publishes. Otherwise exactly these, each
+    // within a declared one: the operator narrows what the collector's bus session may publish.
+    std::vector<std::string> publishes;
     std::uint32_t memory_limit_mb = 0;  // 0: sandbox.memory_limit_mb
     std::uint32_t config_line = 0;      // where it was defined (1-based; 0: not from a file)
 };
