@@ -6,12 +6,9 @@
 // client drops); a late refusal needs nothing. Neither is an error: both are counted in
 // ClientStats::late_acks and logged at info, not reported through on_broker_error.
 #include <algorithm>
-#include <mutex>
-
-#include <spdlog/sinks/base_sink.h>
-#include <spdlog/spdlog.h>
 
 #include "bus_test_loop.hpp"
+#include "log_capture.hpp"
 
 namespace daemoneye::eventbus {
 namespace {
@@ -20,30 +17,11 @@ namespace asio = boost::asio;
 using namespace std::chrono_literals;
 using Kind = bus::v1::Envelope::BodyCase;
 
-// Keeps the client's log lines with their level.
-class LineSink : public spdlog::sinks::base_sink<std::mutex> {
-  public:
-    std::vector<std::pair<spdlog::level::level_enum, std::string>> lines;
-
-  protected:
-    void sink_it_(const spdlog::details::log_msg& msg) override {
-        lines.emplace_back(msg.level, std::string(msg.payload.data(), msg.payload.size()));
-    }
-    void flush_() override {}
-};
-
 class ClientLateAck : public test::BusTestLoop {
   protected:
-    void SetUp() override {
-        previous_ = spdlog::default_logger();
-        sink_ = std::make_shared<LineSink>();
-        auto logger = std::make_shared<spdlog::logger>("late-ack-test", sink_);
-        logger->set_level(spdlog::level::debug);
-        spdlog::set_default_logger(logger);
-    }
     void TearDown() override {
         test::BusTestLoop::TearDown();
-        spdlog::set_default_logger(previous_);
+        log_.reset();  // after the clients' last lines
     }
 
     // A client on one end of a socketpair; the test is the broker on the other (peer_).
@@ -167,20 +145,19 @@ class ClientLateAck : public test::BusTestLoop {
                            [&](const auto& s) { return s.pattern == pattern; });
     }
     bool logged(spdlog::level::level_enum level, const std::string& needle) const {
-        return std::any_of(sink_->lines.begin(), sink_->lines.end(), [&](const auto& l) {
-            return l.first == level && l.second.find(needle) != std::string::npos;
+        return std::any_of(log_->lines().begin(), log_->lines().end(), [&](const auto& l) {
+            return l.level == level && l.text.find(needle) != std::string::npos;
         });
     }
     bool logged_at_least(spdlog::level::level_enum level, const std::string& needle) const {
-        return std::any_of(sink_->lines.begin(), sink_->lines.end(), [&](const auto& l) {
-            return l.first >= level && l.second.find(needle) != std::string::npos;
+        return std::any_of(log_->lines().begin(), log_->lines().end(), [&](const auto& l) {
+            return l.level >= level && l.text.find(needle) != std::string::npos;
         });
     }
 
     int peer_ = -1;
     std::vector<bus::v1::Error> broker_errors_;
-    std::shared_ptr<spdlog::logger> previous_;
-    std::shared_ptr<LineSink> sink_;
+    std::unique_ptr<test::LogCapture> log_ = std::make_unique<test::LogCapture>();
 };
 
 TEST_F(ClientLateAck, ALateAckOfATimedOutSubscribeOrServeIsUndoneWithAnUnsubscribe) {

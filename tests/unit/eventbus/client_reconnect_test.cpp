@@ -6,13 +6,12 @@
 // uncapped growth would take; and a client re-subscribes when the broker comes back, learning each
 // re-subscription's outcome (some against a broker the test plays on the socket path).
 #include <algorithm>
-#include <mutex>
 #include <regex>
 
-#include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
 
 #include "bus_test_loop.hpp"
+#include "log_capture.hpp"
 
 namespace daemoneye::eventbus {
 namespace {
@@ -22,40 +21,14 @@ using namespace std::chrono_literals;
 using test::bytes_of;
 using Clock = std::chrono::steady_clock;
 
-// Keeps the time of every log line that mentions `needle`.
-class TimingSink : public spdlog::sinks::base_sink<std::mutex> {
-  public:
-    struct Line {
-        Clock::time_point at;
-        std::string text;
-    };
-    std::vector<Line> lines;
-
-  protected:
-    void sink_it_(const spdlog::details::log_msg& msg) override {
-        std::string text(msg.payload.data(), msg.payload.size());
-        if (text.find("eventbus client 'reconnecting'") != std::string::npos) {
-            lines.push_back({Clock::now(), std::move(text)});
-        }
-    }
-    void flush_() override {}
-};
-
 class ClientReconnect : public test::BusTestLoop {
   protected:
-    void SetUp() override {
-        previous_ = spdlog::default_logger();
-        sink_ = std::make_shared<TimingSink>();
-        auto logger = std::make_shared<spdlog::logger>("reconnect-test", sink_);
-        logger->set_level(spdlog::level::info);
-        spdlog::set_default_logger(logger);
-    }
     void TearDown() override {
         test::BusTestLoop::TearDown();
         for (auto& b : retired_) b->stop();
         spin(20ms);
         retired_.clear();
-        spdlog::set_default_logger(previous_);
+        log_.reset();  // after the clients' last lines
     }
     // Stops the broker; its socket file goes with it, so every re-dial fails at once (ENOENT).
     void stop_broker() {
@@ -64,13 +37,13 @@ class ClientReconnect : public test::BusTestLoop {
     }
     std::vector<Clock::time_point> attempts() const {
         std::vector<Clock::time_point> out;
-        for (const auto& l : sink_->lines) {
+        for (const auto& l : client_lines()) {
             if (l.text.find("reconnect attempt") != std::string::npos) out.push_back(l.at);
         }
         return out;
     }
     std::optional<Clock::time_point> disconnected_at() const {
-        for (const auto& l : sink_->lines) {
+        for (const auto& l : client_lines()) {
             if (l.text.find("disconnected:") != std::string::npos &&
                 l.text.find("(reconnecting)") != std::string::npos) {
                 return l.at;
@@ -118,8 +91,17 @@ class ClientReconnect : public test::BusTestLoop {
             r.items.begin(), r.items.end(), [&](const auto& e) { return e.body_case() == kind; }));
     }
 
-    std::shared_ptr<spdlog::logger> previous_;
-    std::shared_ptr<TimingSink> sink_;
+    std::unique_ptr<test::LogCapture> log_ =
+        std::make_unique<test::LogCapture>(spdlog::level::info);
+    // The lines of the client under test ('reconnecting'), with their times.
+    std::vector<test::LogCapture::Line> client_lines() const {
+        std::vector<test::LogCapture::Line> out;
+        for (const auto& l : log_->lines()) {
+            if (l.text.find("eventbus client 'reconnecting'") != std::string::npos)
+                out.push_back(l);
+        }
+        return out;
+    }
     std::vector<std::unique_ptr<Broker>> retired_;
 };
 
@@ -250,13 +232,13 @@ TEST_F(ClientReconnect, ARefusedResubscriptionIsDroppedCountedLoggedAndReported)
     std::sort(refs.begin(), refs.end());
     EXPECT_EQ(refs, (std::vector<std::uint64_t>{*lost, *served}));
 
+    const auto lines = client_lines();
     for (const std::string pattern : {"events.lost.#", "control.test.lost"}) {
-        const bool logged =
-            std::any_of(sink_->lines.begin(), sink_->lines.end(), [&](const auto& l) {
-                return l.text.find("refused the re-") != std::string::npos &&
-                       l.text.find("'" + pattern + "'") != std::string::npos &&
-                       l.text.find("broker.max_subscribers (1) reached") != std::string::npos;
-            });
+        const bool logged = std::any_of(lines.begin(), lines.end(), [&](const auto& l) {
+            return l.text.find("refused the re-") != std::string::npos &&
+                   l.text.find("'" + pattern + "'") != std::string::npos &&
+                   l.text.find("broker.max_subscribers (1) reached") != std::string::npos;
+        });
         EXPECT_TRUE(logged) << "no warning names " << pattern << " and the broker's reason";
     }
 
@@ -295,7 +277,8 @@ TEST_F(ClientReconnect, UnansweredResubscriptionsAreKeptWhenTheConnectionDropsAg
     EXPECT_EQ(client.state(), ConnectionState::Reconnecting);  // nothing answered yet
     ::shutdown(conn, SHUT_RDWR);
     auto disconnects = [&] {
-        return std::count_if(sink_->lines.begin(), sink_->lines.end(), [](const auto& l) {
+        const auto lines = client_lines();
+        return std::count_if(lines.begin(), lines.end(), [](const auto& l) {
             return l.text.find("disconnected:") != std::string::npos;
         });
     };
