@@ -5,7 +5,7 @@
 
 #include <algorithm>
 
-#include "daemoneye/sdk/topic.hpp"
+#include "daemoneye/eventbus/topic.hpp"
 
 namespace daemoneye::agent {
 
@@ -55,7 +55,7 @@ Result<Grant> grant_for(const std::string& collector, const std::vector<std::str
     for (const auto& p : cc.publishes) {
         const bool covered =
             std::any_of(declared_publishes.begin(), declared_publishes.end(),
-                        [&](const std::string& d) { return sdk::topic::within(p, d); });
+                        [&](const std::string& d) { return eventbus::pattern_covers(d, p); });
         if (!covered) {
             std::string list;
             for (const auto& d : declared_publishes) list += (list.empty() ? "" : ", ") + d;

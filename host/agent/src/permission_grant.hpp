@@ -25,7 +25,7 @@ std::vector<std::string> default_watch_paths();
 
 // `collector` is the config name (for messages); `declared` the plugin's manifest permissions,
 // `declared_publishes` its manifest's publish patterns. A configured `publishes` list must lie
-// within those (each pattern within a declared one: sdk::topic::within).
+// within those (each pattern covered by a declared one: eventbus::pattern_covers).
 Result<Grant> grant_for(const std::string& collector, const std::vector<std::string>& declared,
                         const std::vector<std::string>& declared_publishes,
                         const CollectorConfig& cc);

@@ -13,6 +13,7 @@
 #include <thread>
 #include <variant>
 
+#include "daemoneye/eventbus/topic.hpp"
 #include "daemoneye/launcher/bridge/emit_buffer.hpp"
 #include "daemoneye/launcher/bridge/host_context.hpp"
 #include "daemoneye/launcher/bridge/plugin_instance.hpp"
@@ -48,7 +49,7 @@ TopicFilter emit_filter(const std::vector<std::string>& declared, const bus::v1:
     for (const auto& g : w.publish_grants()) {
         if (!sdk::topic::declarable(g)) continue;
         for (const auto& d : declared) {
-            if (sdk::topic::within(g, d)) {
+            if (eventbus::pattern_covers(d, g)) {
                 allowed.push_back(g);
                 break;
             }

@@ -173,7 +173,7 @@ TEST(AgentIntegration, ConfiguredPublishesNarrowACollectorsGrant) {
                        "collectors:\n  good: {publishes: [events.test.good]}\n");
         a.start();
         ASSERT_TRUE(a.wait_ready()) << a.log();
-        ASSERT_EQ(a.state_of("good"), "Running") << a.log();
+        ASSERT_TRUE(wait_until([&] { return a.state_of("good") == "Running"; }, 30s)) << a.log();
         auto status = a.cli({"collectors", "status", "good"});
         EXPECT_TRUE(contains(status.out,
                              "may publish:      events.test.good, "

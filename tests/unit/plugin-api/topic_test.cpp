@@ -66,23 +66,4 @@ TEST(Topic, Declarable) {
     EXPECT_FALSE(topic::declarable("events..x"));
 }
 
-// Narrowing: every topic the first matches, the second matches too.
-TEST(Topic, Within) {
-    EXPECT_TRUE(topic::within("events.process.lifecycle", "events.process.#"));
-    EXPECT_TRUE(topic::within("events.process.+", "events.process.#"));
-    EXPECT_TRUE(topic::within("events.process.#", "events.process.#"));
-    EXPECT_TRUE(topic::within("events.process", "events.process.#"));  // '#' matches zero levels
-    EXPECT_TRUE(topic::within("events.process.x", "events.+.x"));
-    EXPECT_TRUE(topic::within("events.+.x", "events.+.+"));
-    EXPECT_FALSE(topic::within("events.#", "events.+"));  // events.a.b is not in events.+
-    EXPECT_FALSE(topic::within("events.+", "events.process"));
-    EXPECT_FALSE(topic::within("events.network.x", "events.process.#"));
-    EXPECT_FALSE(topic::within("events.process", "events.process.+"));  // '+' needs a level
-    EXPECT_FALSE(topic::within("events.process.x.y", "events.process.+"));
-    EXPECT_FALSE(topic::within("events", "events.process.#"));
-}
-
-static_assert(topic::within("events.process.lifecycle", "events.#"));
-static_assert(!topic::within("#", "events.#"));
-
 }  // namespace

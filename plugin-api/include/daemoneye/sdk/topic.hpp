@@ -81,31 +81,6 @@ constexpr bool matches(std::string_view pattern, std::string_view topic) {
     }
 }
 
-// Whether every topic `narrow` matches is matched by `wide` (both assumed valid):
-// "events.process.+" is within "events.process.#", "events.#" is not within "events.+". The
-// agent checks an operator's narrower collectors.<name>.publishes with it, the launcher the
-// grants its session was given against what the plugin declares.
-constexpr bool within(std::string_view narrow, std::string_view wide) {
-    while (true) {
-        const std::size_t wdot = wide.find('.');
-        const std::string_view w = wide.substr(0, wdot);
-        if (w == "#") return true;         // the rest, zero levels included
-        if (narrow.empty()) return false;  // narrow ended where wide needs a level
-        const std::size_t ndot = narrow.find('.');
-        const std::string_view n = narrow.substr(0, ndot);
-        if (n == "#") return false;            // any depth here; wide is bounded
-        if (w != "+" && n != w) return false;  // a literal covers only itself
-        const bool wlast = wdot == std::string_view::npos;
-        const bool nlast = ndot == std::string_view::npos;
-        if (wlast || nlast) {
-            // "a" is within "a.#"; otherwise both must end here.
-            return (wlast && nlast) || (nlast && wide.substr(wdot + 1) == "#");
-        }
-        wide.remove_prefix(wdot + 1);
-        narrow.remove_prefix(ndot + 1);
-    }
-}
-
 // Why a plugin may not declare `pattern` in `publishes`, or nullptr when it may: a valid pattern
 // that reaches neither control.* (the agent's and the launcher's) nor events.detection.alert (the
 // agent's alerts). The one rule: DAEMONEYE_PLUGIN checks it at compile time, the launcher when it
