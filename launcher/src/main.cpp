@@ -124,6 +124,13 @@ int main(int argc, char** argv) {
         backtrace_symbols_fd(frames, n, 2);
         std::abort();
     });
+    {
+        // glibc loads its unwinder (libgcc_s) on the first backtrace(); under the plugin's
+        // address-space limit that load can fail, and the handler above would then only say
+        // "libgcc_s.so.1 must be installed". Loaded now, while memory is there.
+        void* frame[1];
+        (void)backtrace(frame, 1);
+    }
     const pid_t parent = getppid();
     auto parsed = dl::parse_options(argc, argv);
     if (!parsed) {

@@ -1,5 +1,8 @@
-/* Task "alloc": allocates and touches 1 MiB blocks until malloc fails (or max_mb), then frees
- * them and reports "allocated_mb=N failed=0|1". */
+/* Task "alloc": allocates and touches 1 MiB blocks until malloc fails (or max_mb), holds them
+ * for hold_ms (default 0: the launcher's own threads must live through that), then frees them
+ * and reports "allocated_mb=N failed=0|1". */
+#include <time.h>
+
 #include "test_plugin.h"
 
 static const char* const k_caps[] = {"alloc", NULL};
@@ -10,9 +13,12 @@ static de_status memhog_task(de_plugin* self, const de_task* task, const de_task
     (void)self;
     (void)err;
     long max_mb = 8192;
+    long hold_ms = 0;
     for (size_t i = 0; i < task->params->count; ++i) {
         if (strcmp(task->params->items[i].key, "max_mb") == 0)
             max_mb = atol(task->params->items[i].value);
+        if (strcmp(task->params->items[i].key, "hold_ms") == 0)
+            hold_ms = atol(task->params->items[i].value);
     }
     void** blocks = (void**)calloc((size_t)max_mb, sizeof(void*));
     if (blocks == NULL) return DE_ERR_INTERNAL;
@@ -26,6 +32,10 @@ static de_status memhog_task(de_plugin* self, const de_task* task, const de_task
         }
         memset(p, 0xA5, 1 << 20);
         blocks[n] = p;
+    }
+    if (hold_ms > 0) {
+        struct timespec hold = {hold_ms / 1000, (hold_ms % 1000) * 1000000L};
+        nanosleep(&hold, NULL);
     }
     for (long i = 0; i < n; ++i) free(blocks[i]);
     free(blocks);

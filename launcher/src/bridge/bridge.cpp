@@ -10,6 +10,7 @@
 #include <cstring>
 #include <deque>
 #include <mutex>
+#include <new>
 #include <thread>
 #include <variant>
 
@@ -263,6 +264,7 @@ void Session::monitor_loop() {
     sigaddset(&signals, SIGTERM);
     sigaddset(&signals, SIGINT);
     auto next_heartbeat = std::chrono::steady_clock::now();
+    std::uint64_t skipped_ticks = 0;
     for (;;) {
         {
             std::lock_guard lock(monitor_mutex_);
@@ -276,11 +278,25 @@ void Session::monitor_loop() {
             queue_.push(
                 StopEvent{std::string("signal ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT")});
         }
-        report_violations();
-        report_owner_helper();
-        if (std::chrono::steady_clock::now() >= next_heartbeat) {
-            publish_heartbeat();
-            next_heartbeat = std::chrono::steady_clock::now() + heartbeat_interval_;
+        // The plugin shares this process's address-space limit (sandbox.memory_limit_mb): while
+        // it holds all of it, building a heartbeat or a report cannot allocate. That tick is
+        // skipped, not fatal (an uncaught bad_alloc here would end the launcher); a plugin that
+        // keeps the memory stops heartbeating, and the agent acts on that.
+        try {
+            report_violations();
+            report_owner_helper();
+            if (std::chrono::steady_clock::now() >= next_heartbeat) {
+                publish_heartbeat();
+                next_heartbeat = std::chrono::steady_clock::now() + heartbeat_interval_;
+            }
+        } catch (const std::bad_alloc&) {
+            ++skipped_ticks;
+            if (skipped_ticks == 1 || (skipped_ticks & (skipped_ticks - 1)) == 0) {
+                spdlog::warn(
+                    "out of memory in the monitor thread ({} tick(s) skipped so far): "
+                    "the plugin holds the address-space limit",
+                    skipped_ticks);
+            }
         }
     }
 }

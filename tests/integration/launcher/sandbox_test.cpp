@@ -350,7 +350,10 @@ TEST(SandboxLimits, AllocationPastTheMemoryLimitFails) {
         stop(l);
         GTEST_SKIP() << "address-space limit not applied: " << layer(s.hello, "rlimits").detail();
     }
-    auto r = l.task("alloc", {{"max_mb", "2048"}});
+    // Held past a monitor tick (200 ms) and a heartbeat (200 ms here): the launcher's own
+    // threads, starved of memory meanwhile, must carry on (a heartbeat that cannot be built is
+    // skipped, not fatal).
+    auto r = l.task("alloc", {{"max_mb", "2048"}, {"hold_ms", "700"}});
     ASSERT_TRUE(r.has_value());
     auto recs = records(*r);
     ASSERT_EQ(recs.size(), 1u);
