@@ -218,8 +218,16 @@ class BrokerBus final : public BusPort {
         if (request.timeout_ms() == 0)
             request.set_timeout_ms(static_cast<std::uint64_t>(timeout.count()));
         const auto start = std::chrono::steady_clock::now();
+        // What the log line names, not the payload (the request itself is moved into the call).
         std::optional<rpcv1::RpcRequest> logged;
-        if (config_.rpc.enable_correlation_tracking) logged = request;
+        if (config_.rpc.enable_correlation_tracking) {
+            logged.emplace();
+            logged->set_target(request.target());
+            logged->set_operation(request.operation());
+            logged->set_client_id(request.client_id());
+            logged->set_correlation_id(request.correlation_id());
+            *logged->mutable_correlation() = request.correlation();
+        }
         eb::RpcRequest rq(std::move(request));
         auto op = client_->call(std::move(rq), timeout);
         auto r = co_await std::move(op);

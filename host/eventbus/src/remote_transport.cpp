@@ -407,16 +407,18 @@ Result<void, BusError> RemoteTransport::publish(std::string_view topic,
     return {};
 }
 
+Result<void, BusError> RemoteTransport::control_fits(std::size_t body, std::size_t item) const {
+    if (item <= send_limit_) return {};
+    return unexpected(BusError{BusError::Code::Limit, "control message of " + std::to_string(body) +
+                                                          " bytes exceeds max_frame_bytes " +
+                                                          std::to_string(send_limit_)});
+}
+
 Result<void, BusError> RemoteTransport::send(const bus::v1::Envelope& envelope) {
     if (!connected_) return unexpected(not_connected());
     const std::size_t body = envelope.ByteSizeLong();
     const std::size_t item = len_field_size(body);
-    if (item > send_limit_) {
-        return unexpected(BusError{BusError::Code::Limit, "control message of " +
-                                                              std::to_string(body) +
-                                                              " bytes exceeds max_frame_bytes " +
-                                                              std::to_string(send_limit_)});
-    }
+    if (auto fits = control_fits(body, item); !fits) return fits;
     const bool was_empty = out_.empty();
     std::uint8_t* p = reserve_item(item);
     p = put_len_header(p, field::kBatchItems, body);
@@ -445,12 +447,7 @@ Result<void, BusError> RemoteTransport::send_body(std::uint32_t envelope_field,
     const std::size_t size = body.ByteSizeLong() + stamp.size();
     const std::size_t env = len_field_size(size);
     const std::size_t item = len_field_size(env);
-    if (item > send_limit_) {
-        return unexpected(BusError{BusError::Code::Limit, "control message of " +
-                                                              std::to_string(size) +
-                                                              " bytes exceeds max_frame_bytes " +
-                                                              std::to_string(send_limit_)});
-    }
+    if (auto fits = control_fits(size, item); !fits) return fits;
     const bool was_empty = out_.empty();
     std::uint8_t* p = reserve_item(item);
     p = put_len_header(p, field::kBatchItems, env);

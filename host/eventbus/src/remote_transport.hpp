@@ -70,6 +70,9 @@ class RemoteTransport final : public ClientTransport,
     bool connected_ = false;
     std::string valid_topic_;     // the last topic publish() validated (publishers repeat)
     std::size_t send_limit_ = 0;  // min(our max_frame_bytes, the broker's from Welcome)
+    // Limit (naming the sizes) when an item of `item` bytes (a `body`-byte control message)
+    // does not fit send_limit_.
+    Result<void, BusError> control_fits(std::size_t body, std::size_t item) const;
     bool closed_ = false;
     bool can_redial_ = false;
     std::uint64_t generation_ = 0;
