@@ -181,6 +181,9 @@ asio::awaitable<int> role_sub(std::map<std::string, std::string> a) {
 }
 
 asio::awaitable<int> role_rpc_server(std::map<std::string, std::string> a) {
+    if (!str(a, "--cpu").empty()) daemoneye::bench::pin_to(static_cast<int>(num(a, "--cpu", 0)));
+    const std::string target =
+        str(a, "--target").empty() ? "control.bench.remote" : str(a, "--target");
     auto ex = co_await asio::this_coro::executor;
     auto connect_op = eb::BusClient::connect(ex, opts(str(a, "--socket"), "bench-server"));
     auto c = co_await std::move(connect_op);
@@ -188,7 +191,7 @@ asio::awaitable<int> role_rpc_server(std::map<std::string, std::string> a) {
     eb::RpcHandler h = [](const eb::rpcv1::RpcRequest&) -> asio::awaitable<eb::rpcv1::RpcResponse> {
         co_return eb::rpc_ok();
     };
-    auto serve_op = (*c)->serve("control.bench.remote", std::move(h));
+    auto serve_op = (*c)->serve(target, std::move(h));
     if (!(co_await std::move(serve_op))) co_return 1;
     std::cout << "READY" << std::endl;
     asio::steady_timer t(ex, std::chrono::hours(1));
@@ -299,6 +302,77 @@ struct BrokerThread {
     }
 };
 
+// Calls made by a client in the broker's process (the agent calling a collector): sequential
+// ones timed after `warmup`, or with window > 0, that many kept in flight (req/s only). CPU per
+// call is the broker thread's, which here is the caller's and the broker's work together.
+struct LocalCalls {
+    std::vector<std::uint64_t> latencies_ns;
+    double cpu_us = 0, user_us = 0, pipelined_rps = 0;
+    bool ok = false;
+};
+
+LocalCalls local_calls(BrokerThread& b, const std::string& target, std::uint64_t count,
+                       std::uint64_t warmup, std::uint64_t window) {
+    std::promise<LocalCalls> done;
+    asio::co_spawn(
+        b.io,
+        [&]() -> asio::awaitable<void> {
+            LocalCalls r;
+            auto& client = *b.local.front();
+            if (window > 0) {
+                std::uint64_t finished = 0, sent = 0;
+                bool failed = false;
+                const auto t0 = mono_ns();
+                std::function<void()> launch = [&] {
+                    while (sent < count && sent - finished < window) {
+                        ++sent;
+                        client.async_call(
+                            eb::RpcRequest::health_check("bench", target, 5s), 5s,
+                            [&](daemoneye::Result<eb::rpcv1::RpcResponse, eb::RpcError> x) {
+                                failed |= !x;
+                                ++finished;
+                                launch();
+                            });
+                    }
+                };
+                launch();
+                asio::steady_timer t(co_await asio::this_coro::executor);
+                while (finished < count) {
+                    t.expires_after(1ms);
+                    co_await t.async_wait(asio::use_awaitable);
+                }
+                r.pipelined_rps = count / ((mono_ns() - t0) / 1e9);
+                r.ok = !failed;
+                done.set_value(std::move(r));
+                co_return;
+            }
+            r.latencies_ns.reserve(count);
+            double cpu0 = 0, user0 = 0;
+            for (std::uint64_t i = 0; i < count + warmup; ++i) {
+                if (i == warmup) {
+                    cpu0 = thread_cpu_us();
+                    user0 = thread_user_us();
+                }
+                auto req = eb::RpcRequest::health_check("bench", target, 5s);
+                const auto t0 = mono_ns();
+                auto op = client.call(std::move(req), 5s);
+                auto x = co_await std::move(op);
+                if (!x) {
+                    std::cerr << "rpc failed: " << x.error().message << "\n";
+                    done.set_value(std::move(r));
+                    co_return;
+                }
+                if (i >= warmup) r.latencies_ns.push_back(mono_ns() - t0);
+            }
+            r.cpu_us = (thread_cpu_us() - cpu0) / static_cast<double>(count);
+            r.user_us = (thread_user_us() - user0) / static_cast<double>(count);
+            r.ok = true;
+            done.set_value(std::move(r));
+        },
+        asio::detached);
+    return done.get_future().get();
+}
+
 std::uint64_t field(const std::string& line, const std::string& key) {
     const auto at = line.find(key + "=");
     if (at == std::string::npos) return 0;
@@ -386,16 +460,25 @@ std::vector<std::uint64_t> read_samples(const std::string& path) {
 // on its own (every party pinned), and the raw limits under the same placement:
 // - same: every party on one CPU. A unix socket wakes its reader with a sync hint, so the reader
 //   runs when the writer sleeps: the round trip is the sum of every party's CPU per call.
-// - split: the caller on one CPU, the broker (and any server) on the other. Every crossing is a
-//   wake-up of the other CPU (an inter-processor interrupt; on this VM ~20 us when that vCPU
-//   has halted), which dominates.
+// - split: the broker on one CPU and the caller's other end on the other: a caller in another
+//   process on CPU 0 (a server there stays with the broker), or, for the broker's own caller, the
+//   server on CPU 0. Every crossing is a wake-up of the other CPU (an inter-processor interrupt;
+//   on this VM ~20 us when that vCPU has halted), which dominates.
 // - free: no pinning; the scheduler flips between the two above (a pair stays together or
 //   apart until something moves it), so ratios between kinds vary from run to run.
+// The three kinds of call, and the raw limit each is held to:
+// - a caller in another process, the server in the broker's process (the CLI asking the agent):
+//   two socket hops, the raw ping-pong;
+// - the caller in the broker's process, the server in another (the agent asking a collector):
+//   two socket hops, the raw ping-pong;
+// - caller and server each in another process (one collector asking another): four hops, the
+//   raw relay.
 // Every kind of round trip is measured in each of --rounds rounds, one after the other, and its
 // percentiles taken over all rounds.
 int rpc_placement(const std::string& self, const std::map<std::string, std::string>& a,
                   const std::string& placement) {
-    const int far_cpu = placement == "split" ? 0 : -1;  // the caller's side when split
+    const bool split = placement == "split";
+    const int far_cpu = split ? 0 : -1;  // the other end's CPU when split
     if (!daemoneye::bench::pin_to(placement == "free" ? -1 : 1)) {
         std::cerr << "cannot pin to CPU 1 (placement " << placement << ")\n";
         return 1;
@@ -423,28 +506,39 @@ int rpc_placement(const std::string& self, const std::map<std::string, std::stri
         },
         asio::detached);
     served.get_future().get();
+    // The server of the four-hop calls stays with the broker; the one the broker's own client
+    // calls is the far end when split.
     ChildProcess server({self, "--role", "rpc-server", "--socket", b.path});
-    if (!server.wait_for("READY", 30s)) return 1;
+    std::vector<std::string> far_argv = {self,   "--role",   "rpc-server",       "--socket",
+                                         b.path, "--target", "control.bench.far"};
+    if (placement != "free") far_argv.insert(far_argv.end(), {"--cpu", split ? "0" : "1"});
+    ChildProcess far_server(far_argv);
+    if (!server.wait_for("READY", 30s) || !far_server.wait_for("READY", 30s)) return 1;
     auto broker_cpu = [&b] {
         std::promise<std::pair<double, double>> p;
         asio::post(b.io, [&p] { p.set_value({thread_cpu_us(), thread_user_us()}); });
         return p.get_future().get();
     };
 
-    // The caller: on the other CPU when split, with everybody when same, anywhere when free.
+    // A caller in another process: on CPU 0 when split, with everybody when same, anywhere when
+    // free.
     auto client_argv = [&](const std::string& target, std::vector<std::string> extra) {
         std::vector<std::string> v = {self,   "--role",   "rpc-client", "--socket",
                                       b.path, "--target", target};
-        if (placement != "free") {
-            v.insert(v.end(), {"--cpu", placement == "split" ? "0" : "1"});
-        }
+        if (placement != "free") v.insert(v.end(), {"--cpu", split ? "0" : "1"});
         v.insert(v.end(), extra.begin(), extra.end());
         return v;
     };
-    const std::string targets[2] = {"control.bench.local", "control.bench.remote"};
-    Latency ping, relay, ping_loop, relay_loop, rpcs[2];
-    double ping_cpu = 0, client_cpu[2] = {}, client_user[2] = {}, broker_us[2] = {},
-           broker_user_us[2] = {};
+    enum Kind { kToLocal, kFromLocal, kRemote, kKinds };
+    const char* const names[kKinds] = {
+        "rpc, caller in another process -> server in the broker's process: ",
+        "rpc, caller in the broker's process -> server in another process: ",
+        "rpc, caller and server each in another process (4 hops):        "};
+    const std::string targets[kKinds] = {"control.bench.local", "control.bench.far",
+                                         "control.bench.remote"};
+    Latency ping, relay, ping_loop, relay_loop, rpcs[kKinds];
+    double ping_cpu = 0, client_cpu[kKinds] = {}, client_user[kKinds] = {}, broker_us[kKinds] = {},
+           broker_user_us[kKinds] = {};
     const std::string samples = b.path + ".samples";
     for (std::uint64_t r = 0; r < rounds; ++r) {
         auto p = daemoneye::bench::raw_pingpong(per, 200, false, far_cpu);
@@ -453,8 +547,17 @@ int rpc_placement(const std::string& self, const std::map<std::string, std::stri
         relay.add(daemoneye::bench::raw_relay(per, 200, false, far_cpu).latencies_ns);
         ping_loop.add(daemoneye::bench::raw_pingpong(per, 200, true, far_cpu).latencies_ns);
         relay_loop.add(daemoneye::bench::raw_relay(per, 200, true, far_cpu).latencies_ns);
-        for (int t = 0; t < 2; ++t) {
-            const auto warmup = r == 0 ? 1000 : 200;
+        const auto warmup = r == 0 ? 1000 : 200;
+        const double share = 1.0 / static_cast<double>(rounds);
+        for (int t = 0; t < kKinds; ++t) {
+            if (t == kFromLocal) {
+                auto c = local_calls(b, targets[t], per, warmup, 0);
+                if (!c.ok) return 1;
+                rpcs[t].add(std::move(c.latencies_ns));
+                broker_us[t] += c.cpu_us * share;
+                broker_user_us[t] += c.user_us * share;
+                continue;
+            }
             const auto broker0 = broker_cpu();
             ChildProcess client(
                 client_argv(targets[t], {"--count", std::to_string(per), "--warmup",
@@ -467,7 +570,6 @@ int rpc_placement(const std::string& self, const std::map<std::string, std::stri
             // calls; the broker's thread over the whole client run (with an in-process server
             // that includes the server's work).
             const double calls = static_cast<double>(per + warmup);
-            const double share = 1.0 / static_cast<double>(rounds);
             client_cpu[t] += dfield(*line, "cpu_us") * share;
             client_user[t] += dfield(*line, "user_us") * share;
             broker_us[t] += (broker1.first - broker0.first) / calls * share;
@@ -482,37 +584,44 @@ int rpc_placement(const std::string& self, const std::map<std::string, std::stri
     auto line = [](const char* name, Latency& l) {
         std::cout << name << "p50 " << l.p50() << " us  p99 " << l.p99() << " us";
     };
-    line("raw ping-pong (the limit):        ", ping);
+    line("raw ping-pong, 2 hops (the limit): ", ping);
     std::cout << "  cpu per round trip (one side) " << ping_cpu << " us" << std::endl;
-    line("raw relay, 4 hops (the limit):    ", relay);
+    line("raw relay, 4 hops (the limit):     ", relay);
     std::cout << std::endl;
-    line("event-loop floor, ping-pong:      ", ping_loop);
+    line("event-loop floor, ping-pong:       ", ping_loop);
     std::cout << "  (reference: epoll pattern, no work)" << std::endl;
-    line("event-loop floor, relay:          ", relay_loop);
+    line("event-loop floor, relay:           ", relay_loop);
     std::cout << "  (reference)" << std::endl;
 
-    std::string misses;  // what missed the goal, e.g. "server in another process p99 1.84x"
-    for (int t = 0; t < 2; ++t) {
-        const bool local = t == 0;
-        Latency& base = local ? ping : relay;
-        Latency& floor = local ? ping_loop : relay_loop;
-        ChildProcess pipelined(client_argv(
-            targets[t], {"--count", std::to_string(count), "--window", std::to_string(window)}));
-        auto pl = pipelined.wait_for("RESULT", 600s);
-        line(local ? "rpc, server in the broker's process: " : "rpc, server in another process:   ",
-             rpcs[t]);
+    std::string misses;  // what missed the goal, e.g. "4 hops p99 1.84x"
+    const char* const short_names[kKinds] = {"to the broker's process", "from the broker's process",
+                                             "4 hops"};
+    for (int t = 0; t < kKinds; ++t) {
+        const bool two_hops = t != kRemote;
+        Latency& base = two_hops ? ping : relay;
+        Latency& floor = two_hops ? ping_loop : relay_loop;
+        std::uint64_t pipelined_rps = 0;
+        if (t == kFromLocal) {
+            pipelined_rps = static_cast<std::uint64_t>(
+                local_calls(b, targets[t], count, 0, window).pipelined_rps);
+        } else {
+            ChildProcess pipelined(client_argv(targets[t], {"--count", std::to_string(count),
+                                                            "--window", std::to_string(window)}));
+            if (auto pl = pipelined.wait_for("RESULT", 600s)) {
+                pipelined_rps = field(*pl, "pipelined_rps");
+            }
+        }
+        line(names[t], rpcs[t]);
         std::cout << "  sequential " << static_cast<std::uint64_t>(1e6 / rpcs[t].p50())
-                  << " req/s (at p50)  pipelined (" << window << ") "
-                  << (pl ? field(*pl, "pipelined_rps") : 0) << " req/s" << std::endl;
+                  << " req/s (at p50)  pipelined (" << window << ") " << pipelined_rps << " req/s"
+                  << std::endl;
         const double r50 = rpcs[t].p50() / base.p50(), r99 = rpcs[t].p99() / base.p99();
-        // The goal: p50 and p99 within 1.5x of the physical limit measured in this run. The
-        // in-process server is two socket hops (ping-pong); another process is four (relay).
+        // The goal: p50 and p99 within 1.5x of the physical limit measured in this run.
         for (auto [name, r] : {std::pair{"p50", r50}, std::pair{"p99", r99}}) {
             if (r <= 1.5) continue;
             std::ostringstream miss;
-            miss << (misses.empty() ? "" : ", ")
-                 << (local ? "server in the broker's process " : "server in another process ")
-                 << name << " " << std::setprecision(3) << r << "x";
+            miss << (misses.empty() ? "" : ", ") << short_names[t] << " " << name << " "
+                 << std::setprecision(3) << r << "x";
             misses += miss.str();
         }
         double lo = 1e9, hi = 0;
@@ -521,12 +630,17 @@ int rpc_placement(const std::string& self, const std::map<std::string, std::stri
             lo = std::min(lo, x);
             hi = std::max(hi, x);
         }
-        std::cout << "  vs " << (local ? "ping-pong" : "relay") << ": p50 " << r50 << "x  p99 "
+        std::cout << "  vs " << (two_hops ? "ping-pong" : "relay") << ": p50 " << r50 << "x  p99 "
                   << r99 << "x  (p50 per round " << lo << "x-" << hi << "x)  vs its event-loop "
                   << "floor: p50 " << rpcs[t].p50() / floor.p50() << "x" << std::endl;
-        std::cout << "  cpu per call (user part): client " << client_cpu[t] << " us ("
-                  << client_user[t] << "), broker thread " << broker_us[t] << " us ("
-                  << broker_user_us[t] << ")" << std::endl;
+        if (t == kFromLocal) {
+            std::cout << "  cpu per call (user part): broker thread with the caller "
+                      << broker_us[t] << " us (" << broker_user_us[t] << ")" << std::endl;
+        } else {
+            std::cout << "  cpu per call (user part): client " << client_cpu[t] << " us ("
+                      << client_user[t] << "), broker thread " << broker_us[t] << " us ("
+                      << broker_user_us[t] << ")" << std::endl;
+        }
     }
     std::cout << "rpc goal, placement " << placement
               << " (p50 and p99 within 1.5x of the limit measured in this run): "

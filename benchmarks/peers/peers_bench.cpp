@@ -7,7 +7,8 @@
 //   fan-out  1 publisher -> broker -> 4 wildcard subscribers: deliveries/s, loss
 //   rpc      sequential request/reply p50/p99: raw unix-socket ping-pong (the limit), ZeroMQ
 //            REQ/REP, Mosquitto (MQTT v5 response topic), NATS request/reply, DaemonEye RPC
-//            (BusClient::call; server in another process, and in the broker's process)
+//            (BusClient::call: client process to a server in the broker's process, caller in the
+//            broker's process to a server process, and client process to server process)
 // DaemonEye's broker runs on a thread of this process (as in the agent); nats-server (TCP on a
 // free 127.0.0.1 port: it has no unix-socket listener) and mosquitto (unix-socket listener) are
 // private servers in a private temp directory; the ZeroMQ XSUB/XPUB proxy is a process of its
@@ -162,6 +163,42 @@ struct BrokerThread {
             asio::detached);
         auto f = served.get_future();
         return f.wait_for(10s) == std::future_status::ready && f.get();
+    }
+    // Sequential calls to `target` from an in-process session (the agent calling a collector):
+    // the latencies of those after `warmup`, or empty when a call fails.
+    std::vector<std::uint64_t> call_local(const std::string& target, std::uint64_t count,
+                                          std::uint64_t warmup) {
+        std::promise<std::vector<std::uint64_t>> done;
+        asio::co_spawn(
+            io,
+            [&]() -> asio::awaitable<void> {
+                eb::ClientOptions o;
+                o.client_name = "peers-local-caller";
+                auto c = eb::BusClient::connect_local(*broker, o);
+                if (!c) {
+                    done.set_value({});
+                    co_return;
+                }
+                local.push_back(std::move(*c));
+                auto& client = *local.back();
+                std::vector<std::uint64_t> lat;
+                lat.reserve(count);
+                for (std::uint64_t i = 0; i < warmup + count; ++i) {
+                    auto req = eb::RpcRequest::health_check("peers", target, 5s);
+                    const auto t0 = peers::mono_ns();
+                    auto op = client.call(std::move(req), 5s);
+                    if (auto r = co_await std::move(op); !r) {
+                        std::cerr << "in-process caller: call failed: " << r.error().message
+                                  << "\n";
+                        done.set_value({});
+                        co_return;
+                    }
+                    if (i >= warmup) lat.push_back(peers::mono_ns() - t0);
+                }
+                done.set_value(std::move(lat));
+            },
+            asio::detached);
+        return done.get_future().get();
     }
 };
 
@@ -421,6 +458,7 @@ std::vector<RpcSystem> rpc_systems() {
     v.push_back({"raw unix-socket ping-pong (limit)", "raw", true, false});
     v.push_back({"DaemonEye RPC, server in broker process", "de", true, false});
     v.push_back({"DaemonEye RPC, server in another process", "de", true, false});
+    v.push_back({"DaemonEye RPC, caller in broker process", "de", true, false});
     v.push_back({"ZeroMQ REQ/REP", "zmq", zmq, true});
     v.push_back({"Mosquitto v5 response topic", "mqtt", mqtt, true});
     v.push_back({"NATS request/reply", "nats", nats, true});
@@ -447,13 +485,26 @@ Outcome run_rpc(const Config& c, const RpcSystem& s) {
     } else if (s.family == "de") {
         start_daemoneye(c, p);
         if (!p.why.empty()) return fail(p.why);
-        const bool local = s.name.find("broker process") != std::string::npos;
-        const std::string target = local ? "control.bench.local" : "control.bench.remote";
-        if (local) {
+        const bool local_server = s.name.find("server in broker process") != std::string::npos;
+        const bool local_caller = s.name.find("caller in broker process") != std::string::npos;
+        const std::string target = local_server ? "control.bench.local" : "control.bench.remote";
+        if (local_server) {
             if (!p.broker->serve_local(target)) return fail("in-process server did not start");
         } else if (!start_server(
                        concat({c.self, "--role", "de-rpc-server", "--target", target}, p.args))) {
             return fail("RPC server process did not start");
+        }
+        if (local_caller) {
+            auto lat = p.broker->call_local(target, c.rpc_count, c.rpc_warmup);
+            if (lat.empty()) return fail("in-process caller failed");
+            double total = 0;
+            for (auto v : lat) total += static_cast<double>(v);
+            Outcome o;
+            o.ok = true;
+            o.rate = static_cast<double>(lat.size()) / (total / 1e9);
+            o.p50 = peers::percentile_us(lat, 0.50);
+            o.p99 = peers::percentile_us(lat, 0.99);
+            return o;
         }
         client = concat({c.self, "--role", "de-rpc-client", "--target", target}, p.args);
     } else if (s.family == "zmq") {
