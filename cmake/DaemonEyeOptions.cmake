@@ -39,8 +39,17 @@ if(CCACHE_PROGRAM)
 endif()
 
 # daemoneye_add_test(name SOURCES ... LIBS ...): one GoogleTest binary, registered with ctest.
+# ctest names its tests Suite.Test, so each also gets its area (the name up to the first '_',
+# e.g. eventbus, wire, agent) as a label: `ctest -L eventbus` runs one area.
 function(daemoneye_add_test name)
   cmake_parse_arguments(T "" "TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
+  # A directory label (not a test property: gtest_discover_tests writes those out flat, so a
+  # second label would become a property name).
+  string(REGEX REPLACE "_.*" "" area "${name}")
+  get_property(dir_labels DIRECTORY PROPERTY LABELS)
+  if(NOT area IN_LIST dir_labels)
+    set_property(DIRECTORY APPEND PROPERTY LABELS ${area})
+  endif()
   add_executable(${name} ${T_SOURCES})
   target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main GTest::gmock daemoneye::warnings)
   set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
