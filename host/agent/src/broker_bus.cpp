@@ -288,6 +288,7 @@ class BrokerBus final : public BusPort {
         m["rpc_errors_total{kind=\"overloaded\"}"] = d(b.rpc_overloaded);
         m["rpc_errors_total{kind=\"failed\"}"] = d(b.rpc_failed);
         m["rpc_late_replies_total"] = d(b.rpc_late_replies);
+        m["rpc_orphaned_replies_total"] = d(b.rpc_orphaned_replies);
         m["control_overflows_total"] = d(b.control_overflows);
         // RPC round trips of the agent's own calls (by outcome) and of the handlers it serves
         // (by operation), as seen by the agent.

@@ -943,7 +943,9 @@ void BrokerCore::handle_rpc_response(Session& s, const RpcResponseIn& in) {
     inflight_.erase(it);
     Session* requester = find_session(requester_id);
     if (!requester) {  // went away meanwhile: nobody to tell
-        ++counters.rpc_late_replies;
+        ++counters.rpc_orphaned_replies;
+        spdlog::info("eventbus: {}: reply for '{}' dropped: its requester has disconnected",
+                     s.describe(), id);
         return;
     }
     bool queued = false;
@@ -1008,18 +1010,22 @@ bool BrokerCore::fits_frame(std::size_t envelope_bytes) const {
 
 void BrokerCore::fail_inflight_for(std::uint64_t session_id) {
     for (auto it = inflight_.begin(); it != inflight_.end();) {
-        if (it->second.requester == session_id) {
-            it = inflight_.erase(it);
-        } else if (it->second.server == session_id) {
-            if (Session* req = find_session(it->second.requester)) {
-                ++counters.rpc_failed;
-                answer_rpc(*req, it->first, nullptr, rpc::v1::ERROR_CODE_COMMUNICATION_ERROR,
-                           "RPC target '" + it->second.target + "' went away before replying");
+        InFlight& f = it->second;
+        if (f.server == session_id) {
+            if (f.requester != session_id) {
+                if (Session* req = find_session(f.requester)) {
+                    ++counters.rpc_failed;
+                    answer_rpc(*req, it->first, nullptr, rpc::v1::ERROR_CODE_COMMUNICATION_ERROR,
+                               "RPC target '" + f.target + "' went away before replying");
+                }
             }
             it = inflight_.erase(it);
-        } else {
-            ++it;
+            continue;
         }
+        // The server is still working on it: kept until its reply (dropped and counted as
+        // orphaned) or its deadline, so the id is not reused meanwhile.
+        if (f.requester == session_id) f.requester = kNoSession;
+        ++it;
     }
 }
 

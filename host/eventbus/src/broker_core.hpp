@@ -171,8 +171,9 @@ struct BrokerCore {
     RouteCache own_route_;
     std::vector<SubscriberRef> match_scratch_;
 
+    static constexpr std::uint64_t kNoSession = 0;  // session ids start at 1
     struct InFlight {
-        std::uint64_t requester = 0;
+        std::uint64_t requester = kNoSession;  // kNoSession once the requester has gone
         std::uint64_t server = 0;
         Clock::time_point expires;
         std::string target;

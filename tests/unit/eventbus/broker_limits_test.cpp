@@ -1,9 +1,11 @@
 // The broker's own limits and what it says about them: its rpc.max_pending_requests refusing a
-// request with Overloaded (and counting it), and the rate-limited warning on
+// request with Overloaded (and counting it), a reply whose caller has gone (dropped, counted as
+// orphaned), and the rate-limited warning on
 // control.health.diagnostics when a subscriber's queue overflows; and Broker::create refusing
 // options out of range.
 #include <algorithm>
 #include <map>
+#include <optional>
 
 #include <boost/asio/as_tuple.hpp>
 
@@ -104,6 +106,51 @@ TEST_F(BrokerLimits, TheBrokersMaxPendingRequestsRefusesWithOverloadedAndCountsI
     ASSERT_TRUE(spin_until([&] { return after.has_value(); }));
     EXPECT_TRUE(*after) << after->error().message;
     EXPECT_EQ(broker_->metrics().rpc_overloaded, 2u);
+}
+
+// A caller that disconnects while the server works: its reply has nobody to go to. The broker
+// keeps the request (its id cannot be reused meanwhile) and, when the reply comes, drops it and
+// counts it as orphaned, not as late: the server answered in time.
+TEST_F(BrokerLimits, AReplyWhoseCallerHasGoneIsDroppedAndCountedAsOrphaned) {
+    start();
+    auto& server = local("holder");
+    serve_holding(server);
+    auto& leaver = remote("leaver");
+    auto& stayer = remote("stayer");
+    std::optional<Result<rpcv1::RpcResponse, RpcError>> left;
+    auto req = RpcRequest::health_check("leaver", "control.hold.a", 5s);
+    req.proto().set_correlation_id("chosen-1");
+    leaver.async_call(std::move(req), 5s,
+                      [&](Result<rpcv1::RpcResponse, RpcError> r) { left = std::move(r); });
+    ASSERT_TRUE(spin_until([&] { return held_.size() == 1; }));
+    const auto active = broker_->metrics().sessions_active;
+    leaver.close("leaving");
+    ASSERT_TRUE(spin_until([&] { return broker_->metrics().sessions_active == active - 1; }));
+    ASSERT_TRUE(left.has_value());
+    EXPECT_FALSE(*left);  // the caller's own call failed when it closed
+    EXPECT_EQ(broker_->metrics().rpc_pending, 1u);
+
+    // Its id is still taken: another session choosing it is refused, not handed that reply.
+    auto dup = RpcRequest::health_check("stayer", "control.hold.b", 5s);
+    dup.proto().set_correlation_id("chosen-1");
+    auto refused = run(stayer.call(std::move(dup), 5s));
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().code, rpcv1::ERROR_CODE_INVALID_OPERATION);
+
+    release();
+    ASSERT_TRUE(spin_until([&] { return broker_->metrics().rpc_orphaned_replies == 1; }));
+    EXPECT_EQ(broker_->metrics().rpc_late_replies, 0u);
+    EXPECT_EQ(broker_->metrics().rpc_pending, 0u);
+    EXPECT_EQ(server.stats().rpc_served, 1u);
+
+    // Everybody else carries on.
+    std::optional<Result<rpcv1::RpcResponse, RpcError>> after;
+    stayer.async_call(RpcRequest::health_check("stayer", "control.hold.c", 5s), 5s,
+                      [&](Result<rpcv1::RpcResponse, RpcError> r) { after = std::move(r); });
+    ASSERT_TRUE(spin_until([&] { return held_.size() == 1; }));
+    release();
+    ASSERT_TRUE(spin_until([&] { return after.has_value(); }));
+    EXPECT_TRUE(*after) << after->error().message;
 }
 
 // --- the drop warning on control.health.diagnostics -------------------------------------------

@@ -30,9 +30,11 @@ struct BrokerMetrics {
     std::uint64_t rpc_not_found = 0;     // answered NotFound by the broker
     std::uint64_t rpc_overloaded = 0;    // answered Overloaded by the broker
     std::uint64_t rpc_failed = 0;        // server went away / queue full: requester told
-    // Replies dropped because no request is pending for them: after deadline + grace, with an
-    // unknown id, or whose requester has gone.
+    // Replies dropped because no request is pending for them: after deadline + grace, or with
+    // an id the broker never routed.
     std::uint64_t rpc_late_replies = 0;
+    // Replies dropped because their requester's session closed while the server worked.
+    std::uint64_t rpc_orphaned_replies = 0;
     // A control message (Ack, Error, RPC request or reply) that did not fit a session's control
     // queue (broker's control_buffer_size): that socket session is closed, so its peer learns
     // (a reconnecting client fails its pending calls at once) instead of waiting in vain.
