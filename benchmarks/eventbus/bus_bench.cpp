@@ -199,44 +199,46 @@ asio::awaitable<int> role_rpc_server(std::map<std::string, std::string> a) {
     co_return 0;
 }
 
-// Sequential calls (after --warmup calls), their latencies written to --samples as raw
-// little-endian u64 nanoseconds; or, with --window W > 0, W calls kept in flight (req/s only).
-asio::awaitable<int> role_rpc_client(std::map<std::string, std::string> a) {
-    if (!str(a, "--cpu").empty()) daemoneye::bench::pin_to(static_cast<int>(num(a, "--cpu", 0)));
-    auto ex = co_await asio::this_coro::executor;
-    auto connect_op = eb::BusClient::connect(ex, opts(str(a, "--socket"), "bench-client"));
-    auto c = co_await std::move(connect_op);
-    if (!c) co_return 1;
-    auto& client = **c;
-    const auto count = num(a, "--count", 20000);
-    const auto warmup = num(a, "--warmup", 1000);
-    const auto window = num(a, "--window", 0);
-    const auto target = str(a, "--target");
+// What a run of calls measured: sequential latencies after the warm-up and the calling thread's
+// CPU per call, or with a window, the calls kept in flight per second.
+struct CallRun {
+    std::vector<std::uint64_t> latencies_ns;
+    double cpu_us = 0, user_us = 0, pipelined_rps = 0;
+    bool ok = false;
+};
+
+// `count` sequential calls to `target` after `warmup` untimed ones, or with window > 0 that many
+// kept in flight; the same for a client process and for the broker's own (in-process) client.
+asio::awaitable<CallRun> run_calls(eb::BusClient& client, const std::string& target,
+                                   std::uint64_t count, std::uint64_t warmup,
+                                   std::uint64_t window) {
+    CallRun r;
     if (window > 0) {
         std::uint64_t done = 0, sent = 0;
+        bool failed = false;
         const auto t0 = mono_ns();
         std::function<void()> launch = [&] {
             while (sent < count && sent - done < window) {
                 ++sent;
                 client.async_call(eb::RpcRequest::health_check("bench", target, 5s), 5s,
-                                  [&](daemoneye::Result<eb::rpcv1::RpcResponse, eb::RpcError>) {
+                                  [&](daemoneye::Result<eb::rpcv1::RpcResponse, eb::RpcError> x) {
+                                      failed |= !x;
                                       ++done;
                                       launch();
                                   });
             }
         };
         launch();
-        asio::steady_timer t(ex);
+        asio::steady_timer t(co_await asio::this_coro::executor);
         while (done < count) {
             t.expires_after(1ms);
             co_await t.async_wait(asio::use_awaitable);
         }
-        const double rps = count / ((mono_ns() - t0) / 1e9);
-        std::cout << "RESULT pipelined_rps=" << static_cast<std::uint64_t>(rps) << std::endl;
-        co_return 0;
+        r.pipelined_rps = count / ((mono_ns() - t0) / 1e9);
+        r.ok = !failed;
+        co_return r;
     }
-    std::vector<std::uint64_t> lat;
-    lat.reserve(count);
+    r.latencies_ns.reserve(count);
     double cpu0 = 0, user0 = 0;
     for (std::uint64_t i = 0; i < count + warmup; ++i) {
         if (i == warmup) {
@@ -246,20 +248,42 @@ asio::awaitable<int> role_rpc_client(std::map<std::string, std::string> a) {
         auto req = eb::RpcRequest::health_check("bench", target, 5s);
         const auto t0 = mono_ns();
         auto op = client.call(std::move(req), 5s);
-        auto r = co_await std::move(op);
-        if (!r) {
-            std::cerr << "rpc failed: " << r.error().message << "\n";
-            co_return 1;
+        auto x = co_await std::move(op);
+        if (!x) {
+            std::cerr << "rpc to " << target << " failed: " << x.error().message << "\n";
+            co_return r;
         }
-        if (i >= warmup) lat.push_back(mono_ns() - t0);
+        if (i >= warmup) r.latencies_ns.push_back(mono_ns() - t0);
     }
-    const double cpu = (thread_cpu_us() - cpu0) / static_cast<double>(count);
-    const double user = (thread_user_us() - user0) / static_cast<double>(count);
+    r.cpu_us = (thread_cpu_us() - cpu0) / static_cast<double>(count);
+    r.user_us = (thread_user_us() - user0) / static_cast<double>(count);
+    r.ok = true;
+    co_return r;
+}
+
+// A client process: its latencies written to --samples as raw little-endian u64 nanoseconds
+// (sequential), or with --window W > 0 only its req/s.
+asio::awaitable<int> role_rpc_client(std::map<std::string, std::string> a) {
+    if (!str(a, "--cpu").empty()) daemoneye::bench::pin_to(static_cast<int>(num(a, "--cpu", 0)));
+    auto ex = co_await asio::this_coro::executor;
+    auto connect_op = eb::BusClient::connect(ex, opts(str(a, "--socket"), "bench-client"));
+    auto c = co_await std::move(connect_op);
+    if (!c) co_return 1;
+    const auto window = num(a, "--window", 0);
+    const auto target = str(a, "--target");
+    auto op = run_calls(**c, target, num(a, "--count", 20000), num(a, "--warmup", 1000), window);
+    auto r = co_await std::move(op);
+    if (!r.ok) co_return 1;
+    if (window > 0) {
+        std::cout << "RESULT pipelined_rps=" << static_cast<std::uint64_t>(r.pipelined_rps)
+                  << std::endl;
+        co_return 0;
+    }
     std::ofstream out(str(a, "--samples"), std::ios::binary);
-    out.write(reinterpret_cast<const char*>(lat.data()),
-              static_cast<std::streamsize>(lat.size() * sizeof(std::uint64_t)));
+    out.write(reinterpret_cast<const char*>(r.latencies_ns.data()),
+              static_cast<std::streamsize>(r.latencies_ns.size() * sizeof(std::uint64_t)));
     if (!out) co_return 1;
-    std::cout << "RESULT cpu_us=" << cpu << " user_us=" << user << std::endl;
+    std::cout << "RESULT cpu_us=" << r.cpu_us << " user_us=" << r.user_us << std::endl;
     co_return 0;
 }
 
@@ -302,72 +326,16 @@ struct BrokerThread {
     }
 };
 
-// Calls made by a client in the broker's process (the agent calling a collector): sequential
-// ones timed after `warmup`, or with window > 0, that many kept in flight (req/s only). CPU per
-// call is the broker thread's, which here is the caller's and the broker's work together.
-struct LocalCalls {
-    std::vector<std::uint64_t> latencies_ns;
-    double cpu_us = 0, user_us = 0, pipelined_rps = 0;
-    bool ok = false;
-};
-
-LocalCalls local_calls(BrokerThread& b, const std::string& target, std::uint64_t count,
-                       std::uint64_t warmup, std::uint64_t window) {
-    std::promise<LocalCalls> done;
+// run_calls by the broker's own client, on the broker's thread (the agent calling a collector):
+// its CPU per call is the caller's and the broker's work together.
+CallRun local_calls(BrokerThread& b, const std::string& target, std::uint64_t count,
+                    std::uint64_t warmup, std::uint64_t window) {
+    std::promise<CallRun> done;
     asio::co_spawn(
         b.io,
         [&]() -> asio::awaitable<void> {
-            LocalCalls r;
-            auto& client = *b.local.front();
-            if (window > 0) {
-                std::uint64_t finished = 0, sent = 0;
-                bool failed = false;
-                const auto t0 = mono_ns();
-                std::function<void()> launch = [&] {
-                    while (sent < count && sent - finished < window) {
-                        ++sent;
-                        client.async_call(
-                            eb::RpcRequest::health_check("bench", target, 5s), 5s,
-                            [&](daemoneye::Result<eb::rpcv1::RpcResponse, eb::RpcError> x) {
-                                failed |= !x;
-                                ++finished;
-                                launch();
-                            });
-                    }
-                };
-                launch();
-                asio::steady_timer t(co_await asio::this_coro::executor);
-                while (finished < count) {
-                    t.expires_after(1ms);
-                    co_await t.async_wait(asio::use_awaitable);
-                }
-                r.pipelined_rps = count / ((mono_ns() - t0) / 1e9);
-                r.ok = !failed;
-                done.set_value(std::move(r));
-                co_return;
-            }
-            r.latencies_ns.reserve(count);
-            double cpu0 = 0, user0 = 0;
-            for (std::uint64_t i = 0; i < count + warmup; ++i) {
-                if (i == warmup) {
-                    cpu0 = thread_cpu_us();
-                    user0 = thread_user_us();
-                }
-                auto req = eb::RpcRequest::health_check("bench", target, 5s);
-                const auto t0 = mono_ns();
-                auto op = client.call(std::move(req), 5s);
-                auto x = co_await std::move(op);
-                if (!x) {
-                    std::cerr << "rpc failed: " << x.error().message << "\n";
-                    done.set_value(std::move(r));
-                    co_return;
-                }
-                if (i >= warmup) r.latencies_ns.push_back(mono_ns() - t0);
-            }
-            r.cpu_us = (thread_cpu_us() - cpu0) / static_cast<double>(count);
-            r.user_us = (thread_user_us() - user0) / static_cast<double>(count);
-            r.ok = true;
-            done.set_value(std::move(r));
+            auto op = run_calls(*b.local.front(), target, count, warmup, window);
+            done.set_value(co_await std::move(op));
         },
         asio::detached);
     return done.get_future().get();

@@ -50,6 +50,7 @@
 #include "common.hpp"
 #include "daemoneye/eventbus/broker.hpp"
 #include "daemoneye/eventbus/bus_client.hpp"
+#include "daemoneye_calls.hpp"
 #include "roles.hpp"
 
 namespace asio = boost::asio;
@@ -180,21 +181,8 @@ struct BrokerThread {
                     co_return;
                 }
                 local.push_back(std::move(*c));
-                auto& client = *local.back();
-                std::vector<std::uint64_t> lat;
-                lat.reserve(count);
-                for (std::uint64_t i = 0; i < warmup + count; ++i) {
-                    auto req = eb::RpcRequest::health_check("peers", target, 5s);
-                    const auto t0 = peers::mono_ns();
-                    auto op = client.call(std::move(req), 5s);
-                    if (auto r = co_await std::move(op); !r) {
-                        std::cerr << "in-process caller: call failed: " << r.error().message
-                                  << "\n";
-                        done.set_value({});
-                        co_return;
-                    }
-                    if (i >= warmup) lat.push_back(peers::mono_ns() - t0);
-                }
+                auto op = peers::daemoneye_sequential_calls(*local.back(), target, count, warmup);
+                auto lat = co_await std::move(op);
                 done.set_value(std::move(lat));
             },
             asio::detached);

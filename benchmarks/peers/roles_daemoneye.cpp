@@ -13,6 +13,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "daemoneye/eventbus/bus_client.hpp"
+#include "daemoneye_calls.hpp"
 #include "roles.hpp"
 
 namespace asio = boost::asio;
@@ -123,22 +124,10 @@ asio::awaitable<int> rpc_client(Args a) {
     auto connect_op = eb::BusClient::connect(ex, options(a, "peers-rpc-client"));
     auto c = co_await std::move(connect_op);
     if (!c) co_return 1;
-    auto& client = **c;
-    const auto count = num(a, "--count", 10000), warmup = num(a, "--warmup", 1000);
-    const auto target = str(a, "--target");
-    std::vector<std::uint64_t> lat;
-    lat.reserve(count);
-    for (std::uint64_t i = 0; i < warmup + count; ++i) {
-        auto req = eb::RpcRequest::health_check("peers", target, 5s);
-        const auto t0 = mono_ns();
-        auto op = client.call(std::move(req), 5s);
-        auto r = co_await std::move(op);
-        if (!r) {
-            std::cerr << "de-rpc-client: call failed: " << r.error().message << "\n";
-            co_return 1;
-        }
-        if (i >= warmup) lat.push_back(mono_ns() - t0);
-    }
+    auto op = daemoneye_sequential_calls(**c, str(a, "--target"), num(a, "--count", 10000),
+                                         num(a, "--warmup", 1000));
+    auto lat = co_await std::move(op);
+    if (lat.empty()) co_return 1;
     print_rpc_result(lat);
     co_return 0;
 }
@@ -156,6 +145,27 @@ int run(F f, const Args& a) {
 }
 
 }  // namespace
+
+asio::awaitable<std::vector<std::uint64_t>> daemoneye_sequential_calls(eb::BusClient& client,
+                                                                       std::string target,
+                                                                       std::uint64_t count,
+                                                                       std::uint64_t warmup) {
+    std::vector<std::uint64_t> lat;
+    lat.reserve(count);
+    for (std::uint64_t i = 0; i < warmup + count; ++i) {
+        auto req = eb::RpcRequest::health_check("peers", target, 5s);
+        const auto t0 = mono_ns();
+        auto op = client.call(std::move(req), 5s);
+        auto r = co_await std::move(op);
+        if (!r) {
+            std::cerr << "DaemonEye caller: call to " << target << " failed: " << r.error().message
+                      << "\n";
+            co_return std::vector<std::uint64_t>{};
+        }
+        if (i >= warmup) lat.push_back(mono_ns() - t0);
+    }
+    co_return lat;
+}
 
 int dispatch_daemoneye(const std::string& role, const Args& a) {
     if (role == "de-pub") return run(pub, a);
