@@ -140,25 +140,32 @@ struct BrokerThread {
             thread.join();
         }
     }
+    // A new in-process session (on the broker's thread), kept until the broker stops; null
+    // when it cannot connect.
+    eb::BusClient* connect_local(const std::string& name) {
+        eb::ClientOptions o;
+        o.client_name = name;
+        auto c = eb::BusClient::connect_local(*broker, o);
+        if (!c) return nullptr;
+        local.push_back(std::move(*c));
+        return local.back().get();
+    }
     // Serves `target` from an in-process session (the agent's process manager does this).
     bool serve_local(const std::string& target) {
         std::promise<bool> served;
         asio::co_spawn(
             io,
             [&]() -> asio::awaitable<void> {
-                eb::ClientOptions o;
-                o.client_name = "peers-local-server";
-                auto c = eb::BusClient::connect_local(*broker, o);
+                eb::BusClient* c = connect_local("peers-local-server");
                 if (!c) {
                     served.set_value(false);
                     co_return;
                 }
-                local.push_back(std::move(*c));
                 eb::RpcHandler h =
                     [](const eb::rpcv1::RpcRequest&) -> asio::awaitable<eb::rpcv1::RpcResponse> {
                     co_return eb::rpc_ok();
                 };
-                auto op = local.back()->serve(target, std::move(h));
+                auto op = c->serve(target, std::move(h));
                 served.set_value(static_cast<bool>(co_await std::move(op)));
             },
             asio::detached);
@@ -173,17 +180,13 @@ struct BrokerThread {
         asio::co_spawn(
             io,
             [&]() -> asio::awaitable<void> {
-                eb::ClientOptions o;
-                o.client_name = "peers-local-caller";
-                auto c = eb::BusClient::connect_local(*broker, o);
+                eb::BusClient* c = connect_local("peers-local-caller");
                 if (!c) {
                     done.set_value({});
                     co_return;
                 }
-                local.push_back(std::move(*c));
-                auto op = peers::daemoneye_sequential_calls(*local.back(), target, count, warmup);
-                auto lat = co_await std::move(op);
-                done.set_value(std::move(lat));
+                auto op = peers::daemoneye_sequential_calls(*c, target, count, warmup);
+                done.set_value(co_await std::move(op));
             },
             asio::detached);
         return done.get_future().get();
