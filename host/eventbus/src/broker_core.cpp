@@ -89,6 +89,8 @@ void BrokerCore::session_closed(Session& s, const std::string& reason) {
     if (it == sessions_.end()) return;
     auto keep = std::move(it->second);
     sessions_.erase(it);
+    std::erase_if(closed_, [](const std::weak_ptr<Session>& w) { return w.expired(); });
+    closed_.push_back(keep);
     if (s.transport() == Session::Transport::Socket && socket_sessions > 0) --socket_sessions;
     pub_trie_.erase_session(s.id());
     rpc_trie_.erase_session(s.id());
@@ -117,6 +119,12 @@ void BrokerCore::stop() {
         s->detach();
     }
     sessions_.clear();
+    // Closed earlier but still held (a posted drain, a writer finishing its Goodbye): they must
+    // not reach back into a broker that may be destroyed before they run.
+    for (const auto& w : closed_) {
+        if (auto s = w.lock()) s->detach();
+    }
+    closed_.clear();
     rpc_sweep_.cancel();
     drop_warning_timer_.cancel();
 }
@@ -663,7 +671,9 @@ void BrokerCore::note_drop(Session& target) {
         return;
     }
     // Emitted from a fresh handler: routing the warning may itself find full queues.
-    asio::post(executor, [this, id = target.id()] { emit_drop_warning(id); });
+    asio::post(executor, [this, alive = std::weak_ptr<const bool>(alive_), id = target.id()] {
+        if (alive.lock()) emit_drop_warning(id);
+    });
 }
 
 void BrokerCore::arm_drop_warning_timer() {
@@ -933,6 +943,15 @@ void BrokerCore::handle_rpc_response(Session& s, const RpcResponseIn& in) {
             s.describe(), id);
         return;
     }
+    if (it->second.server == kNoSession) {  // from a handler that outlived its server's session
+        inflight_.erase(it);
+        ++counters.rpc_orphaned_replies;
+        spdlog::info(
+            "eventbus: {}: reply for '{}' dropped: the session it was sent to has closed "
+            "and its caller was answered then",
+            s.describe(), id);
+        return;
+    }
     if (it->second.server != s.id()) {
         protocol_error(s, bus::v1::ERROR_CODE_DENIED,
                        "reply for '" + std::string(id) +
@@ -1009,23 +1028,23 @@ bool BrokerCore::fits_frame(std::size_t envelope_bytes) const {
 }
 
 void BrokerCore::fail_inflight_for(std::uint64_t session_id) {
-    for (auto it = inflight_.begin(); it != inflight_.end();) {
-        InFlight& f = it->second;
+    // Entries stay until their reply or their deadline, whichever side left: a server's client
+    // may still answer (a handler that outlived its session replies over the reconnected one),
+    // and an id freed now could be taken by another caller, who would then get this reply.
+    for (auto& [id, f] : inflight_) {
         if (f.server == session_id) {
-            if (f.requester != session_id) {
-                if (Session* req = find_session(f.requester)) {
-                    ++counters.rpc_failed;
-                    answer_rpc(*req, it->first, nullptr, rpc::v1::ERROR_CODE_COMMUNICATION_ERROR,
-                               "RPC target '" + f.target + "' went away before replying");
-                }
+            f.server = kNoSession;
+            if (f.requester == session_id) {
+                f.requester = kNoSession;
+            } else if (Session* req = find_session(f.requester)) {
+                ++counters.rpc_failed;
+                answer_rpc(*req, id, nullptr, rpc::v1::ERROR_CODE_COMMUNICATION_ERROR,
+                           "RPC target '" + f.target + "' went away before replying");
+                f.requester = kNoSession;  // answered: a reply now has nobody to go to
             }
-            it = inflight_.erase(it);
-            continue;
+        } else if (f.requester == session_id) {
+            f.requester = kNoSession;
         }
-        // The server is still working on it: kept until its reply (dropped and counted as
-        // orphaned) or its deadline, so the id is not reused meanwhile.
-        if (f.requester == session_id) f.requester = kNoSession;
-        ++it;
     }
 }
 
@@ -1034,8 +1053,9 @@ void BrokerCore::arm_rpc_sweep() {
     sweep_armed_ = true;
     rpc_sweep_.expires_after(std::chrono::seconds(1));
     rpc_sweep_.async_wait([this](const boost::system::error_code& ec) {
+        if (ec) return;  // cancelled by stop() or by the destructor: `this` may be gone
         sweep_armed_ = false;
-        if (ec || stopped) return;
+        if (stopped) return;
         const auto now = Clock::now();
         std::erase_if(inflight_, [&](const auto& kv) { return kv.second.expires <= now; });
         arm_rpc_sweep();

@@ -165,6 +165,7 @@ struct BrokerCore {
     std::uint64_t generation_ = 1;  // bumped on every (un)subscribe / session end
     std::size_t subscriptions_ = 0;
     std::unordered_map<std::uint64_t, std::shared_ptr<Session>> sessions_;
+    std::vector<std::weak_ptr<Session>> closed_;  // closed, maybe still alive: detached by stop()
     std::uint64_t next_session_id_ = 1;
     std::map<std::string, TopicRootMetrics, std::less<>> roots_;
     TopicSequencer own_sequencer_;
@@ -173,8 +174,8 @@ struct BrokerCore {
 
     static constexpr std::uint64_t kNoSession = 0;  // session ids start at 1
     struct InFlight {
-        std::uint64_t requester = kNoSession;  // kNoSession once the requester has gone
-        std::uint64_t server = 0;
+        std::uint64_t requester = kNoSession;  // kNoSession once gone, or answered already
+        std::uint64_t server = kNoSession;     // kNoSession once its session has closed
         Clock::time_point expires;
         std::string target;
     };
@@ -184,6 +185,9 @@ struct BrokerCore {
     // Drop warnings held back by diagnostic_interval, oldest first (one interval for all, so
     // the queue is in due order): one timer emits each when its interval ends.
     std::deque<std::pair<Clock::time_point, std::uint64_t>> drop_warnings_due_;
+    // Handlers posted with `this` hold a weak_ptr to it: one that runs after the broker is
+    // destroyed (its executor outlives it) does nothing.
+    std::shared_ptr<const bool> alive_ = std::make_shared<const bool>(true);
     boost::asio::steady_timer drop_warning_timer_;
     void arm_drop_warning_timer();
     bus::v1::Envelope scratch_envelope_;

@@ -41,6 +41,23 @@ class OutboundQueue {
     // False when the control cap is reached.
     bool push_control(OutboundItem item);
 
+    // Removes the control items `drop` picks, keeping the order of the rest; how many it removed.
+    template <class Pred>
+    std::size_t drop_controls_if(Pred drop) {
+        std::size_t dropped = 0;
+        for (std::size_t n = ring_.size(); n > 0; --n) {
+            OutboundItem item = std::move(ring_.front());
+            ring_.pop_front();
+            if (item.kind != OutboundItem::Kind::Deliver && drop(item)) {
+                --controls_;
+                ++dropped;
+            } else {
+                ring_.push_back(std::move(item));
+            }
+        }
+        return dropped;
+    }
+
     bool empty() const { return ring_.empty(); }
     OutboundItem& front() { return ring_.front(); }
     void pop();

@@ -7,6 +7,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "broker_core.hpp"
+#include "wire_format.hpp"
 
 namespace daemoneye::eventbus {
 
@@ -209,6 +210,16 @@ void RemoteSession::close(std::string reason) {
     boost::system::error_code ignored;
     stream_.socket().shutdown(wire::FramedStream::Socket::shutdown_receive, ignored);
     if (broker_) broker_->session_closed(*this, reason);
+    // Requests routed here and not yet written are not sent: their callers have just been told
+    // that this target went away, so it must not run them.
+    const auto unsent = queue_.drop_controls_if([](const OutboundItem& item) {
+        return item.kind == OutboundItem::Kind::Envelope && item.bytes &&
+               wirefmt::envelope_carries(item.bytes.bytes(), wirefmt::field::kEnvRpcRequest);
+    });
+    if (unsent > 0) {
+        spdlog::info("eventbus: {}: {} RPC request(s) queued for it not sent: it is closing",
+                     describe(), unsent);
+    }
     // Flush what is queued (an Error, a Goodbye), then close the stream.
     wake();
 }

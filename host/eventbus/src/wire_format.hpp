@@ -167,4 +167,10 @@ inline constexpr std::uint32_t kCorrId = 1, kCorrSequence = 4;
 
 const char* envelope_name(std::uint32_t field_number);
 
+// Whether an Envelope encoded as the broker encodes them (its one field first; every Envelope
+// field number is below 16, so a one-byte tag) carries field `f`.
+inline bool envelope_carries(std::span<const std::uint8_t> envelope, std::uint32_t f) {
+    return !envelope.empty() && envelope[0] == tag(f, kLen);
+}
+
 }  // namespace daemoneye::eventbus::wirefmt

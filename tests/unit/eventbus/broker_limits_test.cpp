@@ -1,6 +1,7 @@
 // The broker's own limits and what it says about them: its rpc.max_pending_requests refusing a
-// request with Overloaded (and counting it), a reply whose caller has gone (dropped, counted as
-// orphaned), and the rate-limited warning on
+// request with Overloaded (and counting it), replies whose caller or server session has gone
+// (dropped, counted as orphaned), requests queued for a closing server (not sent), and the
+// rate-limited warning on
 // control.health.diagnostics when a subscriber's queue overflows; and Broker::create refusing
 // options out of range.
 #include <algorithm>
@@ -151,6 +152,100 @@ TEST_F(BrokerLimits, AReplyWhoseCallerHasGoneIsDroppedAndCountedAsOrphaned) {
     release();
     ASSERT_TRUE(spin_until([&] { return after.has_value(); }));
     EXPECT_TRUE(*after) << after->error().message;
+}
+
+// The server's session closes while its handler runs (here the broker disconnects it); the caller
+// is told at once. The server's client reconnects, and the handler's reply arrives on its new
+// session: dropped and counted as orphaned, neither as late nor as a protocol error. Until then
+// the id stays taken, so no other caller can be handed that reply.
+TEST_F(BrokerLimits, AReplyFromAServerWhoseSessionClosedIsDroppedAndCountedAsOrphaned) {
+    start();
+    ClientOptions so;
+    so.reconnect.initial = 10ms;
+    so.reconnect.max = 10ms;
+    auto& server = remote("holder", so);
+    serve_holding(server);
+    auto& caller = remote("caller");
+    std::optional<Result<rpcv1::RpcResponse, RpcError>> first;
+    auto req = RpcRequest::health_check("caller", "control.hold.a", 5s);
+    req.proto().set_correlation_id("chosen-2");
+    caller.async_call(std::move(req), 5s,
+                      [&](Result<rpcv1::RpcResponse, RpcError> r) { first = std::move(r); });
+    ASSERT_TRUE(spin_until([&] { return held_.size() == 1; }));
+
+    ASSERT_TRUE(broker_->disconnect(server.session_id(), "test: server session closed"));
+    ASSERT_TRUE(spin_until([&] { return first.has_value(); }));
+    ASSERT_FALSE(*first);
+    EXPECT_EQ(first->error().code, rpcv1::ERROR_CODE_COMMUNICATION_ERROR);
+    ASSERT_TRUE(spin_until([&] {
+        return server.stats().reconnects == 1 && server.state() == ConnectionState::Connected;
+    }));
+
+    auto dup = RpcRequest::health_check("caller", "control.hold.b", 5s);
+    dup.proto().set_correlation_id("chosen-2");
+    auto refused = run(caller.call(std::move(dup), 5s));
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().code, rpcv1::ERROR_CODE_INVALID_OPERATION);
+    EXPECT_EQ(held_.size(), 1u);                                      // the server never saw it
+    const auto protocol_errors = broker_->metrics().protocol_errors;  // the refusal counted one
+
+    release();  // the first handler replies, over the server's new session
+    ASSERT_TRUE(spin_until([&] { return broker_->metrics().rpc_orphaned_replies == 1; }));
+    EXPECT_EQ(broker_->metrics().rpc_late_replies, 0u);
+    EXPECT_EQ(broker_->metrics().protocol_errors, protocol_errors);
+    EXPECT_EQ(broker_->metrics().rpc_pending, 0u);
+}
+
+// A request routed to a socket server and still in that session's queue when the session
+// closes is not written: its caller is told the target went away, so the server must not run
+// it.
+TEST_F(BrokerLimits, ARequestQueuedForAClosingServerIsNotSentToIt) {
+    start();
+    ClientOptions so;
+    so.reconnect.enabled = false;
+    auto& server = remote("srv", so);
+    serve_holding(server);
+    auto& caller = local("caller");
+    std::optional<Result<rpcv1::RpcResponse, RpcError>> r;
+    caller.async_call(RpcRequest::health_check("caller", "control.hold.a", 5s), 5s,
+                      [&](Result<rpcv1::RpcResponse, RpcError> x) { r = std::move(x); });
+    // Same turn: the request is queued for the server, not yet written.
+    ASSERT_TRUE(broker_->disconnect(server.session_id(), "test: closing"));
+    ASSERT_TRUE(spin_until([&] { return r.has_value(); }));
+    ASSERT_FALSE(*r);
+    EXPECT_EQ(r->error().code, rpcv1::ERROR_CODE_COMMUNICATION_ERROR);
+    ASSERT_TRUE(spin_until([&] { return server.state() == ConnectionState::Closed; }));
+    spin(100ms);
+    EXPECT_TRUE(held_.empty());
+    EXPECT_EQ(server.stats().rpc_served, 0u);
+}
+
+// A program whose io_context outlives its broker: the handlers the broker left queued (the RPC
+// sweep timer's cancellation, a posted drop warning) must not touch it once it is destroyed.
+// Without the guard, an ASan build reports a heap-use-after-free here.
+TEST_F(BrokerLimits, HandlersTheBrokerLeftQueuedDoNothingOnceItIsDestroyed) {
+    BrokerOptions o;
+    o.message_buffer_size = 1;
+    start(o);
+    auto& server = local("server");
+    RpcHandler ok = [](const rpcv1::RpcRequest&) -> asio::awaitable<rpcv1::RpcResponse> {
+        co_return rpc_ok();
+    };
+    auto serve_op = server.serve("control.quick", std::move(ok));
+    ASSERT_TRUE(run(std::move(serve_op)));
+    auto& caller = local("caller");
+    auto call_op = caller.call(RpcRequest::health_check("caller", "control.quick", 5s), 5s);
+    ASSERT_TRUE(run(std::move(call_op)));  // arms the broker's RPC sweep timer
+    auto& stalled = local("stalled");
+    auto sub_op = stalled.subscribe("events.#", [](const MessageView&) {});
+    ASSERT_TRUE(run(std::move(sub_op)));
+    auto& pub = local("publisher");
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(pub.publish("events.test.x", "t", bytes_of("p")));
+    EXPECT_GE(broker_->metrics().drops, 1u);  // and a drop warning is posted
+
+    clients_.clear();
+    broker_.reset();  // stop() cancels the timer: its handler is queued, like the warning
+    spin(50ms);
 }
 
 // --- the drop warning on control.health.diagnostics -------------------------------------------
