@@ -197,6 +197,23 @@ asio::awaitable<void> RemoteTransport::run() {
             const auto hello = core->make_hello();
             auto op = connect(hello, std::nullopt);
             auto welcome = co_await std::move(op);
+            if (closed_) {
+                // Closed while the handshake ran: the client has reported Closed (close() found
+                // no connection to say Goodbye on), so this one is told so and dropped, unused.
+                if (welcome) {
+                    connected_ = false;
+                    // Best effort, as close() does: a fresh socket takes a Goodbye at once.
+                    bus::v1::Batch bye;
+                    bye.add_items()->mutable_goodbye()->set_reason(close_reason_);
+                    std::vector<std::uint8_t> frame;
+                    if (wire::append_message_frame(frame, bye, options_.crc32_variant,
+                                                   send_limit_)) {
+                        (void)stream_->try_write_raw(frame);
+                    }
+                    stream_->close();
+                }
+                co_return;
+            }
             if (welcome) {
                 core->on_connected(*welcome, true);
                 back = true;
@@ -532,6 +549,7 @@ asio::awaitable<void> RemoteTransport::flush() {
 
 void RemoteTransport::close(const std::string& reason) {
     if (closed_) return;
+    close_reason_ = reason;
     if (connected_) {
         bus::v1::Envelope bye;
         bye.mutable_goodbye()->set_reason(reason);

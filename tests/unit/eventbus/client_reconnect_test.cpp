@@ -56,6 +56,17 @@ class ClientReconnect : public test::BusTestLoop {
     // welcomes it, and returns the connection (owned by the fixture) once the client has sent
     // `subscribes` re-subscriptions, which are left unanswered.
     int play_broker(const std::string& path, std::size_t subscribes) {
+        const int conn = accept_hello(path);
+        if (conn < 0) return -1;
+        welcome(conn);
+        auto resubs = raw_read(conn, [&](const RawReply& r) {
+            return count(r, bus::v1::Envelope::kSubscribe) == subscribes;
+        });
+        EXPECT_EQ(count(resubs, bus::v1::Envelope::kSubscribe), subscribes);
+        return conn;
+    }
+    // The first half of play_broker: accepts the re-dial and reads its Hello, unanswered.
+    int accept_hello(const std::string& path) {
         const int lfd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         sockaddr_un addr{};
         addr.sun_family = AF_UNIX;
@@ -74,17 +85,15 @@ class ClientReconnect : public test::BusTestLoop {
         auto hello = raw_read(
             conn, [&](const RawReply& r) { return count(r, bus::v1::Envelope::kHello) == 1; });
         EXPECT_EQ(count(hello, bus::v1::Envelope::kHello), 1);
+        return conn;
+    }
+    static void welcome(int conn) {
         bus::v1::Batch welcome;
         auto* w = welcome.add_items()->mutable_welcome();
         w->set_session_id(1);
         w->set_max_frame_bytes(1 << 20);
         w->set_protocol_version(kProtocolVersion);
         raw_send(conn, welcome);
-        auto resubs = raw_read(conn, [&](const RawReply& r) {
-            return count(r, bus::v1::Envelope::kSubscribe) == subscribes;
-        });
-        EXPECT_EQ(count(resubs, bus::v1::Envelope::kSubscribe), subscribes);
-        return conn;
     }
     static std::size_t count(const RawReply& r, bus::v1::Envelope::BodyCase kind) {
         return static_cast<std::size_t>(std::count_if(
@@ -409,6 +418,68 @@ TEST_F(ClientReconnect, ARestartedBrokersSourcesAreNewStreams) {
     ASSERT_EQ(stats.size(), 1u);
     EXPECT_EQ(stats[0].received, 6u);
     EXPECT_EQ(stats[0].gaps, 0u);
+}
+
+// A client closed while a re-dial waits for the broker's Welcome stays closed: the Welcome that
+// comes after is answered with Goodbye and the connection dropped; no reconnect is counted and
+// no state reported after Closed.
+TEST_F(ClientReconnect, ClosingDuringAReconnectHandshakeStaysClosed) {
+    start();
+    const std::string path = broker_->socket_path();
+    ClientOptions o;
+    o.reconnect.initial = 10ms;
+    o.reconnect.max = 50ms;
+    auto& client = remote("reconnecting", o);
+    std::vector<ConnectionState> states;
+    client.on_state_change([&](ConnectionState s) { states.push_back(s); });
+    stop_broker();
+
+    const int conn = accept_hello(path);
+    ASSERT_GE(conn, 0);
+    client.close("test closes");
+    ASSERT_EQ(client.state(), ConnectionState::Closed);
+    welcome(conn);
+    auto after = raw_read(
+        conn, [](const RawReply&) { return false; }, 300ms);
+    EXPECT_TRUE(after.closed);
+    EXPECT_EQ(count(after, bus::v1::Envelope::kGoodbye), 1u);
+    if (!after.items.empty()) {
+        EXPECT_EQ(after.items.back().goodbye().reason(), "test closes");
+    }
+
+    EXPECT_EQ(states, (std::vector<ConnectionState>{ConnectionState::Reconnecting,
+                                                    ConnectionState::Closed}));
+    EXPECT_EQ(client.state(), ConnectionState::Closed);
+    EXPECT_EQ(client.stats().reconnects, 0u);
+}
+
+// The same with the client destroyed: its state callback (whose owner is gone) is not called.
+TEST_F(ClientReconnect, DestroyingDuringAReconnectHandshakeReportsNothingAfter) {
+    start();
+    const std::string path = broker_->socket_path();
+    ClientOptions o;
+    o.reconnect.initial = 10ms;
+    o.reconnect.max = 50ms;
+    remote("reconnecting", o);
+    std::vector<ConnectionState> states;
+    bool destroyed = false;
+    int after_destroyed = 0;
+    clients_.back()->on_state_change([&](ConnectionState s) {
+        states.push_back(s);
+        if (destroyed) ++after_destroyed;
+    });
+    stop_broker();
+
+    const int conn = accept_hello(path);
+    ASSERT_GE(conn, 0);
+    clients_.pop_back();  // ~BusClient
+    destroyed = true;
+    welcome(conn);
+    auto after = raw_read(
+        conn, [](const RawReply&) { return false; }, 300ms);
+    EXPECT_TRUE(after.closed);
+    EXPECT_EQ(count(after, bus::v1::Envelope::kGoodbye), 1u);
+    EXPECT_EQ(after_destroyed, 0) << states.size() << " states reported in all";
 }
 
 }  // namespace
