@@ -163,6 +163,8 @@ void BusClient::Impl::on_disconnected(const std::string& reason, bool reconnecti
                                               "connection to the broker lost: " + reason,
                                               {}}));
     }
+    // A completion above may have closed the client (reporting Closed): it stays closed.
+    if (closed) reconnecting = false;
     set_state(reconnecting ? ConnectionState::Reconnecting : ConnectionState::Closed);
 }
 

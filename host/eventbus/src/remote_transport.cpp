@@ -179,7 +179,8 @@ asio::awaitable<void> RemoteTransport::run() {
         progress_.cancel();
         const bool redial = can_redial_ && !closed_;
         if (auto core = core_.lock()) core->on_disconnected(closed_ ? "closed" : reason, redial);
-        if (!redial) co_return;
+        // Closed meanwhile by a completion the disconnect ran (the client reported it Closed).
+        if (!redial || closed_) co_return;
 
         // Re-dial with exponential backoff and jitter until it works (or attempts run out). The
         // policy was validated at connect (reconnect_backoff.hpp).

@@ -482,5 +482,42 @@ TEST_F(ClientReconnect, DestroyingDuringAReconnectHandshakeReportsNothingAfter) 
     EXPECT_EQ(after_destroyed, 0) << states.size() << " states reported in all";
 }
 
+// A completion run by the loss of the connection (here a pending call's, failed at once) that
+// closes the client: it stays closed, not Reconnecting after Closed, and does not re-dial.
+TEST_F(ClientReconnect, ClosingFromACompletionFailedByTheDisconnectStaysClosed) {
+    start();
+    ClientOptions o;
+    o.reconnect.initial = 10ms;
+    o.reconnect.max = 50ms;
+    auto& client = remote("reconnecting", o);
+    std::vector<ConnectionState> states;
+    client.on_state_change([&](ConnectionState s) { states.push_back(s); });
+    std::optional<Result<rpcv1::RpcResponse, RpcError>> result;
+    client.async_call(RpcRequest::health_check("reconnecting", "control.nobody", 5s), 5s,
+                      [&](Result<rpcv1::RpcResponse, RpcError> r) {
+                          result = std::move(r);
+                          client.close("closed by a completion");
+                      });
+    // In the same turn: the broker never reads the request, so the call is pending until the
+    // client sees the connection end.
+    ASSERT_TRUE(broker_->disconnect(client.session_id(), "test"));
+    const auto sessions = broker_->metrics().sessions_total;
+    ASSERT_TRUE(spin_until([&] { return result.has_value(); }));
+    ASSERT_FALSE(*result);
+    EXPECT_EQ(result->error().code, rpcv1::ERROR_CODE_COMMUNICATION_ERROR);
+    spin(200ms);  // 10 ms is the first re-dial's delay
+
+    EXPECT_EQ(states, std::vector<ConnectionState>{ConnectionState::Closed});
+    EXPECT_EQ(client.state(), ConnectionState::Closed);
+    EXPECT_EQ(broker_->metrics().sessions_total, sessions);
+    EXPECT_EQ(client.stats().reconnects, 0u);
+    EXPECT_TRUE(attempts().empty());
+    const auto lines = client_lines();
+    const auto disconnects = std::count_if(lines.begin(), lines.end(), [](const auto& l) {
+        return l.text.find("disconnected:") != std::string::npos;
+    });
+    EXPECT_EQ(disconnects, 2) << "the connection's loss and the close, nothing after";
+}
+
 }  // namespace
 }  // namespace daemoneye::eventbus
