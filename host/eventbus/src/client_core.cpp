@@ -94,12 +94,16 @@ void BusClient::Impl::on_connected(const bus::v1::Welcome& w, bool reconnected) 
 }
 
 void BusClient::Impl::resubscribe_all() {
-    // Same ids as before: handlers and gap trackers carry on (sources restart numbering under
-    // new session ids, so no false gaps). In id order: should the new broker take fewer, the
-    // oldest subscriptions are the ones it keeps.
+    // Same ids as before: handlers and gap counts carry on, but each source's numbering is
+    // followed afresh: what it published while we were away reached no subscription of ours
+    // (no copy dropped), and a restarted broker reuses session ids, numbering from 1 again. In
+    // id order: should the new broker take fewer, the oldest subscriptions are the ones it keeps.
     std::vector<std::uint64_t> ids;
     ids.reserve(subs_.size());
-    for (const auto& [id, sub] : subs_) ids.push_back(id);
+    for (auto& [id, sub] : subs_) {
+        sub.gaps.restart();
+        ids.push_back(id);
+    }
     std::sort(ids.begin(), ids.end());
     resubscribing_ = ids.size();
     const auto epoch = connection_epoch_;
@@ -159,6 +163,8 @@ void BusClient::Impl::on_disconnected(const std::string& reason, bool reconnecti
                                               "connection to the broker lost: " + reason,
                                               {}}));
     }
+    // A completion above may have closed the client (reporting Closed): it stays closed.
+    if (closed) reconnecting = false;
     set_state(reconnecting ? ConnectionState::Reconnecting : ConnectionState::Closed);
 }
 

@@ -27,4 +27,10 @@ void GapTracker::observe(std::uint64_t source, std::string_view topic, std::uint
     if (seq > last) *cached_last_ = seq;
 }
 
+void GapTracker::restart() {
+    last_.clear();
+    cached_last_ = nullptr;
+    cached_per_source_ = nullptr;
+}
+
 }  // namespace daemoneye::eventbus

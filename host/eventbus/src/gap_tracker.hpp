@@ -20,6 +20,10 @@ class GapTracker {
 
     // seq 0 means "not stamped" and is only counted as received.
     void observe(std::uint64_t source, std::string_view topic, std::uint64_t seq);
+    // A new connection: every (source, topic) starts over, as if first seen (what was published
+    // meanwhile was no copy for this subscriber; a restarted broker reuses session ids and
+    // numbers afresh). The counts carry on.
+    void restart();
 
     std::uint64_t received() const { return received_; }
     std::uint64_t gaps() const { return gaps_; }

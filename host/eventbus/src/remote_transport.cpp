@@ -179,7 +179,8 @@ asio::awaitable<void> RemoteTransport::run() {
         progress_.cancel();
         const bool redial = can_redial_ && !closed_;
         if (auto core = core_.lock()) core->on_disconnected(closed_ ? "closed" : reason, redial);
-        if (!redial) co_return;
+        // Closed meanwhile by a completion the disconnect ran (the client reported it Closed).
+        if (!redial || closed_) co_return;
 
         // Re-dial with exponential backoff and jitter until it works (or attempts run out). The
         // policy was validated at connect (reconnect_backoff.hpp).
@@ -197,6 +198,23 @@ asio::awaitable<void> RemoteTransport::run() {
             const auto hello = core->make_hello();
             auto op = connect(hello, std::nullopt);
             auto welcome = co_await std::move(op);
+            if (closed_) {
+                // Closed while the handshake ran: the client has reported Closed (close() found
+                // no connection to say Goodbye on), so this one is told so and dropped, unused.
+                if (welcome) {
+                    connected_ = false;
+                    // Best effort, as close() does: a fresh socket takes a Goodbye at once.
+                    bus::v1::Batch bye;
+                    bye.add_items()->mutable_goodbye()->set_reason(close_reason_);
+                    std::vector<std::uint8_t> frame;
+                    if (wire::append_message_frame(frame, bye, options_.crc32_variant,
+                                                   send_limit_)) {
+                        (void)stream_->try_write_raw(frame);
+                    }
+                    stream_->close();
+                }
+                co_return;
+            }
             if (welcome) {
                 core->on_connected(*welcome, true);
                 back = true;
@@ -532,6 +550,7 @@ asio::awaitable<void> RemoteTransport::flush() {
 
 void RemoteTransport::close(const std::string& reason) {
     if (closed_) return;
+    close_reason_ = reason;
     if (connected_) {
         bus::v1::Envelope bye;
         bye.mutable_goodbye()->set_reason(reason);

@@ -74,6 +74,7 @@ class RemoteTransport final : public ClientTransport,
     // does not fit send_limit_.
     Result<void, BusError> control_fits(std::size_t body, std::size_t item) const;
     bool closed_ = false;
+    std::string close_reason_;  // for the Goodbye to a re-dial the client was closed during
     bool can_redial_ = false;
     std::uint64_t generation_ = 0;
 

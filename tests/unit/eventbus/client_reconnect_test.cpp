@@ -56,6 +56,17 @@ class ClientReconnect : public test::BusTestLoop {
     // welcomes it, and returns the connection (owned by the fixture) once the client has sent
     // `subscribes` re-subscriptions, which are left unanswered.
     int play_broker(const std::string& path, std::size_t subscribes) {
+        const int conn = accept_hello(path);
+        if (conn < 0) return -1;
+        welcome(conn);
+        auto resubs = raw_read(conn, [&](const RawReply& r) {
+            return count(r, bus::v1::Envelope::kSubscribe) == subscribes;
+        });
+        EXPECT_EQ(count(resubs, bus::v1::Envelope::kSubscribe), subscribes);
+        return conn;
+    }
+    // The first half of play_broker: accepts the re-dial and reads its Hello, unanswered.
+    int accept_hello(const std::string& path) {
         const int lfd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         sockaddr_un addr{};
         addr.sun_family = AF_UNIX;
@@ -74,17 +85,15 @@ class ClientReconnect : public test::BusTestLoop {
         auto hello = raw_read(
             conn, [&](const RawReply& r) { return count(r, bus::v1::Envelope::kHello) == 1; });
         EXPECT_EQ(count(hello, bus::v1::Envelope::kHello), 1);
+        return conn;
+    }
+    static void welcome(int conn) {
         bus::v1::Batch welcome;
         auto* w = welcome.add_items()->mutable_welcome();
         w->set_session_id(1);
         w->set_max_frame_bytes(1 << 20);
         w->set_protocol_version(kProtocolVersion);
         raw_send(conn, welcome);
-        auto resubs = raw_read(conn, [&](const RawReply& r) {
-            return count(r, bus::v1::Envelope::kSubscribe) == subscribes;
-        });
-        EXPECT_EQ(count(resubs, bus::v1::Envelope::kSubscribe), subscribes);
-        return conn;
     }
     static std::size_t count(const RawReply& r, bus::v1::Envelope::BodyCase kind) {
         return static_cast<std::size_t>(std::count_if(
@@ -338,6 +347,176 @@ TEST_F(ClientReconnect, ALateRefusalOfATimedOutResubscriptionStillDropsIt) {
     ASSERT_EQ(errors.size(), 1u);
     EXPECT_EQ(errors[0].ref(), ids[1]);
     EXPECT_EQ(client.state(), ConnectionState::Connected);
+}
+
+// Gap counting restarts with each connection: what a source published while the subscriber was
+// away was routed to nobody (no copy dropped), so it is no gap. Same broker here: the publisher
+// keeps its session and numbering while the subscriber's session is closed and re-opened.
+TEST_F(ClientReconnect, WhatWasPublishedWhileDisconnectedIsNoGap) {
+    start();
+    ClientOptions o;
+    o.reconnect.initial = 10ms;
+    o.reconnect.max = 50ms;
+    auto& client = remote("reconnecting", o);
+    int received = 0;
+    auto op = client.subscribe("events.#", [&](const MessageView&) { ++received; });
+    ASSERT_TRUE(run(std::move(op)));
+    auto& pub = local("publisher");
+    for (int i = 0; i < 5; ++i) ASSERT_TRUE(pub.publish("events.x", "t", bytes_of("x")));
+    ASSERT_TRUE(spin_until([&] { return received == 5; }));
+
+    ASSERT_TRUE(broker_->disconnect(client.session_id(), "test"));
+    // In the same turn: the subscriber's session is gone, so these reach nobody.
+    for (int i = 0; i < 10; ++i) ASSERT_TRUE(pub.publish("events.x", "t", bytes_of("x")));
+    ASSERT_TRUE(spin_until([&] { return client.stats().reconnects == 1; }));
+    ASSERT_TRUE(spin_until([&] { return client.state() == ConnectionState::Connected; }));
+    ASSERT_TRUE(pub.publish("events.x", "t", bytes_of("x")));
+    ASSERT_TRUE(spin_until([&] { return received == 6; }));
+
+    EXPECT_EQ(broker_->metrics().drops, 0u);
+    const auto stats = client.subscription_stats();
+    ASSERT_EQ(stats.size(), 1u);
+    EXPECT_EQ(stats[0].received, 6u);  // counts carry on across the reconnect
+    EXPECT_EQ(stats[0].gaps, 0u);
+    EXPECT_EQ(client.stats().gaps, 0u);
+}
+
+// A restarted broker numbers sessions from 1 again: a source on it may have an old source's
+// session id, its numbers starting afresh. Here it publishes 10 on the old topic before the
+// subscriber is back, and the subscriber joins its stream at 11: no gap (the old connection's
+// last number, 5, is forgotten).
+TEST_F(ClientReconnect, ARestartedBrokersSourcesAreNewStreams) {
+    start();
+    const BrokerOptions options = broker_->options();
+    ClientOptions o;
+    o.reconnect.initial = 10ms;
+    o.reconnect.max = 50ms;
+    auto& client = remote("reconnecting", o);  // session 1
+    int received = 0;
+    auto op = client.subscribe("events.#", [&](const MessageView&) { ++received; });
+    ASSERT_TRUE(run(std::move(op)));
+    auto& pub = local("publisher");  // session 2
+    const auto source = pub.session_id();
+    for (int i = 0; i < 5; ++i) ASSERT_TRUE(pub.publish("events.x", "t", bytes_of("x")));
+    ASSERT_TRUE(spin_until([&] { return received == 5; }));
+
+    stop_broker();
+    ASSERT_TRUE(spin_until([&] { return client.state() == ConnectionState::Reconnecting; }));
+    broker_ = Broker::create(io_.get_executor(), options).value();
+    ASSERT_TRUE(broker_->listen());
+    // In this turn, before the client can re-dial: session 1, then the new source as session 2.
+    (void)local("other");
+    auto& pub2 = local("publisher2");
+    ASSERT_EQ(pub2.session_id(), source);
+    for (int i = 0; i < 10; ++i) ASSERT_TRUE(pub2.publish("events.x", "t", bytes_of("x")));
+    ASSERT_TRUE(spin_until([&] { return client.state() == ConnectionState::Connected; }));
+    ASSERT_TRUE(pub2.publish("events.x", "t", bytes_of("x")));  // number 11
+    ASSERT_TRUE(spin_until([&] { return received == 6; }));
+
+    EXPECT_EQ(broker_->metrics().drops, 0u);
+    const auto stats = client.subscription_stats();
+    ASSERT_EQ(stats.size(), 1u);
+    EXPECT_EQ(stats[0].received, 6u);
+    EXPECT_EQ(stats[0].gaps, 0u);
+}
+
+// A client closed while a re-dial waits for the broker's Welcome stays closed: the Welcome that
+// comes after is answered with Goodbye and the connection dropped; no reconnect is counted and
+// no state reported after Closed.
+TEST_F(ClientReconnect, ClosingDuringAReconnectHandshakeStaysClosed) {
+    start();
+    const std::string path = broker_->socket_path();
+    ClientOptions o;
+    o.reconnect.initial = 10ms;
+    o.reconnect.max = 50ms;
+    auto& client = remote("reconnecting", o);
+    std::vector<ConnectionState> states;
+    client.on_state_change([&](ConnectionState s) { states.push_back(s); });
+    stop_broker();
+
+    const int conn = accept_hello(path);
+    ASSERT_GE(conn, 0);
+    client.close("test closes");
+    ASSERT_EQ(client.state(), ConnectionState::Closed);
+    welcome(conn);
+    auto after = raw_read(
+        conn, [](const RawReply&) { return false; }, 300ms);
+    EXPECT_TRUE(after.closed);
+    EXPECT_EQ(count(after, bus::v1::Envelope::kGoodbye), 1u);
+    if (!after.items.empty()) {
+        EXPECT_EQ(after.items.back().goodbye().reason(), "test closes");
+    }
+
+    EXPECT_EQ(states, (std::vector<ConnectionState>{ConnectionState::Reconnecting,
+                                                    ConnectionState::Closed}));
+    EXPECT_EQ(client.state(), ConnectionState::Closed);
+    EXPECT_EQ(client.stats().reconnects, 0u);
+}
+
+// The same with the client destroyed: its state callback (whose owner is gone) is not called.
+TEST_F(ClientReconnect, DestroyingDuringAReconnectHandshakeReportsNothingAfter) {
+    start();
+    const std::string path = broker_->socket_path();
+    ClientOptions o;
+    o.reconnect.initial = 10ms;
+    o.reconnect.max = 50ms;
+    remote("reconnecting", o);
+    std::vector<ConnectionState> states;
+    bool destroyed = false;
+    int after_destroyed = 0;
+    clients_.back()->on_state_change([&](ConnectionState s) {
+        states.push_back(s);
+        if (destroyed) ++after_destroyed;
+    });
+    stop_broker();
+
+    const int conn = accept_hello(path);
+    ASSERT_GE(conn, 0);
+    clients_.pop_back();  // ~BusClient
+    destroyed = true;
+    welcome(conn);
+    auto after = raw_read(
+        conn, [](const RawReply&) { return false; }, 300ms);
+    EXPECT_TRUE(after.closed);
+    EXPECT_EQ(count(after, bus::v1::Envelope::kGoodbye), 1u);
+    EXPECT_EQ(after_destroyed, 0) << states.size() << " states reported in all";
+}
+
+// A completion run by the loss of the connection (here a pending call's, failed at once) that
+// closes the client: it stays closed, not Reconnecting after Closed, and does not re-dial.
+TEST_F(ClientReconnect, ClosingFromACompletionFailedByTheDisconnectStaysClosed) {
+    start();
+    ClientOptions o;
+    o.reconnect.initial = 10ms;
+    o.reconnect.max = 50ms;
+    auto& client = remote("reconnecting", o);
+    std::vector<ConnectionState> states;
+    client.on_state_change([&](ConnectionState s) { states.push_back(s); });
+    std::optional<Result<rpcv1::RpcResponse, RpcError>> result;
+    client.async_call(RpcRequest::health_check("reconnecting", "control.nobody", 5s), 5s,
+                      [&](Result<rpcv1::RpcResponse, RpcError> r) {
+                          result = std::move(r);
+                          client.close("closed by a completion");
+                      });
+    // In the same turn: the broker never reads the request, so the call is pending until the
+    // client sees the connection end.
+    ASSERT_TRUE(broker_->disconnect(client.session_id(), "test"));
+    const auto sessions = broker_->metrics().sessions_total;
+    ASSERT_TRUE(spin_until([&] { return result.has_value(); }));
+    ASSERT_FALSE(*result);
+    EXPECT_EQ(result->error().code, rpcv1::ERROR_CODE_COMMUNICATION_ERROR);
+    spin(200ms);  // 10 ms is the first re-dial's delay
+
+    EXPECT_EQ(states, std::vector<ConnectionState>{ConnectionState::Closed});
+    EXPECT_EQ(client.state(), ConnectionState::Closed);
+    EXPECT_EQ(broker_->metrics().sessions_total, sessions);
+    EXPECT_EQ(client.stats().reconnects, 0u);
+    EXPECT_TRUE(attempts().empty());
+    const auto lines = client_lines();
+    const auto disconnects = std::count_if(lines.begin(), lines.end(), [](const auto& l) {
+        return l.text.find("disconnected:") != std::string::npos;
+    });
+    EXPECT_EQ(disconnects, 2) << "the connection's loss and the close, nothing after";
 }
 
 }  // namespace
