@@ -106,18 +106,27 @@ std::vector<SessionStats> Broker::sessions() const {
     return core_->session_stats();
 }
 
+namespace {
+// Posts f(core) to the broker's executor; the future breaks (std::future_error) if the broker is
+// destroyed before the handler runs.
+template <class T, class F>
+std::future<T> ask_core(BrokerCore& core, F f) {
+    auto p = std::make_shared<std::promise<T>>();
+    auto fut = p->get_future();
+    asio::post(core.executor, [c = &core, alive = core.liveness(), p, f] {
+        if (alive.lock()) p->set_value(f(*c));
+    });
+    return fut;
+}
+}  // namespace
+
 std::future<BrokerMetrics> Broker::metrics_async() {
-    auto p = std::make_shared<std::promise<BrokerMetrics>>();
-    auto f = p->get_future();
-    asio::post(core_->executor, [this, p] { p->set_value(core_->metrics()); });
-    return f;
+    return ask_core<BrokerMetrics>(*core_, [](BrokerCore& c) { return c.metrics(); });
 }
 
 std::future<std::vector<SessionStats>> Broker::sessions_async() {
-    auto p = std::make_shared<std::promise<std::vector<SessionStats>>>();
-    auto f = p->get_future();
-    asio::post(core_->executor, [this, p] { p->set_value(core_->session_stats()); });
-    return f;
+    return ask_core<std::vector<SessionStats>>(*core_,
+                                               [](BrokerCore& c) { return c.session_stats(); });
 }
 
 bool Broker::disconnect(std::uint64_t session_id, std::string reason) {

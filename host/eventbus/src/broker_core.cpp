@@ -671,7 +671,7 @@ void BrokerCore::note_drop(Session& target) {
         return;
     }
     // Emitted from a fresh handler: routing the warning may itself find full queues.
-    asio::post(executor, [this, alive = std::weak_ptr<const bool>(alive_), id = target.id()] {
+    asio::post(executor, [this, alive = liveness(), id = target.id()] {
         if (alive.lock()) emit_drop_warning(id);
     });
 }

@@ -68,6 +68,8 @@ struct BrokerCore {
     // session's writer drops what does not: FrameBuilder).
     bool fits_frame(std::size_t envelope_bytes) const;
     void stop();
+    // Expires when this core is destroyed: for handlers posted with a pointer to it.
+    std::weak_ptr<const bool> liveness() const { return alive_; }
 
     // --- inbound ----------------------------------------------------------------------------
     // A whole Batch frame from a socket session.

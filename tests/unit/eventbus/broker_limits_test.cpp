@@ -221,7 +221,8 @@ TEST_F(BrokerLimits, ARequestQueuedForAClosingServerIsNotSentToIt) {
 }
 
 // A program whose io_context outlives its broker: the handlers the broker left queued (the RPC
-// sweep timer's cancellation, a posted drop warning) must not touch it once it is destroyed.
+// sweep timer's cancellation, a posted drop warning, a metrics request) must not touch it once
+// it is destroyed.
 // Without the guard, an ASan build reports a heap-use-after-free here.
 TEST_F(BrokerLimits, HandlersTheBrokerLeftQueuedDoNothingOnceItIsDestroyed) {
     BrokerOptions o;
@@ -243,9 +244,12 @@ TEST_F(BrokerLimits, HandlersTheBrokerLeftQueuedDoNothingOnceItIsDestroyed) {
     for (int i = 0; i < 3; ++i) ASSERT_TRUE(pub.publish("events.test.x", "t", bytes_of("p")));
     EXPECT_GE(broker_->metrics().drops, 1u);  // and a drop warning is posted
 
+    auto metrics = broker_->metrics_async();  // posted too
+
     clients_.clear();
     broker_.reset();  // stop() cancels the timer: its handler is queued, like the warning
     spin(50ms);
+    EXPECT_THROW(metrics.get(), std::future_error);  // broken: nobody was left to answer
 }
 
 // --- the drop warning on control.health.diagnostics -------------------------------------------

@@ -85,7 +85,8 @@ class Broker {
     BrokerMetrics metrics() const;
     // Every session with its subscriptions and counters (the CLI's `topics list`). Executor only.
     std::vector<SessionStats> sessions() const;
-    // From any thread: posted to the executor, the future holds a copy.
+    // From any thread: posted to the executor, the future holds a copy (or breaks, should the
+    // broker be destroyed before the executor runs it).
     std::future<BrokerMetrics> metrics_async();
     std::future<std::vector<SessionStats>> sessions_async();
 
