@@ -943,28 +943,22 @@ void BrokerCore::handle_rpc_response(Session& s, const RpcResponseIn& in) {
             s.describe(), id);
         return;
     }
-    if (it->second.server == kNoSession) {  // from a handler that outlived its server's session
-        inflight_.erase(it);
-        ++counters.rpc_orphaned_replies;
-        spdlog::info(
-            "eventbus: {}: reply for '{}' dropped: the session it was sent to has closed "
-            "and its caller was answered then",
-            s.describe(), id);
-        return;
-    }
-    if (it->second.server != s.id()) {
+    // A server whose session closed may still answer over its reconnected one (its handler
+    // outlived that session); any other session answering is refused.
+    if (it->second.server != kNoSession && it->second.server != s.id()) {
         protocol_error(s, bus::v1::ERROR_CODE_DENIED,
                        "reply for '" + std::string(id) +
                            "' refused: that request was sent to another session");
         return;
     }
-    const std::uint64_t requester_id = it->second.requester;
+    Session* requester = find_session(it->second.requester);  // none once gone or answered
     inflight_.erase(it);
-    Session* requester = find_session(requester_id);
-    if (!requester) {  // went away meanwhile: nobody to tell
+    if (!requester) {
         ++counters.rpc_orphaned_replies;
-        spdlog::info("eventbus: {}: reply for '{}' dropped: its requester has disconnected",
-                     s.describe(), id);
+        spdlog::info(
+            "eventbus: {}: reply for '{}' dropped: its caller has disconnected, or was "
+            "answered when the server's session closed",
+            s.describe(), id);
         return;
     }
     bool queued = false;
