@@ -84,13 +84,19 @@ void print_sub_result(std::uint64_t received, std::uint64_t first, std::uint64_t
               << " dropped=" << library_dropped << std::endl;
 }
 
-void print_rpc_result(std::vector<std::uint64_t>& lat) {
+RpcSummary summarize_rpc(std::vector<std::uint64_t>& lat) {
     double total = 0;
     for (auto v : lat) total += static_cast<double>(v);
-    const double rps = total > 0 ? static_cast<double>(lat.size()) / (total / 1e9) : 0;
-    const double p50 = percentile_us(lat, 0.50);
-    const double p99 = percentile_us(lat, 0.99);
-    std::cout << "RESULT p50_us=" << p50 << " p99_us=" << p99 << " rps=" << rps
+    RpcSummary r;
+    r.rps = total > 0 ? static_cast<double>(lat.size()) / (total / 1e9) : 0;
+    r.p50_us = percentile_us(lat, 0.50);
+    r.p99_us = percentile_us(lat, 0.99);
+    return r;
+}
+
+void print_rpc_result(std::vector<std::uint64_t>& lat) {
+    const auto r = summarize_rpc(lat);
+    std::cout << "RESULT p50_us=" << r.p50_us << " p99_us=" << r.p99_us << " rps=" << r.rps
               << " n=" << lat.size() << std::endl;
 }
 

@@ -67,7 +67,12 @@ class Watch {
 // itself reports, when it does).
 void print_sub_result(std::uint64_t received, std::uint64_t first, std::uint64_t last,
                       std::uint64_t library_dropped);
-// Prints "RESULT p50_us=.. p99_us=.. rps=.." for sequential request/reply latencies (ns).
+// Sequential request/reply latencies (ns): percentiles, and round trips per second of latency.
+struct RpcSummary {
+    double p50_us = 0, p99_us = 0, rps = 0;
+};
+RpcSummary summarize_rpc(std::vector<std::uint64_t>& latencies_ns);
+// Prints "RESULT p50_us=.. p99_us=.. rps=.." for them.
 void print_rpc_result(std::vector<std::uint64_t>& latencies_ns);
 
 // Value of "key=" in a RESULT line.

@@ -488,13 +488,12 @@ Outcome run_rpc(const Config& c, const RpcSystem& s) {
         if (local_caller) {
             auto lat = p.broker->call_local(target, c.rpc_count, c.rpc_warmup);
             if (lat.empty()) return fail("in-process caller failed");
-            double total = 0;
-            for (auto v : lat) total += static_cast<double>(v);
+            const auto sum = peers::summarize_rpc(lat);
             Outcome o;
             o.ok = true;
-            o.rate = static_cast<double>(lat.size()) / (total / 1e9);
-            o.p50 = peers::percentile_us(lat, 0.50);
-            o.p99 = peers::percentile_us(lat, 0.99);
+            o.rate = sum.rps;
+            o.p50 = sum.p50_us;
+            o.p99 = sum.p99_us;
             return o;
         }
         client = concat({c.self, "--role", "de-rpc-client", "--target", target}, p.args);

@@ -39,6 +39,13 @@ class BrokerLimits : public test::BusTestLoop {
         for (auto* t : held) t->cancel();
     }
     std::vector<asio::steady_timer*> held_;
+
+    using CallResult = std::optional<Result<rpcv1::RpcResponse, RpcError>>;
+    // Starts `req` (5 s timeout); `out` holds its result once it completes.
+    static void start_call(BusClient& caller, RpcRequest req, CallResult& out) {
+        caller.async_call(std::move(req), 5s,
+                          [&out](Result<rpcv1::RpcResponse, RpcError> r) { out = std::move(r); });
+    }
 };
 
 // The broker's in-flight table is full (2) while the callers' own limits (10) are not: the
@@ -99,9 +106,8 @@ TEST_F(BrokerLimits, TheBrokersMaxPendingRequestsRefusesWithOverloadedAndCountsI
     EXPECT_EQ(broker_->metrics().rpc_pending, 0u);
 
     // Room again: the next request goes through to the server.
-    std::optional<Result<rpcv1::RpcResponse, RpcError>> after;
-    socket_caller.async_call(RpcRequest::health_check("caller", "control.hold.c", 5s), 5s,
-                             [&](Result<rpcv1::RpcResponse, RpcError> r) { after = std::move(r); });
+    CallResult after;
+    start_call(socket_caller, RpcRequest::health_check("caller", "control.hold.c", 5s), after);
     ASSERT_TRUE(spin_until([&] { return held_.size() == 1; }));
     release();
     ASSERT_TRUE(spin_until([&] { return after.has_value(); }));
@@ -118,11 +124,10 @@ TEST_F(BrokerLimits, AReplyWhoseCallerHasGoneIsDroppedAndCountedAsOrphaned) {
     serve_holding(server);
     auto& leaver = remote("leaver");
     auto& stayer = remote("stayer");
-    std::optional<Result<rpcv1::RpcResponse, RpcError>> left;
+    CallResult left;
     auto req = RpcRequest::health_check("leaver", "control.hold.a", 5s);
     req.proto().set_correlation_id("chosen-1");
-    leaver.async_call(std::move(req), 5s,
-                      [&](Result<rpcv1::RpcResponse, RpcError> r) { left = std::move(r); });
+    start_call(leaver, std::move(req), left);
     ASSERT_TRUE(spin_until([&] { return held_.size() == 1; }));
     const auto active = broker_->metrics().sessions_active;
     leaver.close("leaving");
@@ -145,9 +150,8 @@ TEST_F(BrokerLimits, AReplyWhoseCallerHasGoneIsDroppedAndCountedAsOrphaned) {
     EXPECT_EQ(server.stats().rpc_served, 1u);
 
     // Everybody else carries on.
-    std::optional<Result<rpcv1::RpcResponse, RpcError>> after;
-    stayer.async_call(RpcRequest::health_check("stayer", "control.hold.c", 5s), 5s,
-                      [&](Result<rpcv1::RpcResponse, RpcError> r) { after = std::move(r); });
+    CallResult after;
+    start_call(stayer, RpcRequest::health_check("stayer", "control.hold.c", 5s), after);
     ASSERT_TRUE(spin_until([&] { return held_.size() == 1; }));
     release();
     ASSERT_TRUE(spin_until([&] { return after.has_value(); }));
@@ -166,11 +170,10 @@ TEST_F(BrokerLimits, AReplyFromAServerWhoseSessionClosedIsDroppedAndCountedAsOrp
     auto& server = remote("holder", so);
     serve_holding(server);
     auto& caller = remote("caller");
-    std::optional<Result<rpcv1::RpcResponse, RpcError>> first;
+    CallResult first;
     auto req = RpcRequest::health_check("caller", "control.hold.a", 5s);
     req.proto().set_correlation_id("chosen-2");
-    caller.async_call(std::move(req), 5s,
-                      [&](Result<rpcv1::RpcResponse, RpcError> r) { first = std::move(r); });
+    start_call(caller, std::move(req), first);
     ASSERT_TRUE(spin_until([&] { return held_.size() == 1; }));
 
     ASSERT_TRUE(broker_->disconnect(server.session_id(), "test: server session closed"));
@@ -206,9 +209,8 @@ TEST_F(BrokerLimits, ARequestQueuedForAClosingServerIsNotSentToIt) {
     auto& server = remote("srv", so);
     serve_holding(server);
     auto& caller = local("caller");
-    std::optional<Result<rpcv1::RpcResponse, RpcError>> r;
-    caller.async_call(RpcRequest::health_check("caller", "control.hold.a", 5s), 5s,
-                      [&](Result<rpcv1::RpcResponse, RpcError> x) { r = std::move(x); });
+    CallResult r;
+    start_call(caller, RpcRequest::health_check("caller", "control.hold.a", 5s), r);
     // Same turn: the request is queued for the server, not yet written.
     ASSERT_TRUE(broker_->disconnect(server.session_id(), "test: closing"));
     ASSERT_TRUE(spin_until([&] { return r.has_value(); }));

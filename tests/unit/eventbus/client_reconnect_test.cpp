@@ -30,6 +30,13 @@ class ClientReconnect : public test::BusTestLoop {
         retired_.clear();
         log_.reset();  // after the clients' last lines
     }
+    // Re-dials after 10 ms, at most 50 ms apart.
+    static ClientOptions quick_reconnect() {
+        ClientOptions o;
+        o.reconnect.initial = 10ms;
+        o.reconnect.max = 50ms;
+        return o;
+    }
     // Stops the broker; its socket file goes with it, so every re-dial fails at once (ENOENT).
     void stop_broker() {
         broker_->stop();
@@ -155,9 +162,7 @@ TEST_F(ClientReconnect, GivesUpAfterMaxAttemptsWithGrowingCappedDelays) {
 TEST_F(ClientReconnect, ReconnectsAndResubscribesWhenTheBrokerComesBack) {
     start();
     const BrokerOptions options = broker_->options();
-    ClientOptions o;
-    o.reconnect.initial = 10ms;
-    o.reconnect.max = 50ms;
+    ClientOptions o = quick_reconnect();
     auto& client = remote("reconnecting", o);
     int received = 0;
     auto op = client.subscribe("events.#", [&](const MessageView&) { ++received; });
@@ -188,9 +193,7 @@ TEST_F(ClientReconnect, ReconnectsAndResubscribesWhenTheBrokerComesBack) {
 TEST_F(ClientReconnect, ARefusedResubscriptionIsDroppedCountedLoggedAndReported) {
     start();
     BrokerOptions options = broker_->options();
-    ClientOptions o;
-    o.reconnect.initial = 10ms;
-    o.reconnect.max = 50ms;
+    ClientOptions o = quick_reconnect();
     auto& client = remote("reconnecting", o);
     int kept_calls = 0;
     auto kept_op = client.subscribe("events.kept.#", [&](const MessageView&) { ++kept_calls; });
@@ -269,9 +272,7 @@ TEST_F(ClientReconnect, UnansweredResubscriptionsAreKeptWhenTheConnectionDropsAg
     start();
     const BrokerOptions options = broker_->options();
     const std::string path = broker_->socket_path();
-    ClientOptions o;
-    o.reconnect.initial = 10ms;
-    o.reconnect.max = 50ms;
+    ClientOptions o = quick_reconnect();
     auto& client = remote("reconnecting", o);
     for (const char* p : {"events.a.#", "events.b.#"}) {
         auto op = client.subscribe(p, [](const MessageView&) {});
@@ -310,9 +311,7 @@ TEST_F(ClientReconnect, UnansweredResubscriptionsAreKeptWhenTheConnectionDropsAg
 TEST_F(ClientReconnect, ALateRefusalOfATimedOutResubscriptionStillDropsIt) {
     start();
     const std::string path = broker_->socket_path();
-    ClientOptions o;
-    o.reconnect.initial = 10ms;
-    o.reconnect.max = 50ms;
+    ClientOptions o = quick_reconnect();
     o.ack_timeout = 50ms;
     auto& client = remote("reconnecting", o);
     std::uint64_t ids[2] = {};
@@ -354,9 +353,7 @@ TEST_F(ClientReconnect, ALateRefusalOfATimedOutResubscriptionStillDropsIt) {
 // keeps its session and numbering while the subscriber's session is closed and re-opened.
 TEST_F(ClientReconnect, WhatWasPublishedWhileDisconnectedIsNoGap) {
     start();
-    ClientOptions o;
-    o.reconnect.initial = 10ms;
-    o.reconnect.max = 50ms;
+    ClientOptions o = quick_reconnect();
     auto& client = remote("reconnecting", o);
     int received = 0;
     auto op = client.subscribe("events.#", [&](const MessageView&) { ++received; });
@@ -388,9 +385,7 @@ TEST_F(ClientReconnect, WhatWasPublishedWhileDisconnectedIsNoGap) {
 TEST_F(ClientReconnect, ARestartedBrokersSourcesAreNewStreams) {
     start();
     const BrokerOptions options = broker_->options();
-    ClientOptions o;
-    o.reconnect.initial = 10ms;
-    o.reconnect.max = 50ms;
+    ClientOptions o = quick_reconnect();
     auto& client = remote("reconnecting", o);  // session 1
     int received = 0;
     auto op = client.subscribe("events.#", [&](const MessageView&) { ++received; });
@@ -426,9 +421,7 @@ TEST_F(ClientReconnect, ARestartedBrokersSourcesAreNewStreams) {
 TEST_F(ClientReconnect, ClosingDuringAReconnectHandshakeStaysClosed) {
     start();
     const std::string path = broker_->socket_path();
-    ClientOptions o;
-    o.reconnect.initial = 10ms;
-    o.reconnect.max = 50ms;
+    ClientOptions o = quick_reconnect();
     auto& client = remote("reconnecting", o);
     std::vector<ConnectionState> states;
     client.on_state_change([&](ConnectionState s) { states.push_back(s); });
@@ -457,9 +450,7 @@ TEST_F(ClientReconnect, ClosingDuringAReconnectHandshakeStaysClosed) {
 TEST_F(ClientReconnect, DestroyingDuringAReconnectHandshakeReportsNothingAfter) {
     start();
     const std::string path = broker_->socket_path();
-    ClientOptions o;
-    o.reconnect.initial = 10ms;
-    o.reconnect.max = 50ms;
+    ClientOptions o = quick_reconnect();
     remote("reconnecting", o);
     std::vector<ConnectionState> states;
     bool destroyed = false;
@@ -486,9 +477,7 @@ TEST_F(ClientReconnect, DestroyingDuringAReconnectHandshakeReportsNothingAfter) 
 // closes the client: it stays closed, not Reconnecting after Closed, and does not re-dial.
 TEST_F(ClientReconnect, ClosingFromACompletionFailedByTheDisconnectStaysClosed) {
     start();
-    ClientOptions o;
-    o.reconnect.initial = 10ms;
-    o.reconnect.max = 50ms;
+    ClientOptions o = quick_reconnect();
     auto& client = remote("reconnecting", o);
     std::vector<ConnectionState> states;
     client.on_state_change([&](ConnectionState s) { states.push_back(s); });
